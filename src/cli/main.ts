@@ -1,0 +1,51 @@
+import { helpText, parseCommandArgs } from '../cli/command.js';
+import { TinypruneError } from '../graph/types.js';
+import { COMMANDS } from './commands/index.js';
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return [
+    'tinyprune — depth pruning with auxiliary networks for TinyML',
+    '',
+    'Usage: tinyprune <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)} ${c.summary}`),
+    '',
+    'Run `tinyprune <command> --help` for the options of a command.',
+  ].join('\n');
+}
+
+/** Runs the CLI; returns the exit code. User mistakes print one line on stderr and return 2. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    console.log(pkg.version);
+    return 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  try {
+    if (!cmd)
+      throw new TinypruneError(
+        `tinyprune: unknown command "${name}" (commands: ${COMMANDS.map((c) => c.name).join(', ')})`,
+      );
+    const args = parseCommandArgs(cmd, rest);
+    if (args.help) {
+      console.log(helpText(cmd));
+      return 0;
+    }
+    return await cmd.run(args);
+  } catch (e) {
+    if (e instanceof TinypruneError) {
+      console.error(e.message.startsWith('tinyprune') ? e.message : `tinyprune: ${e.message}`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}

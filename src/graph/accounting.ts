@@ -1,0 +1,107 @@
+import { bytesPerElement, consumers, getTensor, numElements } from './graph.js';
+import type { Graph, Op } from './types.js';
+
+export interface OpStats {
+  index: number;
+  name: string;
+  kind: Op['kind'];
+  outputShape: number[];
+  /** Learned parameters (weights, biases, BatchNorm's four vectors as Keras counts them). */
+  params: number;
+  /** Multiply-accumulates of conv, depthwise and fully-connected ops. */
+  macs: number;
+  /** Bytes of the op's outputs. */
+  activationBytes: number;
+}
+
+export interface ModelTotals {
+  params: number;
+  macs: number;
+  /** Peak bytes of live activations (inputs, outputs and pending tensors) when ops run in order. */
+  peakActivationBytes: number;
+}
+
+const PARAM_OPS = new Set<Op['kind']>(['conv2d', 'depthwiseConv2d', 'fullyConnected', 'batchNorm']);
+
+export function opParams(g: Graph, op: Op): number {
+  if (!PARAM_OPS.has(op.kind)) return 0;
+  let n = 0;
+  for (const name of op.inputs.slice(1)) {
+    if (name === '') continue;
+    const t = getTensor(g, name);
+    if (t.data) n += numElements(t.shape);
+  }
+  return n;
+}
+
+export function opMacs(g: Graph, op: Op): number {
+  const out = getTensor(g, op.outputs[0]!).shape;
+  switch (op.kind) {
+    case 'conv2d': {
+      const w = getTensor(g, op.inputs[1]!).shape; // [outC, kH, kW, inC]
+      return numElements(out) * w[1]! * w[2]! * w[3]!;
+    }
+    case 'depthwiseConv2d': {
+      const w = getTensor(g, op.inputs[1]!).shape; // [1, kH, kW, C]
+      return numElements(out) * w[1]! * w[2]!;
+    }
+    case 'fullyConnected': {
+      const w = getTensor(g, op.inputs[1]!).shape; // [out, in]
+      return (numElements(out) / w[0]!) * w[0]! * w[1]!;
+    }
+    default:
+      return 0;
+  }
+}
+
+function tensorBytes(g: Graph, name: string): number {
+  const t = getTensor(g, name);
+  return numElements(t.shape) * bytesPerElement(t.dtype);
+}
+
+export function opStats(g: Graph): OpStats[] {
+  return g.ops.map((op, index) => ({
+    index,
+    name: op.name,
+    kind: op.kind,
+    outputShape: [...getTensor(g, op.outputs[0]!).shape],
+    params: opParams(g, op),
+    macs: opMacs(g, op),
+    activationBytes: op.outputs.reduce((s, o) => s + tensorBytes(g, o), 0),
+  }));
+}
+
+/**
+ * Peak live activation bytes when the first `opCount` ops run in order, each op's inputs and
+ * outputs live at once and every tensor freed after its last reader (graph outputs, and the
+ * output of the last op run, stay live).
+ */
+export function peakActivationBytes(g: Graph, opCount = g.ops.length): number {
+  const readers = consumers(g);
+  const lastUse = new Map<string, number>();
+  for (const [name, list] of readers) lastUse.set(name, Math.max(...list));
+  const keep = new Set(g.outputs);
+  const live = new Map<string, number>();
+  for (const i of g.inputs) live.set(i, tensorBytes(g, i));
+  let peak = [...live.values()].reduce((a, b) => a + b, 0);
+  for (let i = 0; i < opCount; i++) {
+    const op = g.ops[i]!;
+    for (const o of op.outputs) live.set(o, tensorBytes(g, o));
+    const now = [...live.values()].reduce((a, b) => a + b, 0);
+    peak = Math.max(peak, now);
+    for (const name of [...live.keys()]) {
+      const last = lastUse.get(name) ?? -1;
+      if (last <= i && !keep.has(name) && !op.outputs.includes(name)) live.delete(name);
+    }
+  }
+  return peak;
+}
+
+export function modelTotals(g: Graph): ModelTotals {
+  const stats = opStats(g);
+  return {
+    params: stats.reduce((s, o) => s + o.params, 0),
+    macs: stats.reduce((s, o) => s + o.macs, 0),
+    peakActivationBytes: peakActivationBytes(g),
+  };
+}

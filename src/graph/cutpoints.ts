@@ -1,0 +1,93 @@
+import { opStats, peakActivationBytes } from './accounting.js';
+import { consumers, getTensor } from './graph.js';
+import type { Graph, Op } from './types.js';
+
+export interface CutPoint {
+  /** `conv1`, `conv2`… for plain convolutions, `block1`, `block2`… for depthwise-separable pairs. */
+  name: string;
+  /** The tensor closing the block: the kept model's output. */
+  tensor: string;
+  /** Index of the last op kept (inclusive). */
+  opIndex: number;
+  shape: number[];
+  /** Parameters, MACs and peak activation bytes of the model kept up to this point. */
+  params: number;
+  macs: number;
+  peakActivationBytes: number;
+}
+
+/** Ops that belong to the conv before them: normalisation and activation. */
+const TRAILING = new Set<Op['kind']>(['batchNorm', 'relu', 'relu6']);
+
+interface Unit {
+  kind: 'conv' | 'depthwise';
+  pointwise: boolean;
+  last: number;
+}
+
+/**
+ * Finds blocks — a conv, or a depthwise conv followed by a 1x1 conv, each with its normalisation
+ * and activation — along the model's main chain, and returns the tensor closing each block.
+ * Detection stops at the first op that is neither part of a block nor a shape-preserving
+ * pass-through (pooling, reshape, dense: the classifier begins there).
+ */
+export function findCutPoints(g: Graph): CutPoint[] {
+  const readers = consumers(g);
+  const units: Unit[] = [];
+  let i = 0;
+  while (i < g.ops.length) {
+    const op = g.ops[i]!;
+    if (op.kind === 'pad' || op.kind === 'quantize' || op.kind === 'dequantize') {
+      i++;
+      continue;
+    }
+    if (op.kind !== 'conv2d' && op.kind !== 'depthwiseConv2d') break;
+    let last = i;
+    // Absorb the normalisation/activation ops that read only this unit's output.
+    while (
+      last + 1 < g.ops.length &&
+      TRAILING.has(g.ops[last + 1]!.kind) &&
+      g.ops[last + 1]!.inputs[0] === g.ops[last]!.outputs[0] &&
+      (readers.get(g.ops[last]!.outputs[0]!)?.length ?? 0) === 1
+    )
+      last++;
+    const w = getTensor(g, op.inputs[1]!).shape;
+    units.push({
+      kind: op.kind === 'conv2d' ? 'conv' : 'depthwise',
+      pointwise: op.kind === 'conv2d' && w[1] === 1 && w[2] === 1,
+      last,
+    });
+    i = last + 1;
+  }
+
+  const stats = opStats(g);
+  const points: CutPoint[] = [];
+  let convN = 0;
+  let blockN = 0;
+  for (let u = 0; u < units.length; u++) {
+    const unit = units[u]!;
+    let last = unit.last;
+    let name: string;
+    if (unit.kind === 'depthwise' && units[u + 1]?.pointwise) {
+      last = units[u + 1]!.last;
+      u++;
+      name = `block${++blockN}`;
+    } else if (unit.kind === 'depthwise') {
+      name = `block${++blockN}`;
+    } else {
+      name = `conv${++convN}`;
+    }
+    const kept = stats.slice(0, last + 1);
+    const tensor = g.ops[last]!.outputs[0]!;
+    points.push({
+      name,
+      tensor,
+      opIndex: last,
+      shape: [...getTensor(g, tensor).shape],
+      params: kept.reduce((s, o) => s + o.params, 0),
+      macs: kept.reduce((s, o) => s + o.macs, 0),
+      peakActivationBytes: peakActivationBytes(g, last + 1),
+    });
+  }
+  return points;
+}

@@ -1,0 +1,49 @@
+import { readFile, stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import type { Graph } from '../graph/types.js';
+import { TinypruneError } from '../graph/types.js';
+import { readTflite } from './tflite/reader.js';
+import { readKerasH5 } from './keras/reader.js';
+
+export type ModelFormat = 'tflite' | 'keras-h5';
+
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Tells the format from the file's magic bytes (not its extension). */
+export function detectFormat(bytes: Uint8Array): ModelFormat | undefined {
+  if (bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'TFL3') return 'tflite';
+  if (HDF5_SIGNATURE.every((b, i) => bytes[i] === b)) return 'keras-h5';
+  return undefined;
+}
+
+/** Reads a model file (.tflite or Keras .h5) into a Graph; user mistakes become TinypruneErrors. */
+export async function loadModel(path: string): Promise<Graph> {
+  let bytes: Uint8Array;
+  try {
+    const st = await stat(path);
+    if (st.isDirectory())
+      throw new TinypruneError(
+        `cannot read model ${path}: it is a directory, expected a .tflite or .h5 file`,
+      );
+    bytes = new Uint8Array(await readFile(path));
+  } catch (e) {
+    if (e instanceof TinypruneError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TinypruneError(
+      `cannot read model ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
+  }
+  const format = detectFormat(bytes);
+  if (format === 'tflite') return readTflite(bytes, path);
+  if (format === 'keras-h5') return readKerasH5(bytes, path);
+  const ext = extname(path).toLowerCase();
+  throw new TinypruneError(
+    `${path} is not a model tinyprune can read: expected a TFLite flatbuffer ("TFL3" at byte 4) or a Keras HDF5 file${
+      bytes.length === 0
+        ? ', found an empty file'
+        : ext
+          ? `, found a ${ext} file with neither signature`
+          : ''
+    }`,
+  );
+}
