@@ -1,0 +1,161 @@
+// Cross-compiles firmware with arm-none-eabi-gcc for a Cortex-M0/M0+ memory map and reports its
+// sizes from the ELF sections.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { TinypruneError } from '../graph/types.js';
+import { parseElf, type ElfFile } from './elf.js';
+import { linkerScript, RUNTIME_H, STARTUP_C, type MemoryMap } from './runtime.js';
+
+export type TargetName = 'rp2040' | 'cortex-m0';
+
+export interface Target {
+  name: TargetName;
+  cpu: 'cortex-m0plus' | 'cortex-m0';
+  /** The memory map of the deliverable firmware. */
+  memory: MemoryMap;
+  /** Clock for the reported latency, in Hz. */
+  clockHz: number;
+}
+
+export const TARGETS: Record<TargetName, Target> = {
+  // RP2040: 2 MB QSPI flash executed in place at 0x10000000 (the first 256 bytes are left for
+  // the boot2 stage, which we do not ship), 264 KB SRAM of which we use 256 KB, 133 MHz.
+  rp2040: {
+    name: 'rp2040',
+    cpu: 'cortex-m0plus',
+    memory: {
+      flashOrigin: 0x10000000,
+      flashBytes: 2048 * 1024,
+      ramOrigin: 0x20000000,
+      ramBytes: 256 * 1024,
+      flashReserved: 0x100,
+    },
+    clockHz: 133_000_000,
+  },
+  // A generic Cortex-M0 part (nRF51/SAMD21 class): 256 KB flash at 0, 32 KB RAM, 48 MHz.
+  'cortex-m0': {
+    name: 'cortex-m0',
+    cpu: 'cortex-m0',
+    memory: {
+      flashOrigin: 0,
+      flashBytes: 256 * 1024,
+      ramOrigin: 0x20000000,
+      ramBytes: 32 * 1024,
+      flashReserved: 0,
+    },
+    clockHz: 48_000_000,
+  },
+};
+
+/** The memory map the emulator runs (RP2040's), for firmware of any target. */
+export const EMULATOR_MEMORY: MemoryMap = TARGETS.rp2040.memory;
+
+export const GCC = 'arm-none-eabi-gcc';
+
+/** Finds arm-none-eabi-gcc on PATH (or `env.PATH`); a clear error says how to install it. */
+export function findToolchain(env: NodeJS.ProcessEnv = process.env): string {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, GCC);
+    if (existsSync(p)) return p;
+  }
+  throw new TinypruneError(
+    `${GCC} not found on PATH: install the Arm GNU toolchain (Debian/Ubuntu: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)`,
+  );
+}
+
+export interface FirmwareSizes {
+  /** Bytes in flash: code + constants + .data initialisers. */
+  flash: number;
+  text: number;
+  rodata: number;
+  data: number;
+  bss: number;
+  /** Harness-only buffers (input/output exchange), not part of the model's RAM. */
+  noinit: number;
+}
+
+export function elfSizes(elf: ElfFile): FirmwareSizes {
+  const size = (name: string) => elf.sections.find((s) => s.name === name)?.size ?? 0;
+  const text = size('.text') + size('.ARM.exidx');
+  const rodata = size('.rodata');
+  const data = size('.data');
+  return {
+    flash: text + rodata + data,
+    text,
+    rodata,
+    data,
+    bss: size('.bss'),
+    noinit: size('.noinit'),
+  };
+}
+
+export interface CompileOptions {
+  /** Directory holding the C sources; the linker script and runtime are written there too. */
+  dir: string;
+  sources: string[];
+  cpu: Target['cpu'];
+  memory: MemoryMap;
+  /** Output ELF path. */
+  out: string;
+  optimisation?: '-O2' | '-O3' | '-Os';
+  defines?: Record<string, string | number>;
+  env?: NodeJS.ProcessEnv;
+  /** Name used in error messages, e.g. the model. */
+  label?: string;
+}
+
+export interface CompileResult {
+  elfPath: string;
+  elf: ElfFile;
+  bytes: Uint8Array;
+  sizes: FirmwareSizes;
+}
+
+/** Writes the runtime next to the sources, then compiles and links one ELF. */
+export function compileFirmware(o: CompileOptions): CompileResult {
+  const gcc = findToolchain(o.env);
+  mkdirSync(o.dir, { recursive: true });
+  writeFileSync(join(o.dir, 'tp_runtime.h'), RUNTIME_H);
+  writeFileSync(join(o.dir, 'tp_startup.c'), STARTUP_C);
+  const ld = `${o.out.replace(/\.elf$/, '')}.ld`;
+  writeFileSync(ld, linkerScript(o.memory));
+  const tmp = `${o.out}.tmp-${process.pid}`;
+  const args = [
+    `-mcpu=${o.cpu}`,
+    '-mthumb',
+    o.optimisation ?? '-O2',
+    '-std=c99',
+    '-ffreestanding',
+    '-fno-tree-loop-distribute-patterns',
+    '-ffunction-sections',
+    '-fdata-sections',
+    '-Wall',
+    '-Wno-unused-function',
+    ...Object.entries(o.defines ?? {}).map(([k, v]) => `-D${k}=${v}`),
+    '-nostdlib',
+    '-nostartfiles',
+    '-Wl,--gc-sections',
+    `-T${ld}`,
+    '-o',
+    tmp,
+    ...o.sources.map((s) => join(o.dir, s)),
+    join(o.dir, 'tp_startup.c'),
+    '-lgcc',
+  ];
+  const r = spawnSync(gcc, args, { cwd: o.dir, encoding: 'utf8', env: o.env ?? process.env });
+  if (r.status !== 0) {
+    const text = `${r.stderr ?? ''}${r.error?.message ?? ''}`;
+    const overflow = /region `(\w+)' overflowed by (\d+) bytes/.exec(text);
+    if (overflow)
+      throw new TinypruneError(
+        `${o.label ?? o.out}: does not fit the target: ${overflow[1]} overflowed by ${overflow[2]} bytes (${overflow[1] === 'RAM' ? o.memory.ramBytes : o.memory.flashBytes} bytes available)`,
+      );
+    throw new Error(`${GCC} failed for ${o.out}:\n${text.slice(0, 4000)}`);
+  }
+  renameSync(tmp, o.out);
+  const bytes = new Uint8Array(readFileSync(o.out));
+  const elf = parseElf(bytes, o.out);
+  return { elfPath: o.out, elf, bytes, sizes: elfSizes(elf) };
+}
