@@ -1,0 +1,289 @@
+// Gradient kernels the tfjs wasm backend lacks, composed from wasm's own fast kernels.
+//
+// Kernels run below the engine: they receive TensorInfos and must call other kernels' kernelFunc
+// directly (not tf ops), disposing every intermediate through the backend themselves.
+import * as tf from '@tensorflow/tfjs';
+import type { KernelBackend, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+
+/** The parts of the wasm backend our heap-level kernels use. */
+interface HeapBackend extends KernelBackend {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+type ConvPad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+
+/** Runs kernels of one backend and frees every intermediate except the one kept as result. */
+class KernelScope {
+  private readonly temps: TensorInfo[] = [];
+  constructor(
+    private readonly backend: KernelBackend,
+    private readonly backendName: string,
+  ) {}
+
+  run(name: string, inputs: NamedTensorInfoMap, attrs: object = {}): TensorInfo {
+    const kernel = tf.getKernel(name, this.backendName);
+    if (!kernel) throw new Error(`kernel ${name} is not registered for ${this.backendName}`);
+    const out = kernel.kernelFunc({
+      inputs,
+      backend: this.backend,
+      attrs: attrs as unknown as NamedAttrMap,
+    });
+    const info = Array.isArray(out) ? out[0]! : out;
+    this.temps.push(info);
+    return info;
+  }
+
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  pad(x: TensorInfo, paddings: [number, number][]): TensorInfo {
+    if (paddings.every(([a, b]) => a === 0 && b === 0)) return x;
+    return this.run('PadV2', { x }, { paddings, constantValue: 0 });
+  }
+
+  stridedSlice(x: TensorInfo, begin: number[], end: number[], strides: number[]): TensorInfo {
+    return this.run(
+      'StridedSlice',
+      { x },
+      {
+        begin,
+        end,
+        strides,
+        beginMask: 0,
+        endMask: 0,
+        ellipsisMask: 0,
+        newAxisMask: 0,
+        shrinkAxisMask: 0,
+      },
+    );
+  }
+
+  /** Frees every intermediate except `result`, which the engine takes over. */
+  finish(result: TensorInfo): TensorInfo {
+    for (const t of this.temps) if (t !== result) this.backend.disposeData(t.dataId);
+    return result;
+  }
+}
+
+function convInfo(
+  inShape: number[],
+  filterShape: number[],
+  attrs: NamedAttrMap,
+  depthwise: boolean,
+): tf.backend_util.Conv2DInfo {
+  const dataFormat = (attrs.dataFormat as string | undefined) ?? 'NHWC';
+  if (dataFormat !== 'NHWC') throw new Error(`only NHWC is supported, got ${dataFormat}`);
+  return tf.backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number],
+    (attrs.dilations as [number, number] | undefined) ?? [1, 1],
+    attrs.pad as ConvPad,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    depthwise,
+  );
+}
+
+/**
+ * The kh*kw strided windows of the padded input, each [N, outH, outW, C], concatenated on the
+ * channel axis in (i, j, c) order: an im2col without materialising per-pixel rows.
+ */
+function windows(s: KernelScope, x: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo[] {
+  const { padInfo: p, strideHeight: sh, strideWidth: sw } = info;
+  const { dilationHeight: dh, dilationWidth: dw } = info;
+  const xp = s.pad(x, [
+    [0, 0],
+    [p.top, p.bottom],
+    [p.left, p.right],
+    [0, 0],
+  ]);
+  const n = x.shape[0]!;
+  const c = x.shape[3]!;
+  const out: TensorInfo[] = [];
+  for (let i = 0; i < info.filterHeight; i++)
+    for (let j = 0; j < info.filterWidth; j++) {
+      const top = i * dh;
+      const left = j * dw;
+      const whole =
+        sh === 1 &&
+        sw === 1 &&
+        top === 0 &&
+        left === 0 &&
+        xp.shape[1] === info.outHeight &&
+        xp.shape[2] === info.outWidth;
+      out.push(
+        whole
+          ? xp
+          : s.stridedSlice(
+              xp,
+              [0, top, left, 0],
+              [n, top + (info.outHeight - 1) * sh + 1, left + (info.outWidth - 1) * sw + 1, c],
+              [1, sh, sw, 1],
+            ),
+      );
+    }
+  return out;
+}
+
+/** dW of a conv2d: windows(x)ᵀ · dy as one matrix product. */
+function conv2DBackpropFilter(args: {
+  inputs: NamedTensorInfoMap;
+  backend: KernelBackend;
+  attrs?: NamedAttrMap;
+}): TensorInfo {
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = args.attrs!;
+  const filterShape = attrs.filterShape as number[];
+  const s = new KernelScope(args.backend, 'wasm');
+  const info = convInfo(x.shape, filterShape, attrs, false);
+  const wins = windows(s, x, info);
+  const cols =
+    wins.length === 1
+      ? wins[0]!
+      : s.run('Concat', wins as unknown as NamedTensorInfoMap, { axis: 3 });
+  const rows = info.batchSize * info.outHeight * info.outWidth;
+  const a = s.reshape(cols, [1, rows, cols.shape[3]!]);
+  const b = s.reshape(dy, [1, rows, info.outChannels]);
+  const prod = s.run('BatchMatMul', { a, b }, { transposeA: true, transposeB: false });
+  return s.finish(s.reshape(prod, filterShape));
+}
+
+/**
+ * dW of a depthwise conv, computed in place on the wasm heap: a direct loop is far cheaper than
+ * composing strided slices, broadcasts and reductions (which the wasm backend runs slowly).
+ */
+function depthwiseBackpropFilter(args: {
+  inputs: NamedTensorInfoMap;
+  backend: KernelBackend;
+  attrs?: NamedAttrMap;
+}): TensorInfo {
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = args.attrs!;
+  const filterShape = attrs.filterShape as number[];
+  const backend = args.backend as HeapBackend;
+  const info = convInfo(x.shape, filterShape, attrs, true);
+  const [kh, kw, c, m] = filterShape as [number, number, number, number];
+  const { batchSize: n, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const { top, left } = info.padInfo;
+  const cm = c * m;
+  const acc = new Float64Array(kh * kw * cm);
+  // Views are taken after every allocation (the heap may grow and detach older views).
+  const out = backend.makeOutput(filterShape, 'float32');
+  const xv = backend.typedArrayFromHeap(x) as Float32Array;
+  const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < ho; oy++)
+      for (let ox = 0; ox < wo; ox++) {
+        const dyBase = ((b * ho + oy) * wo + ox) * cm;
+        for (let i = 0; i < kh; i++) {
+          const iy = oy * sh - top + i * dh;
+          if (iy < 0 || iy >= h) continue;
+          for (let j = 0; j < kw; j++) {
+            const ix = ox * sw - left + j * dw;
+            if (ix < 0 || ix >= w) continue;
+            const xBase = ((b * h + iy) * w + ix) * c;
+            const aBase = (i * kw + j) * cm;
+            if (m === 1) {
+              for (let k = 0; k < c; k++) acc[aBase + k]! += xv[xBase + k]! * dyv[dyBase + k]!;
+            } else {
+              for (let k = 0; k < c; k++) {
+                const xk = xv[xBase + k]!;
+                for (let q = 0; q < m; q++)
+                  acc[aBase + k * m + q]! += xk * dyv[dyBase + k * m + q]!;
+              }
+            }
+          }
+        }
+      }
+  (backend.typedArrayFromHeap(out) as Float32Array).set(acc);
+  return out;
+}
+
+/**
+ * dx of a depthwise conv: the transposed convolution, written as a stride-1 depthwise conv of the
+ * zero-dilated, fully padded dy with the spatially flipped filter.
+ */
+function depthwiseBackpropInput(args: {
+  inputs: NamedTensorInfoMap;
+  backend: KernelBackend;
+  attrs?: NamedAttrMap;
+}): TensorInfo {
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs!;
+  const inputShape = attrs.inputShape as [number, number, number, number];
+  const [kh, kw, c, m] = filter.shape as [number, number, number, number];
+  const s = new KernelScope(args.backend, 'wasm');
+  const info = convInfo(inputShape, filter.shape, attrs, true);
+  const { strideHeight: sh, strideWidth: sw, padInfo: p } = info;
+  const [n, ho, wo, cm] = dy.shape as [number, number, number, number];
+  let d = dy;
+  if (sh > 1 || sw > 1) {
+    // Interleave zeros: [N,Ho,1,Wo,1,CM] padded to [N,Ho,sh,Wo,sw,CM].
+    const six = s.reshape(dy, [n, ho, 1, wo, 1, cm]);
+    const padded = s.pad(six, [
+      [0, 0],
+      [0, 0],
+      [0, sh - 1],
+      [0, 0],
+      [0, sw - 1],
+      [0, 0],
+    ]);
+    d = s.reshape(padded, [n, ho * sh, wo * sw, cm]);
+  }
+  const fullPad = (inSize: number, effK: number, before: number, have: number) => {
+    const b = effK - 1 - before;
+    return [b, inSize + effK - 1 - b - have] as const;
+  };
+  const [pt, pb] = fullPad(info.inHeight, info.effectiveFilterHeight, p.top, d.shape[1]!);
+  const [pl, pr] = fullPad(info.inWidth, info.effectiveFilterWidth, p.left, d.shape[2]!);
+  if (pt < 0 || pl < 0) throw new Error('depthwise input gradient: padding exceeds the filter');
+  // Negative "after" padding: the zero tail of the dilation overshoots; crop it.
+  if (pb < 0 || pr < 0)
+    d = s.stridedSlice(
+      d,
+      [0, 0, 0, 0],
+      [n, d.shape[1]! + Math.min(pb, 0), d.shape[2]! + Math.min(pr, 0), cm],
+      [1, 1, 1, 1],
+    );
+  d = s.pad(d, [
+    [0, 0],
+    [pt, Math.max(pb, 0)],
+    [pl, Math.max(pr, 0)],
+    [0, 0],
+  ]);
+  const flipped = s.run('Reverse', { x: filter }, { dims: [0, 1] });
+  const f = s.reshape(flipped, [kh, kw, c * m, 1]);
+  const conv = s.run(
+    'DepthwiseConv2dNative',
+    { x: d, filter: f },
+    {
+      strides: [1, 1],
+      pad: 'valid',
+      dilations: [info.dilationHeight, info.dilationWidth],
+      dataFormat: 'NHWC',
+    },
+  );
+  if (m === 1) return s.finish(conv);
+  const split = s.reshape(conv, [n, info.inHeight, info.inWidth, c, m]);
+  return s.finish(s.run('Sum', { x: split }, { axis: [4], keepDims: false }));
+}
+
+let registered = false;
+
+/** Registers our gradient kernels for the wasm backend (idempotent). */
+export function registerWasmGradientKernels(): void {
+  if (registered) return;
+  registered = true;
+  const kernels: [string, tf.KernelFunc][] = [
+    ['Conv2DBackpropFilter', conv2DBackpropFilter as tf.KernelFunc],
+    ['DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter as tf.KernelFunc],
+    ['DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput as tf.KernelFunc],
+  ];
+  for (const [kernelName, kernelFunc] of kernels) {
+    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+  }
+}
