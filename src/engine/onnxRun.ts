@@ -1,0 +1,82 @@
+// Bulk float inference through onnxruntime-node (its CPU library ships inside the npm package).
+import * as ort from 'onnxruntime-node';
+import { getTensor, numElements } from '../graph/graph.js';
+import type { Graph } from '../graph/types.js';
+import { TinypruneError } from '../graph/types.js';
+import { graphToOnnx } from './onnx.js';
+
+export interface OnnxOptions {
+  /** Intra-op threads (default 2: both cores of the target machine). */
+  threads?: number;
+  /** Examples per session.run call (default 256). */
+  batchSize?: number;
+}
+
+/** An ONNX session for one Graph, reusable across many predict calls. */
+export class OnnxRunner {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly inputName: string,
+    readonly inputShape: number[],
+    readonly outputSize: number,
+    private readonly batchSize: number,
+  ) {}
+
+  static async create(graph: Graph, opts: OnnxOptions = {}): Promise<OnnxRunner> {
+    const model = graphToOnnx(graph);
+    const session = await ort.InferenceSession.create(model, {
+      intraOpNumThreads: opts.threads ?? 2,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+    const input = getTensor(graph, graph.inputs[0]!);
+    const outSize = numElements(getTensor(graph, graph.outputs[0]!).shape.slice(1));
+    return new OnnxRunner(
+      session,
+      input.name,
+      input.shape.slice(1),
+      outSize,
+      opts.batchSize ?? 256,
+    );
+  }
+
+  /** Runs n examples laid out [n, ...inputShape]; returns n × outputSize values. */
+  async predict(x: Float32Array, n: number): Promise<Float32Array> {
+    const per = numElements(this.inputShape);
+    if (x.length !== n * per)
+      throw new TinypruneError(
+        `onnx predict: expected ${n} × ${per} input values (${[n, ...this.inputShape].join('x')}), got ${x.length}`,
+      );
+    const out = new Float32Array(n * this.outputSize);
+    for (let s = 0; s < n; s += this.batchSize) {
+      const m = Math.min(this.batchSize, n - s);
+      const feed = new ort.Tensor('float32', x.subarray(s * per, (s + m) * per), [
+        m,
+        ...this.inputShape,
+      ]);
+      const r = await this.session.run({ [this.inputName]: feed });
+      out.set(r.output!.data as Float32Array, s * this.outputSize);
+    }
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** One-shot convenience: export, run, release. */
+export async function runOnnx(
+  graph: Graph,
+  x: Float32Array,
+  n: number,
+  opts: OnnxOptions = {},
+): Promise<Float32Array> {
+  const r = await OnnxRunner.create(graph, opts);
+  try {
+    return await r.predict(x, n);
+  } finally {
+    await r.dispose();
+  }
+}
