@@ -1,0 +1,198 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import {
+  dctMatrix,
+  hannWindow,
+  KWS_REF_INPUT_QUANT,
+  lfbe,
+  melFilterbank,
+  mfcc,
+  peakNormalize,
+  quantizeInt8,
+  quantizeUint8,
+  dequantize,
+  RealFft,
+  Rng,
+} from '../src/data/index.js';
+import { data, needsShared } from './helpers/shared.js';
+
+test('RealFft matches a direct DFT on random input', () => {
+  const rng = new Rng(7);
+  for (const n of [8, 64, 512]) {
+    const x = Float64Array.from({ length: n }, () => rng.uniform(-1, 1));
+    const fft = new RealFft(n);
+    const re = new Float64Array(n / 2 + 1);
+    const im = new Float64Array(n / 2 + 1);
+    fft.transform(x, re, im);
+    for (let k = 0; k <= n / 2; k++) {
+      let dr = 0;
+      let di = 0;
+      for (let t = 0; t < n; t++) {
+        dr += x[t]! * Math.cos((-2 * Math.PI * k * t) / n);
+        di += x[t]! * Math.sin((-2 * Math.PI * k * t) / n);
+      }
+      assert.ok(Math.abs(re[k]! - dr) < 1e-9 && Math.abs(im[k]! - di) < 1e-9, `n=${n} bin ${k}`);
+    }
+  }
+});
+
+test('RealFft zero-pads short input and rejects sizes that are not powers of two', () => {
+  const fft = new RealFft(16);
+  const re = new Float64Array(9);
+  const im = new Float64Array(9);
+  fft.transform([1], re, im); // an impulse: flat spectrum
+  assert.deepEqual([...re], new Array(9).fill(1));
+  assert.throws(() => new RealFft(480), /power of two/);
+});
+
+test('frontend building blocks: periodic Hann, mel filterbank edges, HTK-scaled DCT', () => {
+  const w = hannWindow(480);
+  assert.equal(w[0], 0);
+  assert.ok(Math.abs(w[240]! - 1) < 1e-12); // periodic: the peak is at N/2
+  const mel = melFilterbank(40, 257, 16000, 20, 4000);
+  // DC never has weight; nothing above 4000 Hz (bin 128) does either.
+  assert.ok(mel.start.every((s) => s >= 1));
+  const last = mel.start[39]! + mel.weights[39]!.length - 1;
+  assert.ok(last <= 128, `last weighted bin ${last}`);
+  // Adjacent triangles overlap so that the weights of a bin between two centres sum to 1.
+  const sum = new Float64Array(257);
+  mel.weights.forEach((ws, m) => ws.forEach((v, j) => (sum[mel.start[m]! + j]! += v)));
+  for (let k = 10; k < 120; k++)
+    assert.ok(Math.abs(sum[k]! - 1) < 1e-9, `bin ${k} sums to ${sum[k]}`);
+  const dct = dctMatrix(10, 40);
+  assert.ok(Math.abs(dct[0]! - Math.sqrt(2 / 40)) < 1e-15);
+  // Rows 1.. are orthonormal; row 0 has norm sqrt(2) (HTK scaling).
+  const dot = (a: number, b: number) => {
+    let s = 0;
+    for (let i = 0; i < 40; i++) s += dct[a * 40 + i]! * dct[b * 40 + i]!;
+    return s;
+  };
+  assert.ok(Math.abs(dot(3, 3) - 1) < 1e-12 && Math.abs(dot(3, 5)) < 1e-12);
+  assert.ok(Math.abs(dot(0, 0) - 2) < 1e-12);
+});
+
+test('mfcc of silence is the log floor: coefficient 0 = sqrt(2/40)·40·log(1e-6), the rest 0', () => {
+  const out = mfcc(new Float32Array(16000));
+  const c0 = Math.sqrt(2 / 40) * 40 * Math.log(1e-6);
+  for (let f = 0; f < 49; f++) {
+    assert.ok(Math.abs(out[f * 10]! - c0) < 1e-3);
+    for (let c = 1; c < 10; c++) assert.ok(Math.abs(out[f * 10 + c]!) < 1e-3);
+  }
+  assert.throws(() => mfcc(new Float32Array(100)), /16000 samples/);
+});
+
+test('quantize: TFLite rounding (half away from zero) with clamping, truncation and wrap on request', () => {
+  assert.deepEqual(
+    [...quantizeInt8([0.25, -0.25, 0.75, 1000, -1000], 0.5, 0)],
+    [1, -1, 2, 127, -128],
+  );
+  assert.deepEqual([...quantizeInt8([0.9, -0.9], 1, 3, { rounding: 'truncate' })], [3, 2]);
+  assert.deepEqual(
+    [...quantizeInt8([130], 1, 0, { overflow: 'wrap', rounding: 'truncate' })],
+    [-126],
+  );
+  assert.deepEqual([...quantizeUint8([0.5, 2], 1 / 255, 0)], [128, 255]);
+  const x = [-3.5, 0, 12.25];
+  const q = quantizeInt8(x, 0.25, 5);
+  assert.deepEqual([...dequantize(q, 0.25, 5)], x);
+});
+
+function eembcClips() {
+  const dir = data('eembc_kws01');
+  const files = readdirSync(`${dir}/td_samples`).filter((f) => f.endsWith('.bin'));
+  return files.map((f) => {
+    const raw = readFileSync(`${dir}/td_samples/${f}`);
+    const pcm = new Int16Array(raw.buffer, raw.byteOffset, 16000);
+    const read = (sub: string) => {
+      const b = readFileSync(`${dir}/${sub}/${f}`);
+      return new Uint8Array(b.buffer, b.byteOffset, b.length);
+    };
+    return { f, pcm, mfcc: read('mfcc'), lfbe: read('lfbe') };
+  });
+}
+
+test(
+  'MFCC of the EEMBC clips equals the published int8 features (kws_ref_model input quantisation)',
+  { skip: needsShared },
+  () => {
+    const { scale, zeroPoint } = KWS_REF_INPUT_QUANT;
+    const clips = eembcClips();
+    assert.ok(clips.length >= 600);
+    let n = 0;
+    let exact = 0;
+    let within1 = 0;
+    let worst = 0;
+    let exactTflite = 0;
+    for (const c of clips) {
+      const x = peakNormalize(Float32Array.from(c.pcm, (v) => v / 32768));
+      const feat = mfcc(x);
+      // The published files were written with numpy's float→int8 cast: truncation, wrap-around.
+      const ours = quantizeInt8(feat, scale, zeroPoint, { rounding: 'truncate', overflow: 'wrap' });
+      const tflite = quantizeInt8(feat, scale, zeroPoint);
+      const ref = new Int8Array(c.mfcc.buffer, c.mfcc.byteOffset, 490);
+      for (let i = 0; i < 490; i++) {
+        const d = Math.abs(ours[i]! - ref[i]!);
+        n++;
+        if (d === 0) exact++;
+        if (d <= 1) within1++;
+        if (Math.abs(tflite[i]! - ref[i]!) === 0) exactTflite++;
+        worst = Math.max(worst, d);
+      }
+    }
+    console.log(
+      `# mfcc vs eembc: ${clips.length} clips, exact ${((100 * exact) / n).toFixed(3)}%, within ±1 ${((100 * within1) / n).toFixed(3)}%, largest deviation ${worst}; TFLite rounding+clamp exact ${((100 * exactTflite) / n).toFixed(2)}%`,
+    );
+    assert.ok(within1 / n >= 0.99, `within ±1: ${within1}/${n}`);
+    assert.ok(exact / n >= 0.99, `exact: ${exact}/${n}`);
+    assert.ok(worst <= 1);
+  },
+);
+
+test(
+  'LFBE of the EEMBC clips equals the published uint8 features (scale 1/255, truncation)',
+  { skip: needsShared },
+  () => {
+    const clips = eembcClips();
+    let n = 0;
+    let exact = 0;
+    let worst = 0;
+    for (const c of clips) {
+      const x = peakNormalize(Float32Array.from(c.pcm, (v) => v / 32768));
+      const ours = quantizeUint8(lfbe(x), 1 / 255, 0, { rounding: 'truncate' });
+      for (let i = 0; i < 490; i++) {
+        const d = Math.abs(ours[i]! - c.lfbe[i]!);
+        n++;
+        if (d === 0) exact++;
+        worst = Math.max(worst, d);
+      }
+    }
+    console.log(
+      `# lfbe vs eembc: exact ${((100 * exact) / n).toFixed(3)}%, largest deviation ${worst}`,
+    );
+    assert.ok(exact / n >= 0.99 && worst <= 1);
+  },
+);
+
+test(
+  'without the reference peak normalisation the MFCC no longer matches (the step matters)',
+  { skip: needsShared },
+  () => {
+    const c = eembcClips().find((e) => e.f.startsWith('tst_000003'))!;
+    const feat = mfcc(Float32Array.from(c.pcm, (v) => v / 32768));
+    const q = quantizeInt8(feat, KWS_REF_INPUT_QUANT.scale, KWS_REF_INPUT_QUANT.zeroPoint, {
+      rounding: 'truncate',
+    });
+    const ref = new Int8Array(c.mfcc.buffer, c.mfcc.byteOffset, 490);
+    // A constant gain only moves coefficient 0 (the DCT of a constant log offset).
+    let same0 = 0;
+    let sameRest = 0;
+    for (let i = 0; i < 490; i++) {
+      if (q[i] !== ref[i]) continue;
+      if (i % 10 === 0) same0++;
+      else sameRest++;
+    }
+    assert.ok(same0 < 49 / 2, `coefficient 0 equal in ${same0} of 49 frames`);
+    assert.ok(sameRest >= 441 * 0.99, `other coefficients equal: ${sameRest} of 441`);
+  },
+);
