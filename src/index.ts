@@ -5,3 +5,8 @@ export * from './graph/shapes.js';
 export * from './graph/accounting.js';
 export * from './graph/cutpoints.js';
 export { loadModel, detectFormat } from './io/load.js';
+export { deploy, type DeployOptions, type DeployReport } from './mcu/deploy.js';
+export { generateC } from './mcu/codegen.js';
+export { Emulator, type FirmwareRun } from './mcu/emulator.js';
+export { compileFirmware, findToolchain, TARGETS } from './mcu/build.js';
+export { parseElf } from './mcu/elf.js';

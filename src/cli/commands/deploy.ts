@@ -1,0 +1,120 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { getTensor } from '../../graph/graph.js';
+import type { Graph } from '../../graph/types.js';
+import { TinypruneError } from '../../graph/types.js';
+import { loadModel } from '../../io/load.js';
+import { deploy, inputSize } from '../../mcu/deploy.js';
+import type { TargetName } from '../../mcu/build.js';
+import { numberOption, stringOption, type Command } from '../command.js';
+
+/**
+ * Reads deploy inputs from SPEC = FILE.bin or DIR[:N] (the first N .bin files by name). Each file
+ * holds exactly one input: int8 values, or uint8 pixels (0..255) quantised with the model's input
+ * scale as pixel/255.
+ */
+export function readInputs(spec: string, graph: Graph, format: 'int8' | 'uint8'): Int8Array[] {
+  const m = /^(.*?)(?::(\d+))?$/.exec(spec)!;
+  const path = m[1]!;
+  const limit = m[2] ? Number(m[2]) : Infinity;
+  let files: string[];
+  try {
+    files = statSync(path).isDirectory()
+      ? readdirSync(path)
+          .filter((f) => f.endsWith('.bin'))
+          .sort()
+          .slice(0, limit)
+          .map((f) => join(path, f))
+      : [path];
+  } catch {
+    throw new TinypruneError(`tinyprune deploy: --inputs ${path}: no such file or directory`);
+  }
+  if (files.length === 0)
+    throw new TinypruneError(`tinyprune deploy: --inputs ${path}: no .bin files found`);
+  const n = inputSize(graph);
+  const t = getTensor(graph, graph.inputs[0]!);
+  const scale = t.quant?.scale[0] ?? 1;
+  const zp = t.quant?.zeroPoint[0] ?? 0;
+  return files.map((f) => {
+    const b = new Uint8Array(readFileSync(f));
+    if (b.length !== n)
+      throw new TinypruneError(
+        `tinyprune deploy: input ${f} has ${b.length} bytes, expected ${n} (one ${format} input of shape [${t.shape.join(', ')}])`,
+      );
+    if (format === 'int8') return new Int8Array(b.buffer, b.byteOffset, b.length);
+    return Int8Array.from(b, (p) =>
+      Math.max(-128, Math.min(127, Math.round(p / 255 / scale) + zp)),
+    );
+  });
+}
+
+export const deployCommand: Command = {
+  name: 'deploy',
+  summary:
+    'Generate C for an int8 model, build Cortex-M0/M0+ firmware, and measure it on the emulated RP2040',
+  usage:
+    'tinyprune deploy --model M_int8.tflite --target rp2040|cortex-m0 [--inputs SPEC] --out DIR',
+  options: {
+    model: { type: 'string', value: 'FILE', description: 'int8 .tflite model' },
+    target: {
+      type: 'string',
+      value: 'NAME',
+      description: 'rp2040 (Cortex-M0+) or cortex-m0',
+      default: 'rp2040',
+    },
+    inputs: {
+      type: 'string',
+      value: 'SPEC',
+      description: 'FILE.bin or DIR[:N]: inputs to run and check (default: one zero input)',
+    },
+    'input-format': {
+      type: 'string',
+      value: 'int8|uint8',
+      description: 'int8 values, or uint8 pixels scaled by 1/255',
+      default: 'int8',
+    },
+    clock: { type: 'string', value: 'MHZ', description: 'clock for the latency figure' },
+    out: { type: 'string', value: 'DIR', description: 'output directory' },
+    json: { type: 'boolean', description: 'print deploy.json instead of a summary' },
+  },
+  async run(args) {
+    const modelPath = stringOption(args, 'deploy', 'model');
+    const outDir = stringOption(args, 'deploy', 'out');
+    const target = stringOption(args, 'deploy', 'target');
+    if (target !== 'rp2040' && target !== 'cortex-m0')
+      throw new TinypruneError(
+        `tinyprune deploy: --target expects rp2040 or cortex-m0, got "${target}"`,
+      );
+    const format = stringOption(args, 'deploy', 'input-format');
+    if (format !== 'int8' && format !== 'uint8')
+      throw new TinypruneError(
+        `tinyprune deploy: --input-format expects int8 or uint8, got "${format}"`,
+      );
+    const mhz = numberOption(args, 'deploy', 'clock', { min: 1, max: 1000 });
+    const graph = await loadModel(modelPath);
+    const spec = stringOption(args, 'deploy', 'inputs', true);
+    const inputs = spec ? readInputs(spec, graph, format) : undefined;
+    const r = await deploy(graph, {
+      target: target as TargetName,
+      outDir,
+      inputs,
+      clockHz: mhz ? mhz * 1e6 : undefined,
+    });
+    if (args.values.json) {
+      console.log(JSON.stringify(r, null, 2));
+      return 0;
+    }
+    const kb = (n: number) => (n / 1024).toFixed(1);
+    console.log(`${r.model} on ${r.target} (${r.cpu}) → ${outDir}`);
+    console.log(
+      `flash ${kb(r.flashBytes)} KB (code ${kb(r.codeBytes)} KB, constants ${kb(r.constBytes)} KB), RAM ${kb(r.ramBytes)} KB (arena ${kb(r.arenaBytes)} KB, stack ${r.peakStackBytes} B)`,
+    );
+    console.log(
+      `${r.cycles.toLocaleString('en-US')} cycles (${(r.cycles / r.macs).toFixed(2)}/MAC), ${r.latencyMs.at133MHz} ms at 133 MHz, ${r.latencyMs.atClock} ms at ${r.latencyMs.clockHz / 1e6} MHz; Cortex-M0 estimate ${r.cortexM0Cycles.toLocaleString('en-US')} cycles`,
+    );
+    console.log(
+      `bit-exact vs the int8 interpreter: ${r.bitExact.inputs - r.bitExact.mismatches}/${r.bitExact.inputs} inputs`,
+    );
+    return r.bitExact.mismatches === 0 ? 0 : 1;
+  },
+};

@@ -1,0 +1,191 @@
+// deploy: int8 Graph → C sources + firmware ELF + deploy.json with sizes, emulated cycles per
+// layer, latency, a Cortex-M0 estimate and a bit-exactness check against the int8 interpreter.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getTensor, numElements } from '../graph/graph.js';
+import type { Graph } from '../graph/types.js';
+import { TinypruneError } from '../graph/types.js';
+import { prepareInt8 } from '../quant/interpreter.js';
+import { compileFirmware, EMULATOR_MEMORY, TARGETS, type TargetName } from './build.js';
+import { generateC } from './codegen.js';
+import { Emulator, type FirmwareRun } from './emulator.js';
+import { harnessC, MARK_END, MARK_START } from './runtime.js';
+
+export interface DeployOptions {
+  target: TargetName;
+  outDir: string;
+  /** int8 inputs to run in the emulator (one zero input when absent). */
+  inputs?: Int8Array[];
+  /** Clock for the extra latency figure, in Hz (the target's default otherwise). */
+  clockHz?: number;
+  cycleLimit?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LayerReport {
+  index: number;
+  name: string;
+  kind: string;
+  macs: number;
+  cycles: number;
+  cyclesPerMac: number | null;
+}
+
+export interface DeployReport {
+  model: string;
+  target: TargetName;
+  cpu: string;
+  flashBytes: number;
+  codeBytes: number;
+  constBytes: number;
+  /** RAM: .data + .bss (the arena) + peak stack. */
+  ramBytes: number;
+  arenaBytes: number;
+  peakStackBytes: number;
+  /** Median inference cycles over the inputs (emulated Cortex-M0+). */
+  cycles: number;
+  cyclesPerInput: number[];
+  /** Taken branches/PC writes in one inference: each costs a cycle more on a Cortex-M0. */
+  takenBranches: number;
+  cortexM0Cycles: number;
+  macs: number;
+  latencyMs: { at133MHz: number; atClock: number; clockHz: number };
+  layers: LayerReport[];
+  bitExact: { inputs: number; mismatches: number };
+  outputs: number[][];
+  files: string[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployReport> {
+  const target = TARGETS[o.target];
+  if (!target)
+    throw new TinypruneError(
+      `deploy: unknown target "${o.target}" (expected one of ${Object.keys(TARGETS).join(', ')})`,
+    );
+  const gen = generateC(graph);
+  const input = getTensor(graph, graph.inputs[0]!);
+  const inputs = o.inputs?.length ? o.inputs : [new Int8Array(gen.inputBytes)];
+  inputs.forEach((x, k) => {
+    if (x.length !== gen.inputBytes)
+      throw new TinypruneError(
+        `deploy: input ${k} has ${x.length} values, expected ${gen.inputBytes} (shape [${input.shape.join(', ')}] of ${graph.name})`,
+      );
+  });
+
+  const src = join(o.outDir, 'src');
+  mkdirSync(src, { recursive: true });
+  for (const [name, text] of Object.entries(gen.files)) writeAtomic(join(src, name), text);
+  writeAtomic(join(src, 'main.c'), harnessC({}));
+  // The deliverable ELF for the target's memory map, and (when that map is not RP2040's) one
+  // linked for the emulator; both from the same sources and flags.
+  const common = {
+    dir: src,
+    sources: ['model.c', 'main.c'],
+    cpu: target.cpu,
+    env: o.env,
+    label: `${graph.name} on ${target.name}`,
+  };
+  const firmware = compileFirmware({
+    ...common,
+    memory: target.memory,
+    out: join(o.outDir, 'firmware.elf'),
+    defines: { TP_MARKS: 0 },
+  });
+  const emuBuild = compileFirmware({
+    ...common,
+    memory: EMULATOR_MEMORY,
+    out: join(o.outDir, 'firmware_emu.elf'),
+    defines: { TP_MARKS: 1 },
+  });
+
+  const emu = new Emulator(emuBuild.bytes, `${graph.name} firmware`);
+  const ref = prepareInt8(graph);
+  const runs: FirmwareRun[] = [];
+  const outputs: number[][] = [];
+  let mismatches = 0;
+  for (const x of inputs) {
+    const run = emu.run({
+      inputs: [{ symbol: 'tp_io_in', bytes: new Uint8Array(x.buffer, x.byteOffset, x.length) }],
+      outputs: [{ symbol: 'tp_io_out', length: gen.outputBytes }],
+      cycleLimit: o.cycleLimit,
+    });
+    if (run.exitCode !== 0)
+      throw new TinypruneError(`deploy: firmware exited with code ${run.exitCode}`);
+    const got = new Int8Array(run.outputs.get('tp_io_out')!.buffer);
+    const want = ref.run([x])[0]!;
+    if (got.some((v, i) => v !== want[i])) mismatches++;
+    outputs.push(Array.from(got));
+    runs.push(run);
+  }
+
+  const span = (run: FirmwareRun) => {
+    const s = run.marks.find((m) => m.id === MARK_START)!;
+    const e = run.marks.find((m) => m.id === MARK_END)!;
+    return { cycles: e.cycles - s.cycles, branches: e.branches - s.branches };
+  };
+  const cyclesPerInput = runs.map((r) => span(r).cycles);
+  const cycles = median(cyclesPerInput);
+  const typical = runs[cyclesPerInput.indexOf(cycles)]!;
+  const takenBranches = span(typical).branches;
+  const layers: LayerReport[] = [];
+  let prev = typical.marks.find((m) => m.id === MARK_START)!.cycles;
+  for (const l of gen.layers) {
+    const mark = typical.marks.find((m) => m.id === l.index);
+    if (!mark) continue;
+    const c = mark.cycles - prev;
+    prev = mark.cycles;
+    layers.push({ ...l, cycles: c, cyclesPerMac: l.macs ? +(c / l.macs).toFixed(3) : null });
+  }
+  const macs = gen.layers.reduce((s, l) => s + l.macs, 0);
+  const clockHz = o.clockHz ?? target.clockHz;
+  const sizes = firmware.sizes;
+  const report: DeployReport = {
+    model: graph.name,
+    target: target.name,
+    cpu: target.cpu,
+    flashBytes: sizes.flash,
+    codeBytes: sizes.text,
+    constBytes: sizes.rodata,
+    ramBytes: sizes.data + sizes.bss + typical.peakStackBytes,
+    arenaBytes: gen.arenaBytes,
+    peakStackBytes: typical.peakStackBytes,
+    cycles,
+    cyclesPerInput,
+    takenBranches,
+    cortexM0Cycles: cycles + takenBranches,
+    macs,
+    latencyMs: {
+      at133MHz: +((cycles / 133e6) * 1e3).toFixed(3),
+      atClock: +((cycles / clockHz) * 1e3).toFixed(3),
+      clockHz,
+    },
+    layers,
+    bitExact: { inputs: inputs.length, mismatches },
+    outputs,
+    files: [
+      ...Object.keys(gen.files).map((f) => `src/${f}`),
+      'src/main.c',
+      'firmware.elf',
+      'firmware_emu.elf',
+      'deploy.json',
+    ],
+  };
+  writeAtomic(join(o.outDir, 'deploy.json'), `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
+
+/** Number of int8 values a graph's input takes. */
+export function inputSize(graph: Graph): number {
+  return numElements(getTensor(graph, graph.inputs[0]!).shape);
+}
