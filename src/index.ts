@@ -5,6 +5,8 @@ export * from './graph/shapes.js';
 export * from './graph/accounting.js';
 export * from './graph/cutpoints.js';
 export { loadModel, detectFormat } from './io/load.js';
+export { readTflite } from './io/tflite/reader.js';
+export { writeTflite, type WriteTfliteOptions } from './io/tflite/writer.js';
 export { deploy, type DeployOptions, type DeployReport } from './mcu/deploy.js';
 export { generateC } from './mcu/codegen.js';
 export { Emulator, type FirmwareRun } from './mcu/emulator.js';
