@@ -138,7 +138,7 @@ export class TfModel {
   readonly trainingBatchNorms = new Set<string>();
   readonly inputShape: number[];
   readonly outputSize: number;
-  private readonly bnMomentum: number;
+  readonly bnMomentum: number;
 
   constructor(
     readonly graph: Graph,
