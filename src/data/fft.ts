@@ -48,9 +48,14 @@ export class RealFft {
 
   /**
    * Spectrum of `input` (`size` real values; fewer are zero-padded). Writes real and imaginary
-   * parts of bins 0..size/2 into `outRe`/`outIm` (each at least `bins` long).
+   * parts of bins 0..maxBin (default size/2) into `outRe`/`outIm` (each at least `bins` long).
    */
-  transform(input: ArrayLike<number>, outRe: Float64Array, outIm: Float64Array): void {
+  transform(
+    input: ArrayLike<number>,
+    outRe: Float64Array,
+    outIm: Float64Array,
+    maxBin = this.bins - 1,
+  ): void {
     const { half, re, im, bitrev } = this;
     const n = Math.min(input.length, this.size);
     // Pack even samples as real, odd as imaginary, in bit-reversed order.
@@ -61,29 +66,44 @@ export class RealFft {
       im[j] = e + 1 < n ? input[e + 1]! : 0;
     }
     const { cosHalf, sinHalf } = this;
-    for (let len = 2; len <= half; len <<= 1) {
+    // First stage (len 2): twiddle 1, no multiplies.
+    for (let a = 0; a < half; a += 2) {
+      const b = a + 1;
+      const tr = re[b]!;
+      const ti = im[b]!;
+      re[b] = re[a]! - tr;
+      im[b] = im[a]! - ti;
+      re[a] = re[a]! + tr;
+      im[a] = im[a]! + ti;
+    }
+    for (let len = 4; len <= half; len <<= 1) {
       const step = half / len;
       const h = len >> 1;
-      for (let start = 0; start < half; start += len) {
-        for (let k = 0; k < h; k++) {
-          const wr = cosHalf[k * step]!;
-          const wi = sinHalf[k * step]!;
-          const a = start + k;
+      // Twiddle-outer order: each twiddle is loaded once per stage.
+      for (let k = 0; k < h; k++) {
+        const wr = cosHalf[k * step]!;
+        const wi = sinHalf[k * step]!;
+        for (let a = k; a < half; a += len) {
           const b = a + h;
-          const xr = re[b]! * wr - im[b]! * wi;
-          const xi = re[b]! * wi + im[b]! * wr;
-          re[b] = re[a]! - xr;
-          im[b] = im[a]! - xi;
-          re[a] = re[a]! + xr;
-          im[a] = im[a]! + xi;
+          const br = re[b]!;
+          const bi = im[b]!;
+          const xr = br * wr - bi * wi;
+          const xi = br * wi + bi * wr;
+          const ar = re[a]!;
+          const ai = im[a]!;
+          re[b] = ar - xr;
+          im[b] = ai - xi;
+          re[a] = ar + xr;
+          im[a] = ai + xi;
         }
       }
     }
     // Split: X[k] = E[k] + W^k O[k], with E/O recovered from Z[k] and conj(Z[half-k]).
     const { cosFull, sinFull } = this;
-    for (let k = 0; k <= half; k++) {
-      const k1 = k % half;
-      const k2 = (half - k) % half;
+    const last = Math.min(maxBin, half);
+    for (let k = 0; k <= last; k++) {
+      const k1 = k === half ? 0 : k;
+      const k2 = k === 0 ? 0 : half - k;
       const zr = re[k1]!;
       const zi = im[k1]!;
       const cr = re[k2]!;

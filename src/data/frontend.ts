@@ -94,6 +94,13 @@ export function melFilterbank(
   return { numMelBins, numSpectrogramBins, start, weights };
 }
 
+function lastWeightedBin(mel: MelFilterbank): number {
+  let last = 0;
+  for (let m = 0; m < mel.numMelBins; m++)
+    last = Math.max(last, mel.start[m]! + mel.weights[m]!.length - 1);
+  return last;
+}
+
 /** HTK-scaled DCT-II rows: c[k][n] = sqrt(2/N) · cos(π k (2n + 1) / 2N), for k < count. */
 export function dctMatrix(count: number, n: number): Float64Array {
   const m = new Float64Array(count * n);
@@ -113,10 +120,10 @@ class Stft {
   constructor(readonly window: Float64Array) {}
 
   /** Windowed spectrum of the frame starting at `offset` into re/im. */
-  spectrum(samples: ArrayLike<number>, offset: number): void {
+  spectrum(samples: ArrayLike<number>, offset: number, maxBin?: number): void {
     const { frame, window } = this;
     for (let i = 0; i < FRAME_LENGTH; i++) frame[i] = samples[offset + i]! * window[i]!;
-    this.fft.transform(frame, this.re, this.im);
+    this.fft.transform(frame, this.re, this.im, maxBin);
   }
 }
 
@@ -136,8 +143,14 @@ function checkOut(out: Float32Array | undefined): Float32Array {
   return out;
 }
 
-let mfccState: { stft: Stft; mel: MelFilterbank; dct: Float64Array; logMel: Float64Array } | null =
-  null;
+let mfccState: {
+  stft: Stft;
+  mel: MelFilterbank;
+  dct: Float64Array;
+  logMel: Float64Array;
+  magnitude: Float64Array;
+  maxBin: number;
+} | null = null;
 
 /**
  * MFCC features of one 1 s clip (16000 samples, floats in [-1, 1]) as 490 floats, row-major
@@ -151,19 +164,21 @@ export function mfcc(samples: ArrayLike<number>, out?: Float32Array): Float32Arr
     mel: melFilterbank(MFCC_MEL_BINS, FFT_SIZE / 2 + 1, SAMPLE_RATE, 20, 4000),
     dct: dctMatrix(MFCC_COEFFICIENTS, MFCC_MEL_BINS),
     logMel: new Float64Array(MFCC_MEL_BINS),
+    magnitude: new Float64Array(FFT_SIZE / 2 + 1),
+    maxBin: 0,
   });
-  const { stft, mel, dct, logMel } = st;
+  if (st.maxBin === 0) st.maxBin = lastWeightedBin(st.mel);
+  const { stft, mel, dct, logMel, magnitude, maxBin } = st;
   const { re, im } = stft;
   for (let f = 0; f < NUM_FRAMES; f++) {
-    stft.spectrum(samples, f * FRAME_STEP);
+    // Only bins up to the top mel edge matter; the FFT skips the rest of its final pass.
+    stft.spectrum(samples, f * FRAME_STEP, maxBin);
+    for (let k = 1; k <= maxBin; k++) magnitude[k] = Math.sqrt(re[k]! * re[k]! + im[k]! * im[k]!);
     for (let m = 0; m < MFCC_MEL_BINS; m++) {
       const w = mel.weights[m]!;
       const s = mel.start[m]!;
       let acc = 0;
-      for (let j = 0; j < w.length; j++) {
-        const k = s + j;
-        acc += w[j]! * Math.sqrt(re[k]! * re[k]! + im[k]! * im[k]!);
-      }
+      for (let j = 0; j < w.length; j++) acc += w[j]! * magnitude[s + j]!;
       logMel[m] = Math.log(acc + 1e-6);
     }
     for (let c = 0; c < MFCC_COEFFICIENTS; c++) {
