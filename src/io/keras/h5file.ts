@@ -69,6 +69,14 @@ export function hdf5DeclaredLength(bytes: Uint8Array): number | undefined {
   return undefined;
 }
 
+/** Corrupted names and JSON snippets may hold control characters: show them escaped. */
+function oneLine(message: string): string {
+  return message.replace(
+    /[\x00-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 function describe(e: unknown): string {
   if (e instanceof Error) return e.message.split('\n')[0]!;
   return String(e).split('\n')[0]!;
@@ -106,8 +114,10 @@ export async function withH5File<T>(
   } catch (e) {
     if ((e instanceof Error && e.name === 'RuntimeError') || /abort/i.test(describe(e)))
       instance = undefined;
-    if (e instanceof TinypruneError) throw e;
-    throw new TinypruneError(`${source}: cannot read the HDF5 file (corrupted?): ${describe(e)}`);
+    if (e instanceof TinypruneError) throw new TinypruneError(oneLine(e.message), e.exitCode);
+    throw new TinypruneError(
+      oneLine(`${source}: cannot read the HDF5 file (corrupted?): ${describe(e)}`),
+    );
   } finally {
     try {
       file?.close();
