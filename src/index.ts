@@ -12,3 +12,4 @@ export { generateC } from './mcu/codegen.js';
 export { Emulator, type FirmwareRun } from './mcu/emulator.js';
 export { compileFirmware, findToolchain, TARGETS } from './mcu/build.js';
 export { parseElf } from './mcu/elf.js';
+export * from './data/index.js';
