@@ -133,6 +133,7 @@ export function compileFirmware(o: CompileOptions): CompileResult {
     '-fdata-sections',
     '-Wall',
     '-Wno-unused-function',
+    '-Wno-unused-const-variable',
     ...Object.entries(o.defines ?? {}).map(([k, v]) => `-D${k}=${v}`),
     '-nostdlib',
     '-nostartfiles',
