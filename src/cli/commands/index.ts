@@ -1,6 +1,8 @@
 import type { Command } from '../command.js';
 import { inspectCommand } from './inspect.js';
 import { deployCommand } from './deploy.js';
+import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 
 /** Every CLI command, in the order `tinyprune --help` lists them. */
-export const COMMANDS: Command[] = [inspectCommand, deployCommand];
+export const COMMANDS: Command[] = [inspectCommand, evalCommand, exportCommand, deployCommand];
