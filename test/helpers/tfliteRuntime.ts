@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 export type TfliteArray =
-  Float32Array | Int8Array | Uint8Array | Int16Array | Int32Array | BigInt64Array | Float64Array;
+  Float32Array | Int8Array | Uint8Array | Int16Array | Int32Array | Float64Array;
 
 export interface TfliteTensorInfo {
   name: string;
@@ -40,7 +40,7 @@ interface WasmTensorInfo {
   name: string;
   dataType: string;
   shape: string;
-  data(): TfliteArray;
+  data(): TfliteArray | BigInt64Array;
 }
 interface WasmVector<T> {
   size(): number;
@@ -134,7 +134,11 @@ export async function createTfliteRunner(
         (view as { set(a: ArrayLike<number>): void }).set(inputs[i]!);
       });
       if (!runner.Infer()) throw new Error('TFLite inference failed');
-      return outputInfos.map((t) => t.data().slice() as TfliteArray);
+      return outputInfos.map((t) => {
+        const out = t.data();
+        // int64 outputs come back as float64 so every result is an ArrayLike<number>.
+        return out instanceof BigInt64Array ? Float64Array.from(out, Number) : out.slice();
+      });
     },
     close() {
       if (closed) return;
