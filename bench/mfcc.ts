@@ -28,12 +28,19 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export function benchFrontends(
-  runs = 5,
-): { name: string; clipsPerSecond: number; usPerClip: number }[] {
+export interface FrontendBenchRow {
+  name: string;
+  /** Wall clock (what a user sees; noisy on a shared machine). */
+  clipsPerSecond: number;
+  usPerClip: number;
+  /** Per second of this process's CPU time (less sensitive to other load). */
+  clipsPerCpuSecond: number;
+}
+
+export function benchFrontends(runs = 5): FrontendBenchRow[] {
   const clips = loadClips();
   const out = new Float32Array(490);
-  const rows = [];
+  const rows: FrontendBenchRow[] = [];
   for (const [name, fn] of [
     ['mfcc', mfcc],
     ['lfbe', lfbe],
