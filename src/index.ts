@@ -13,3 +13,20 @@ export { Emulator, type FirmwareRun } from './mcu/emulator.js';
 export { compileFirmware, findToolchain, TARGETS } from './mcu/build.js';
 export { parseElf } from './mcu/elf.js';
 export * from './data/index.js';
+export { useBackend, type BackendName } from './engine/backend.js';
+export { TfModel, floatValues, type ModelOptions, type TrainablePredicate } from './engine/model.js';
+export {
+  fit,
+  evaluate,
+  batchLoss,
+  learningRate,
+  type Dataset as TrainingSet,
+  type FitOptions,
+  type History,
+  type EpochLogs,
+  type LrSchedule,
+  type Distillation,
+} from './engine/train.js';
+export { graphToOnnx } from './engine/onnx.js';
+export { OnnxRunner, runOnnx, type OnnxOptions } from './engine/onnxRun.js';
+export { Rng as EngineRng, glorotUniform } from './engine/init.js';

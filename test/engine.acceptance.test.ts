@@ -75,7 +75,7 @@ async function tfliteOutputs(bytes: Uint8Array, x: Float32Array, n: number): Pro
     const per = x.length / n;
     const outs: number[] = [];
     for (let i = 0; i < n; i++)
-      outs.push(...Array.from(runner.run([x.subarray(i * per, (i + 1) * per)])[0]!));
+      outs.push(...Array.from(runner.run([x.subarray(i * per, (i + 1) * per)])[0] as Float32Array));
     return Float32Array.from(outs);
   } finally {
     runner.close();

@@ -29,6 +29,8 @@ export class OnnxRunner {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // No busy-waiting threads: on a shared 2-core machine spinning starves the other thread.
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     });
     const input = getTensor(graph, graph.inputs[0]!);
     const outSize = numElements(getTensor(graph, graph.outputs[0]!).shape.slice(1));
