@@ -15,7 +15,8 @@ import {
   RealFft,
   Rng,
 } from '../src/data/index.js';
-import { data, needsShared } from './helpers/shared.js';
+import { loadModel } from '../src/io/load.js';
+import { data, model, needsShared } from './helpers/shared.js';
 
 test('RealFft matches a direct DFT on random input', () => {
   const rng = new Rng(7);
@@ -194,5 +195,16 @@ test(
     }
     assert.ok(same0 < 49 / 2, `coefficient 0 equal in ${same0} of 49 frames`);
     assert.ok(sameRest >= 441 * 0.99, `other coefficients equal: ${sameRest} of 441`);
+  },
+);
+
+test(
+  'KWS_REF_INPUT_QUANT is the input quantisation stored in kws_ref_model.tflite',
+  { skip: needsShared },
+  async () => {
+    const g = await loadModel(model('kws_ref_model.tflite'));
+    const q = g.tensors.get(g.inputs[0]!)!.quant!;
+    assert.deepEqual(q.scale, [KWS_REF_INPUT_QUANT.scale]);
+    assert.deepEqual(q.zeroPoint, [KWS_REF_INPUT_QUANT.zeroPoint]);
   },
 );
