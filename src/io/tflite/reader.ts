@@ -142,6 +142,9 @@ function parseModel(bytes: Uint8Array, source: string): Graph {
   const sg = subgraphs.at(0);
   const buffers = model.tables(F.Model.buffers, 'buffers');
   const opcodes = model.tables(F.Model.operator_codes, 'operator_codes');
+  // Parse every buffer table up front (bounded by the buffer count), so that damage anywhere in
+  // the buffer list is reported, not only in the buffers tensors use.
+  for (let i = 0; i < buffers.length; i++) buffers.at(i).bytes(F.Buffer.data, `buffer ${i}`);
 
   // Tensors.
   const tensorTables = sg.tables(F.SubGraph.tensors, 'tensors');
