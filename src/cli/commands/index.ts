@@ -3,6 +3,13 @@ import { inspectCommand } from './inspect.js';
 import { deployCommand } from './deploy.js';
 import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
+import { pruneCommand } from './prune.js';
 
 /** Every CLI command, in the order `tinyprune --help` lists them. */
-export const COMMANDS: Command[] = [inspectCommand, evalCommand, exportCommand, deployCommand];
+export const COMMANDS: Command[] = [
+  inspectCommand,
+  evalCommand,
+  pruneCommand,
+  exportCommand,
+  deployCommand,
+];

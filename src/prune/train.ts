@@ -1,0 +1,280 @@
+import { modelTotals } from '../graph/accounting.js';
+import type { CutPoint } from '../graph/cutpoints.js';
+import { cloneGraph, getTensor, pruneUnusedTensors } from '../graph/graph.js';
+import type { Graph } from '../graph/types.js';
+import { OnnxRunner } from '../engine/onnxRun.js';
+import { TfModel } from '../engine/model.js';
+import { useBackend } from '../engine/backend.js';
+import { fit, type Distillation, type EpochLogs, type LrSchedule } from '../engine/train.js';
+import { Rng } from '../data/random.js';
+import { argmaxRows } from '../eval/predict.js';
+import { evaluatePredictions, type Evaluation } from '../eval/metrics.js';
+import { cutGraph, pruneModel } from './cut.js';
+import { loadAll, type PruneData } from './data.js';
+
+export interface Schedule {
+  optimizer: 'adam' | 'sgd';
+  batchSize: number;
+  epochs: number;
+  lr: LrSchedule;
+}
+
+/** The paper's schedules (De Leon & Atienza; MLPerf Tiny training scripts). */
+export const PAPER_SCHEDULES: Record<'kws' | 'vww', Schedule> = {
+  kws: {
+    optimizer: 'adam',
+    batchSize: 100,
+    epochs: 30,
+    lr: { unit: 'epoch', boundaries: [12, 24], values: [5e-4, 1e-4, 2e-5] },
+  },
+  vww: {
+    optimizer: 'adam',
+    batchSize: 32,
+    epochs: 50,
+    lr: { unit: 'epoch', boundaries: [20, 30], values: [1e-3, 5e-4, 2.5e-4] },
+  },
+};
+
+/** KWS models take 49x10 MFCC; everything else gets the image schedule. */
+export function taskOf(g: Graph): 'kws' | 'vww' {
+  const s = getTensor(g, g.inputs[0]!).shape;
+  return s[1] === 49 && s[2] === 10 ? 'kws' : 'vww';
+}
+
+export interface PruneOptions {
+  seed: number;
+  /** Train tail and head together instead of freezing the tail. */
+  finetune?: boolean;
+  distill?: Distillation;
+  schedule: Schedule;
+  /**
+   * Augmented views of the training set cached as features (frozen tail) in addition to the
+   * clean one; 0 trains on clean data only.
+   */
+  views?: number;
+  patience?: number;
+  workers?: number;
+  onEpochEnd?: (logs: EpochLogs) => void;
+  onStage?: (stage: string) => void;
+}
+
+export interface PruneResult {
+  cut: string;
+  head: string;
+  variant: 'frozen' | 'finetune' | 'distill';
+  graph: Graph;
+  params: number;
+  macs: number;
+  peakActivationBytes: number;
+  train: Evaluation;
+  val: Evaluation;
+  test: Evaluation;
+  epochs: EpochLogs[];
+  bestEpoch: number;
+}
+
+interface Arrays {
+  x: Float32Array;
+  y: Int32Array;
+  n: number;
+}
+
+/** The part of a pruned graph after the cut, as a graph reading the cut tensor. */
+export function headGraph(pruned: Graph, cut: CutPoint): Graph {
+  const head = cloneGraph(pruned, `${pruned.name}/head`);
+  head.ops = head.ops.slice(cut.opIndex + 1);
+  head.inputs = [cut.tensor];
+  pruneUnusedTensors(head);
+  return head;
+}
+
+async function runGraph(g: Graph, x: Float32Array, n: number): Promise<Float32Array> {
+  const runner = await OnnxRunner.create(g);
+  try {
+    return await runner.predict(x, n);
+  } finally {
+    await runner.dispose();
+  }
+}
+
+/**
+ * Holds what every cut of one model on one dataset shares: the loaded splits, augmented views,
+ * and the unpruned model's outputs (teacher logits and its accuracy on each split).
+ */
+export class PruneSession {
+  private views = new Map<number, Arrays>();
+  private teacher = new Map<number, Float32Array>();
+  unpruned?: { train: Evaluation; val: Evaluation; test: Evaluation };
+
+  private constructor(
+    readonly base: Graph,
+    readonly data: PruneData,
+    readonly train: Arrays,
+    readonly val: Arrays,
+    readonly test: Arrays,
+  ) {}
+
+  static async open(base: Graph, data: PruneData): Promise<PruneSession> {
+    await useBackend('wasm');
+    const [train, val, test] = [
+      await loadAll(data.train),
+      await loadAll(data.val),
+      await loadAll(data.test),
+    ];
+    const s = new PruneSession(base, data, train, val, test);
+    s.views.set(0, train);
+    return s;
+  }
+
+  get classes(): string[] {
+    return this.data.train.classes;
+  }
+
+  /** Training view v (0 = clean). */
+  async view(v: number): Promise<Arrays> {
+    const hit = this.views.get(v);
+    if (hit) return hit;
+    if (!this.data.augmentedTrain) return this.train;
+    const arrays = await loadAll(await this.data.augmentedTrain(v));
+    this.views.set(v, arrays);
+    return arrays;
+  }
+
+  /** The unpruned model's log-probabilities on training view v (distillation targets). */
+  async teacherLogits(v: number): Promise<Float32Array> {
+    const hit = this.teacher.get(v);
+    if (hit) return hit;
+    const a = await this.view(v);
+    const p = await runGraph(this.base, a.x, a.n);
+    const logits = p.map((q) => Math.log(Math.max(q, 1e-12)));
+    this.teacher.set(v, logits);
+    return logits;
+  }
+
+  evaluate(scores: Float32Array, labels: Int32Array): Evaluation {
+    return evaluatePredictions(labels, argmaxRows(scores, this.classes.length), this.classes);
+  }
+
+  async unprunedAccuracy(): Promise<NonNullable<PruneSession['unpruned']>> {
+    if (!this.unpruned) {
+      const ev = async (a: Arrays) => this.evaluate(await runGraph(this.base, a.x, a.n), a.y);
+      this.unpruned = {
+        train: await ev(this.train),
+        val: await ev(this.val),
+        test: await ev(this.test),
+      };
+    }
+    return this.unpruned;
+  }
+
+  /** Cuts the base model at `cut`, attaches `head`, trains it, and evaluates every split. */
+  async prune(cut: CutPoint, head: string, opts: PruneOptions): Promise<PruneResult> {
+    const rng = new Rng(opts.seed);
+    const graph = pruneModel(this.base, cut, head, () => rng.next(), this.classes.length);
+    const views = opts.views ?? 0;
+    const fitCommon = {
+      epochs: opts.schedule.epochs,
+      batchSize: opts.schedule.batchSize,
+      optimizer: opts.schedule.optimizer,
+      lr: opts.schedule.lr,
+      patience: opts.patience,
+      seed: opts.seed,
+      workers: opts.workers,
+      distill: opts.distill,
+      onEpochEnd: opts.onEpochEnd,
+    };
+    let history;
+    if (opts.finetune) {
+      const trainSet = await this.stackViews(views, (a) => a.x, opts.distill !== undefined);
+      const model = new TfModel(graph);
+      try {
+        history = await fit(model, {
+          ...fitCommon,
+          train: trainSet,
+          validation: { x: this.val.x, y: this.val.y, n: this.val.n },
+        });
+        model.exportWeights(graph);
+      } finally {
+        model.dispose();
+      }
+    } else {
+      const tail = cutGraph(this.base, cut);
+      opts.onStage?.('features');
+      const tailRunner = await OnnxRunner.create(tail);
+      let trainSet;
+      let valFeatures: Float32Array;
+      try {
+        const feats = async (a: Arrays) => tailRunner.predict(a.x, a.n);
+        trainSet = await this.stackViews(views, feats, opts.distill !== undefined);
+        valFeatures = await feats(this.val);
+      } finally {
+        await tailRunner.dispose();
+      }
+      opts.onStage?.('train');
+      const headOnly = headGraph(graph, cut);
+      const model = new TfModel(headOnly);
+      try {
+        history = await fit(model, {
+          ...fitCommon,
+          train: trainSet,
+          validation: { x: valFeatures, y: this.val.y, n: this.val.n },
+        });
+        model.exportWeights(headOnly);
+      } finally {
+        model.dispose();
+      }
+      for (const [name, t] of headOnly.tensors) if (t.data) graph.tensors.set(name, t);
+    }
+    opts.onStage?.('evaluate');
+    const runner = await OnnxRunner.create(graph);
+    const ev = async (a: Arrays) => this.evaluate(await runner.predict(a.x, a.n), a.y);
+    const [train, val, test] = [await ev(this.train), await ev(this.val), await ev(this.test)];
+    await runner.dispose();
+    const totals = modelTotals(graph);
+    return {
+      cut: cut.name,
+      head,
+      variant: opts.finetune ? 'finetune' : opts.distill ? 'distill' : 'frozen',
+      graph,
+      ...totals,
+      train,
+      val,
+      test,
+      epochs: history.epochs,
+      bestEpoch: history.bestEpoch,
+    };
+  }
+
+  /** Clean training data plus `views` augmented views, mapped by `f` (features or raw inputs). */
+  private async stackViews(
+    views: number,
+    f: (a: Arrays) => Float32Array | Promise<Float32Array>,
+    withTeacher: boolean,
+  ): Promise<{ x: Float32Array; y: Int32Array; n: number; teacherLogits?: Float32Array }> {
+    const parts: Float32Array[] = [];
+    const labels: Int32Array[] = [];
+    const teachers: Float32Array[] = [];
+    for (let v = 0; v <= views; v++) {
+      const a = await this.view(v);
+      parts.push(await f(a));
+      labels.push(a.y);
+      if (withTeacher) teachers.push(await this.teacherLogits(v));
+    }
+    const concat = <T extends Float32Array | Int32Array>(list: T[], make: (n: number) => T): T => {
+      const out = make(list.reduce((s, p) => s + p.length, 0));
+      let at = 0;
+      for (const p of list) {
+        out.set(p as never, at);
+        at += p.length;
+      }
+      return out;
+    };
+    const n = labels.reduce((s, l) => s + l.length, 0);
+    return {
+      x: concat(parts, (k) => new Float32Array(k)),
+      y: concat(labels, (k) => new Int32Array(k)),
+      n,
+      teacherLogits: withTeacher ? concat(teachers, (k) => new Float32Array(k)) : undefined,
+    };
+  }
+}
