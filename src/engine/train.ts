@@ -60,6 +60,8 @@ export interface FitOptions {
   /** Data-parallel workers (default 1: train in this thread). */
   workers?: number;
   onEpochEnd?: (logs: EpochLogs) => void | Promise<void>;
+  /** After every optimiser step (progress bars, benchmarks). */
+  onStepEnd?: (step: number, batchLoss: number) => void;
 }
 
 export interface History {
@@ -303,6 +305,7 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
         }
         seen += n;
         history.steps++;
+        opts.onStepEnd?.(history.steps, results.reduce((a, r) => a + r.lossSum, 0) / n);
       }
       const logs: EpochLogs = {
         epoch,
