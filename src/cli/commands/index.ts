@@ -4,12 +4,14 @@ import { deployCommand } from './deploy.js';
 import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { pruneCommand } from './prune.js';
+import { sweepCommand } from './sweep.js';
 
 /** Every CLI command, in the order `tinyprune --help` lists them. */
 export const COMMANDS: Command[] = [
   inspectCommand,
   evalCommand,
   pruneCommand,
+  sweepCommand,
   exportCommand,
   deployCommand,
 ];
