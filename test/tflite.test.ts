@@ -476,6 +476,52 @@ describe('writeTflite on a hand-built graph', () => {
     );
   });
 
+  it('folds a DEQUANTIZE of constant weights into a float32 constant on import', async () => {
+    const g: Graph = {
+      name: 'deq',
+      inputs: ['x'],
+      outputs: ['y'],
+      metadata: {},
+      tensors: new Map<string, Tensor>([
+        ['x', { name: 'x', shape: [1, 2, 2], dtype: 'float32' }],
+        [
+          'wq',
+          {
+            name: 'wq',
+            shape: [1, 2, 2],
+            dtype: 'int8',
+            data: Int8Array.from([-4, 0, 3, 127]),
+            quant: { scale: [0.5], zeroPoint: [1] },
+          },
+        ],
+        ['w', { name: 'w', shape: [1, 2, 2], dtype: 'float32' }],
+        ['y', { name: 'y', shape: [1, 2, 2], dtype: 'float32' }],
+      ]),
+      ops: [
+        { kind: 'dequantize', name: 'deq', inputs: ['wq'], outputs: ['w'], attrs: {} },
+        {
+          kind: 'add',
+          name: 'add',
+          inputs: ['x', 'w'],
+          outputs: ['y'],
+          attrs: { activation: 'none' },
+        },
+      ],
+    };
+    const bytes = writeTflite(g);
+    // The official runtime computes x + 0.5 * (q - 1) with the DEQUANTIZE op in place…
+    const [y] = (await runTflite(bytes, [Float32Array.from([1, 1, 1, 1])])) as Float32Array[];
+    assert.deepEqual(Array.from(y!), [-1.5, 0.5, 2, 64]);
+    // …and our import holds the folded constant instead.
+    const back = readTflite(bytes, 'deq.tflite');
+    assert.deepEqual(
+      back.ops.map((o) => o.kind),
+      ['add'],
+    );
+    assert.deepEqual(Array.from(back.tensors.get('w')!.data as Float32Array), [-2.5, -0.5, 1, 63]);
+    assert.equal(back.tensors.has('wq'), false);
+  });
+
   it('rejects constant data that does not fit its shape', () => {
     const g = handBuiltGraph(2);
     g.tensors.get('b1')!.data = new Float32Array(2);
