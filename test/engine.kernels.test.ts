@@ -65,7 +65,7 @@ const dwCases: ConvCase[] = [
 const seedOf = (i: number) => 1000 + i;
 
 convCases.forEach((cs, i) =>
-  test(`Conv2DBackpropFilter matches cpu: ${JSON.stringify(cs)}`, async () => {
+  test(`conv2d gradients (filter, input) match cpu: ${JSON.stringify(cs)}`, async () => {
     const rng = new Rng(seedOf(i));
     const xData = randomNormalArray(rng, cs.n * cs.h * cs.w * cs.c);
     const filterShape = [cs.k[0], cs.k[1], cs.c, cs.outC!];
@@ -91,6 +91,22 @@ convCases.forEach((cs, i) =>
       );
     });
     assertClose(want, got, 1e-4, 'dW');
+    const [wantX, gotX] = await onBoth(() => () => {
+      const x = tf.tensor4d(xData, [cs.n, cs.h, cs.w, cs.c]);
+      const w = tf.tensor4d(wData, filterShape as [number, number, number, number]);
+      const dy = tf.sin(tf.conv2d(x, w, cs.stride, cs.pad));
+      return rk(
+        'Conv2DBackpropInput',
+        { dy, filter: w },
+        {
+          strides: [cs.stride, cs.stride],
+          pad: cs.pad,
+          dataFormat: 'NHWC',
+          inputShape: x.shape,
+        },
+      );
+    });
+    assertClose(wantX, gotX, 1e-4, 'dx');
   }),
 );
 
