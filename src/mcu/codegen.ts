@@ -16,6 +16,7 @@ import { quantizeMultiplier } from '../quant/fixedpoint.js';
 import { activationRangeInt8 } from '../quant/interpreter.js';
 import { softmaxInt8Params } from '../quant/softmaxInt8.js';
 import { DOT4_FUNCTION, DOT4_MACRO } from './kernels.js';
+import { planRequant, REQUANT_C, type RequantPath } from './requant.js';
 
 export interface GeneratedLayer {
   index: number;
@@ -95,20 +96,6 @@ function planArena(bufs: Buffer[]): number {
     total = Math.max(total, off + b.bytes);
   }
   return (total + 3) & ~3;
-}
-
-/** Requantisation constants per output channel. */
-function requantArrays(inScale: number, w: Tensor, outScale: number, channels: number) {
-  const scales = w.quant?.scale ?? [1];
-  const mult: number[] = [];
-  const shift: number[] = [];
-  for (let c = 0; c < channels; c++) {
-    const ws = scales.length === 1 ? scales[0]! : scales[c]!;
-    const r = quantizeMultiplier((inScale * ws) / outScale);
-    mult.push(r.multiplier);
-    shift.push(r.shift);
-  }
-  return { mult, shift };
 }
 
 const PRELUDE = `#include <stdint.h>
@@ -258,6 +245,7 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
   const calls: string[] = [];
   const layers: GeneratedLayer[] = [];
   let needSoftmax = false;
+  const requantPaths: RequantPath[] = [];
 
   g.ops.forEach((op, i) => {
     const x = getTensor(g, op.inputs[0]!);
@@ -314,7 +302,6 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           padL = padBefore(inW, kW, sW, a.padding ?? 'valid', dW);
           if (op.kind === 'depthwiseConv2d') mult = outC / inC;
         }
-        const rq = requantArrays(qx.scale, wt, qy.scale, outC);
         const taps = kH * kW;
         const perOut = op.kind === 'depthwiseConv2d' ? taps : taps * inC;
         macs = outH * outW * outC * perOut;
@@ -322,94 +309,167 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
         const wr = new Int8Array(outC * perOut);
         const bFold = new Int32Array(outC);
         const bRaw = new Int32Array(outC);
+        const accMin: number[] = [];
+        const accMax: number[] = [];
         for (let o = 0; o < outC; o++) {
           let s = 0;
+          let pos = 0;
+          let neg = 0;
           for (let k = 0; k < perOut; k++) {
             const v = op.kind === 'depthwiseConv2d' ? w[k * outC + o]! : w[o * perOut + k]!;
             wr[o * perOut + k] = v;
             s += v;
+            if (v > 0) pos += v;
+            else neg += v;
           }
           bRaw[o] = bias ? bias[o]! : 0;
           bFold[o] = bRaw[o]! - zu * s;
+          // Every tap reads an offset-binary value in [0, 255] (padding reads zu).
+          accMin.push(bFold[o]! + 255 * neg);
+          accMax.push(bFold[o]! + 255 * pos);
         }
+        const wScales = wt.quant?.scale ?? [1];
+        const plan = planRequant(
+          Array.from(
+            { length: outC },
+            (_, c) => (qx.scale * (wScales.length === 1 ? wScales[0]! : wScales[c]!)) / qy.scale,
+          ),
+          qy.zp,
+          lo,
+          hi,
+          accMin,
+          accMax,
+        );
         consts.push(
-          `static const int8_t ${fn}_w[${wr.length}] = {\n${cArray(wr)}\n};`,
           `static const int32_t ${fn}_b[${outC}] = {\n${cArray(bFold)}\n};`,
           `static const int32_t ${fn}_braw[${outC}] = {\n${cArray(bRaw)}\n};`,
-          `static const int32_t ${fn}_m[${outC}] = {\n${cArray(rq.mult)}\n};`,
-          `static const int8_t ${fn}_s[${outC}] = {\n${cArray(rq.shift)}\n};`,
         );
-        const pointwise =
-          op.kind !== 'depthwiseConv2d' && taps === 1 && sH === 1 && sW === 1 && outC % 4 === 0;
-        if (pointwise) {
+        let store: (acc: string, oc: string) => string;
+        if (plan.path === 'general') {
+          consts.push(
+            `static const int32_t ${fn}_m[${outC}] = {\n${cArray(plan.mult)}\n};`,
+            `static const int8_t ${fn}_s[${outC}] = {\n${cArray(plan.shift)}\n};`,
+          );
+          store = (acc, oc) =>
+            `tp_clamp_u8(tp_mbqm(${acc}, ${fn}_m[${oc}], ${fn}_s[${oc}]) + ${qy.zp + 128}, ${clampLo}, ${clampHi})`;
+        } else {
+          const rows: string[] = [];
+          for (let c = 0; c < outC; c++) {
+            const tb = plan.table;
+            const mhl = tb[4 * c + 1]! >>> 0;
+            rows.push(
+              `{${tb[4 * c]}, ${mhl & 0xffff}, ${mhl >>> 16}, ${tb[4 * c + 2]! >>> 0}u, ${tb[4 * c + 3]}}`,
+            );
+          }
+          consts.push(`static const tp_rq_t ${fn}_rq[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
+          const f = plan.path === 'mul2' ? 'tp_rq2' : 'tp_rq4';
+          store = (acc, oc) => `(uint8_t)${f}(${acc}, &${fn}_rq[${oc}], ${clampLo}, ${clampHi})`;
+        }
+        requantPaths.push(plan.path);
+        const direct = taps === 1 && sH === 1 && sW === 1 && perOut % 2 === 0;
+        const gemm =
+          outC % 4 === 0 && (op.kind === 'conv2d' || (op.kind === 'fullyConnected' && direct));
+        if (gemm) {
           // GEMM over pixels: 4 output channels per pass share each loaded input; weights
-          // interleaved [outC/4][inC][4] so the inner loop walks them sequentially.
-          const wi = new Int8Array(outC * inC);
+          // interleaved [outC/4][K][4] (K even, a zero weight pads an odd K) so the inner loop
+          // walks them sequentially. A kernel larger than 1x1 first gathers each pixel's patch
+          // (padding reads zu) into a small stack buffer: no im2col of the whole image.
+          const K = perOut;
+          const Kp = K + (K & 1);
+          const wi = new Int8Array(outC * Kp);
           for (let o = 0; o < outC; o++)
-            for (let k = 0; k < inC; k++) wi[((o >> 2) * inC + k) * 4 + (o & 3)] = wr[o * inC + k]!;
+            for (let k = 0; k < K; k++) wi[((o >> 2) * Kp + k) * 4 + (o & 3)] = wr[o * K + k]!;
           consts.push(
             `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
           );
-          const st = (j: number) =>
-            `out[oc + ${j}] = tp_clamp_u8(tp_mbqm(a${j}, ${fn}_m[oc + ${j}], ${fn}_s[oc + ${j}]) + ${qy.zp + 128}, ${clampLo}, ${clampHi});`;
-          body = `  for (int p = 0; p < ${outH * outW}; p++, in += ${inC}, out += ${outC}) {
-    const int8_t *w = ${fn}_wi;
-    for (int oc = 0; oc < ${outC}; oc += 4) {
-      int32_t a0 = ${fn}_b[oc], a1 = ${fn}_b[oc + 1], a2 = ${fn}_b[oc + 2], a3 = ${fn}_b[oc + 3];
-      ${
-        inC % 2 === 0
-          ? `{
-        int32_t acc[4] = {a0, a1, a2, a3};
-        tp_dot4(in, w, ${inC}, acc);
-        a0 = acc[0];
-        a1 = acc[1];
-        a2 = acc[2];
-        a3 = acc[3];
-      }
-      w += ${4 * inC};`
-          : `for (int k = 0; k < ${inC}; k++, w += 4) {
-        const int32_t u = in[k];
-        a0 += u * w[0];
-        a1 += u * w[1];
-        a2 += u * w[2];
-        a3 += u * w[3];
-      }`
-      }
+          const st = (j: number) => `out[oc + ${j}] = ${store(`acc[${j}]`, `oc + ${j}`)};`;
+          const channels = `    const int8_t *w = ${fn}_wi;
+    for (int oc = 0; oc < ${outC}; oc += 4, w += ${4 * Kp}) {
+      int32_t acc[4] = {${fn}_b[oc], ${fn}_b[oc + 1], ${fn}_b[oc + 2], ${fn}_b[oc + 3]};
+      tp_dot4(src, w, ${Kp}, acc);
       ${[0, 1, 2, 3].map(st).join('\n      ')}
-    }
+    }`;
+          if (direct) {
+            body = `  for (int p = 0; p < ${outH * outW}; p++, in += ${inC}, out += ${outC}) {
+    const uint8_t *src = in;
+${channels}
   }
 `;
+          } else {
+            const rowOk = `iy >= 0 && iy < ${inH}`;
+            body = `  uint8_t patch[${Kp}] __attribute__((aligned(4)));
+  patch[${Kp - 1}] = 0;
+  for (int oy = 0; oy < ${outH}; oy++)
+    for (int ox = 0; ox < ${outW}; ox++, out += ${outC}) {
+      uint8_t *d = patch;
+      for (int ky = 0; ky < ${kH}; ky++) {
+        const int iy = oy * ${sH} - ${padT} + ky * ${dH};
+        const int rowOk = ${rowOk};
+        for (int kx = 0; kx < ${kW}; kx++, d += ${inC}) {
+          const int ix = ox * ${sW} - ${padL} + kx * ${dW};
+          if (rowOk && ix >= 0 && ix < ${inW}) {
+            const uint8_t *s = in + (iy * ${inW} + ix) * ${inC};
+            for (int c = 0; c < ${inC}; c++) d[c] = s[c];
+          } else {
+            for (int c = 0; c < ${inC}; c++) d[c] = ${zu};
+          }
+        }
+      }
+      const uint8_t *src = patch;
+${channels}
+    }
+`;
+          }
+        } else if (op.kind === 'depthwiseConv2d' && mult === 1) {
+          // Per output pixel: one pointer per tap (the input pixel, or a row of zu for padding,
+          // so borders need no per-tap checks), then all channels with the taps unrolled and the
+          // weights pre-arranged as int32 [C][taps] (LDR with an immediate offset).
+          const w32 = Int32Array.from(wr);
+          consts.push(
+            `static const int32_t ${fn}_w32[${w32.length}] = {\n${cArray(w32)}\n};`,
+            `static const uint8_t ${fn}_pad[${inC}] = {\n${cArray(new Uint8Array(inC).fill(zu))}\n};`,
+          );
+          const terms = Array.from({ length: taps }, (_, t) => `pt[${t}][c] * w[${t}]`);
+          body = `  const uint8_t *pt[${taps}];
+  for (int oy = 0; oy < ${outH}; oy++)
+    for (int ox = 0; ox < ${outW}; ox++, out += ${outC}) {
+      for (int ky = 0; ky < ${kH}; ky++) {
+        const int iy = oy * ${sH} - ${padT} + ky * ${dH};
+        for (int kx = 0; kx < ${kW}; kx++) {
+          const int ix = ox * ${sW} - ${padL} + kx * ${dW};
+          pt[ky * ${kW} + kx] = iy >= 0 && iy < ${inH} && ix >= 0 && ix < ${inW}
+              ? in + (iy * ${inW} + ix) * ${inC} : ${fn}_pad;
+        }
+      }
+      const int32_t *w = ${fn}_w32;
+      for (int c = 0; c < ${outC}; c++, w += ${taps}) {
+        const int32_t acc = ${fn}_b[c] + ${terms.join('\n            + ')};
+        out[c] = ${store('acc', 'c')};
+      }
+    }
+`;
         } else {
-          const store = `out[o] = tp_clamp_u8(tp_mbqm(acc, ${fn}_m[oc], ${fn}_s[oc]) + ${qy.zp + 128}, ${clampLo}, ${clampHi});`;
+          consts.push(`static const int8_t ${fn}_w[${wr.length}] = {\n${cArray(wr)}\n};`);
+          const storeO = `out[o] = ${store('acc', 'oc')};`;
           if (op.kind === 'depthwiseConv2d') {
             body = `  for (int oy = 0; oy < ${outH}; oy++)
     for (int ox = 0; ox < ${outW}; ox++) {
       const int iy0 = oy * ${sH} - ${padT}, ix0 = ox * ${sW} - ${padL};
-      const int inside = iy0 >= 0 && ix0 >= 0 && iy0 + ${(kH - 1) * dH} < ${inH} && ix0 + ${(kW - 1) * dW} < ${inW};
       for (int oc = 0; oc < ${outC}; oc++) {
-        const int ic = ${mult === 1 ? 'oc' : `oc / ${mult}`};
+        const int ic = oc / ${mult};
         const int8_t *w = ${fn}_w + oc * ${taps};
-        int32_t acc;
-        if (inside) {
-          const uint8_t *p = in + (iy0 * ${inW} + ix0) * ${inC} + ic;
-          acc = ${fn}_b[oc];
-          for (int ky = 0; ky < ${kH}; ky++)
-            for (int kx = 0; kx < ${kW}; kx++)
-              acc += p[(ky * ${dH} * ${inW} + kx * ${dW}) * ${inC}] * w[ky * ${kW} + kx];
-        } else {
-          acc = ${fn}_braw[oc];
-          for (int ky = 0; ky < ${kH}; ky++) {
-            const int iy = iy0 + ky * ${dH};
-            if (iy < 0 || iy >= ${inH}) continue;
-            for (int kx = 0; kx < ${kW}; kx++) {
-              const int ix = ix0 + kx * ${dW};
-              if (ix < 0 || ix >= ${inW}) continue;
-              acc += ((int32_t)in[(iy * ${inW} + ix) * ${inC} + ic] - ${zu}) * w[ky * ${kW} + kx];
-            }
+        int32_t acc = ${fn}_braw[oc];
+        for (int ky = 0; ky < ${kH}; ky++) {
+          const int iy = iy0 + ky * ${dH};
+          if (iy < 0 || iy >= ${inH}) continue;
+          for (int kx = 0; kx < ${kW}; kx++) {
+            const int ix = ix0 + kx * ${dW};
+            if (ix < 0 || ix >= ${inW}) continue;
+            acc += ((int32_t)in[(iy * ${inW} + ix) * ${inC} + ic] - ${zu}) * w[ky * ${kW} + kx];
           }
         }
         const int o = (oy * ${outW} + ox) * ${outC} + oc;
-        ${store}
+        ${storeO}
       }
     }
 `;
@@ -417,34 +477,22 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
             body = `  for (int oy = 0; oy < ${outH}; oy++)
     for (int ox = 0; ox < ${outW}; ox++) {
       const int iy0 = oy * ${sH} - ${padT}, ix0 = ox * ${sW} - ${padL};
-      const int inside = iy0 >= 0 && ix0 >= 0 && iy0 + ${(kH - 1) * dH} < ${inH} && ix0 + ${(kW - 1) * dW} < ${inW};
       for (int oc = 0; oc < ${outC}; oc++) {
         const int8_t *w = ${fn}_w + oc * ${perOut};
-        int32_t acc;
-        if (inside) {
-          acc = ${fn}_b[oc];
-          for (int ky = 0; ky < ${kH}; ky++)
-            for (int kx = 0; kx < ${kW}; kx++) {
-              const uint8_t *p = in + ((iy0 + ky * ${dH}) * ${inW} + ix0 + kx * ${dW}) * ${inC};
-              const int8_t *wk = w + (ky * ${kW} + kx) * ${inC};
-              for (int c = 0; c < ${inC}; c++) acc += p[c] * wk[c];
-            }
-        } else {
-          acc = ${fn}_braw[oc];
-          for (int ky = 0; ky < ${kH}; ky++) {
-            const int iy = iy0 + ky * ${dH};
-            if (iy < 0 || iy >= ${inH}) continue;
-            for (int kx = 0; kx < ${kW}; kx++) {
-              const int ix = ix0 + kx * ${dW};
-              if (ix < 0 || ix >= ${inW}) continue;
-              const uint8_t *p = in + (iy * ${inW} + ix) * ${inC};
-              const int8_t *wk = w + (ky * ${kW} + kx) * ${inC};
-              for (int c = 0; c < ${inC}; c++) acc += ((int32_t)p[c] - ${zu}) * wk[c];
-            }
+        int32_t acc = ${fn}_braw[oc];
+        for (int ky = 0; ky < ${kH}; ky++) {
+          const int iy = iy0 + ky * ${dH};
+          if (iy < 0 || iy >= ${inH}) continue;
+          for (int kx = 0; kx < ${kW}; kx++) {
+            const int ix = ix0 + kx * ${dW};
+            if (ix < 0 || ix >= ${inW}) continue;
+            const uint8_t *p = in + (iy * ${inW} + ix) * ${inC};
+            const int8_t *wk = w + (ky * ${kW} + kx) * ${inC};
+            for (int c = 0; c < ${inC}; c++) acc += ((int32_t)p[c] - ${zu}) * wk[c];
           }
         }
         const int o = (oy * ${outW} + ox) * ${outC} + oc;
-        ${store}
+        ${storeO}
       }
     }
 `;
@@ -628,6 +676,7 @@ void model_invoke(void);
 `;
   const source = `/* ${g.name}: generated by tinyprune. */
 ${PRELUDE}
+${REQUANT_C}
 ${DOT4_MACRO}
 ${DOT4_FUNCTION}
 static uint8_t tp_arena[${arenaBytes}] __attribute__((aligned(4)));
