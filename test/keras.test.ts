@@ -364,7 +364,7 @@ describe('Keras .h5: the VWW reference model', { skip: needsShared }, () => {
       }
       try {
         const g = await readKerasH5(bytes, `bad${i}.h5`);
-        assert.ok(g.ops.length > 0);
+        assert.ok(g.ops.length > 0, 'a graph with ops');
       } catch (e) {
         errors++;
         assert.ok(e instanceof TinypruneError, `case ${i}: ${String(e)}`);
