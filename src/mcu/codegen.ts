@@ -23,6 +23,8 @@ export interface GeneratedLayer {
   name: string;
   kind: string;
   macs: number;
+  /** Requantisation routine of a conv/depthwise/FC layer (see requant.ts). */
+  requant?: RequantPath;
 }
 
 export interface GeneratedModel {
@@ -245,7 +247,6 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
   const calls: string[] = [];
   const layers: GeneratedLayer[] = [];
   let needSoftmax = false;
-  const requantPaths: RequantPath[] = [];
 
   g.ops.forEach((op, i) => {
     const x = getTensor(g, op.inputs[0]!);
@@ -257,6 +258,7 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
     const head = `/* ${op.kind} "${op.name}" */\nstatic void ${fn}(void) {\n  const uint8_t *in = tp_arena + ${off(x.name)};\n  uint8_t *out = tp_arena + ${off(y.name)};\n`;
     let body = '';
     let macs = 0;
+    let layerRequant: RequantPath | undefined;
     const a = op.attrs;
     const [lo, hi] = activationRangeInt8(a.activation, qy);
     const clampLo = lo + 128;
@@ -365,7 +367,7 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           const f = plan.path === 'mul2' ? 'tp_rq2' : 'tp_rq4';
           store = (acc, oc) => `(uint8_t)${f}(${acc}, &${fn}_rq[${oc}], ${clampLo}, ${clampHi})`;
         }
-        requantPaths.push(plan.path);
+        layerRequant = plan.path;
         const direct = taps === 1 && sH === 1 && sW === 1 && perOut % 2 === 0;
         const gemm =
           outC % 4 === 0 && (op.kind === 'conv2d' || (op.kind === 'fullyConnected' && direct));
@@ -645,7 +647,7 @@ ${channels}
     }
     fns.push(`${head}${body}}`);
     calls.push(`  ${fn}();\n  tp_mark(${i});`);
-    layers.push({ index: i, name: op.name, kind: op.kind, macs });
+    layers.push({ index: i, name: op.name, kind: op.kind, macs, requant: layerRequant });
   });
 
   const input = getTensor(g, g.inputs[0]!);

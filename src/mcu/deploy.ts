@@ -29,6 +29,8 @@ export interface LayerReport {
   macs: number;
   cycles: number;
   cyclesPerMac: number | null;
+  /** Requantisation routine (conv/depthwise/FC layers): 'mul2' | 'mul4' | 'general'. */
+  requant?: string;
 }
 
 export interface DeployReport {
