@@ -5,6 +5,7 @@ import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { pruneCommand } from './prune.js';
 import { sweepCommand } from './sweep.js';
+import { runCommand } from './run.js';
 
 /** Every CLI command, in the order `tinyprune --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -12,6 +13,7 @@ export const COMMANDS: Command[] = [
   evalCommand,
   pruneCommand,
   sweepCommand,
+  runCommand,
   exportCommand,
   deployCommand,
 ];

@@ -1,0 +1,118 @@
+import { resolve } from 'node:path';
+import { parseBudget } from '../../prune/budget.js';
+import { parseHead } from '../../prune/heads.js';
+import { runPipeline } from '../../pipeline/run.js';
+import { taskOf } from '../../prune/train.js';
+import { loadModel } from '../../io/load.js';
+import { TinypruneError } from '../../graph/types.js';
+import type { Command } from '../command.js';
+import { numberOption } from '../command.js';
+import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
+
+export const runCommand: Command = {
+  name: 'run',
+  summary:
+    'The whole job: inspect, sweep cut points, train, quantise, deploy on the emulated MCU, report',
+  usage:
+    'tinyprune run [--model M --data SPEC] [--cut NAME|auto] [--heads aux,dense] [--budget B] [--target rp2040|cortex-m0] [--out DIR]',
+  options: {
+    ...TRAINING_OPTIONS,
+    model: {
+      type: 'string',
+      value: 'FILE',
+      description:
+        'trained model (.tflite or .h5); without it, a demo model is trained from scratch',
+    },
+    data: {
+      type: 'string',
+      value: 'SPEC',
+      description: 'dataset spec (docs/datasets.md); without it, generated synthetic shapes',
+    },
+    cut: {
+      type: 'string',
+      value: 'NAME',
+      description: 'cut point, or auto to sweep all and select by --budget',
+      default: 'auto',
+    },
+    heads: {
+      type: 'string',
+      value: 'LIST',
+      description: 'head kinds to sweep',
+      default: 'aux,dense',
+    },
+    budget: {
+      type: 'string',
+      value: 'B',
+      description: 'selection rule, e.g. params=20k,drop=1%',
+      default: 'drop=2%',
+    },
+    target: { type: 'string', value: 'T', description: 'rp2040 or cortex-m0', default: 'rp2040' },
+    'deploy-inputs': {
+      type: 'string',
+      value: 'N',
+      description: 'test inputs run on the emulated MCU',
+      default: '5',
+    },
+    out: {
+      type: 'string',
+      value: 'DIR',
+      description: 'output folder (rerun to resume)',
+      default: 'tinyprune-out',
+    },
+    json: { type: 'boolean', description: 'print the report as JSON at the end' },
+  },
+  async run(args) {
+    const model = args.values.model as string | undefined;
+    const data = args.values.data as string | undefined;
+    if ((model === undefined) !== (data === undefined))
+      throw new TinypruneError(
+        'tinyprune run: give --model and --data together (or neither, for the demo)',
+      );
+    const target = String(args.values.target);
+    if (target !== 'rp2040' && target !== 'cortex-m0')
+      throw new TinypruneError(
+        `tinyprune run: --target expects rp2040 or cortex-m0, got "${target}"`,
+      );
+    const heads = String(args.values.heads)
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
+    heads.forEach((h) => parseHead(h));
+    const budget = String(args.values.budget);
+    parseBudget(budget);
+    const quiet = args.values.quiet === true;
+    const prune = pruneOptionsFrom(args, 'run', model ? taskOf(await loadModel(model)) : 'vww');
+    // The demo's schedule: short, since its model and data are small.
+    if (!model && args.values.epochs === undefined)
+      prune.schedule = {
+        ...prune.schedule,
+        epochs: 12,
+        batchSize: 32,
+        lr: { unit: 'epoch', boundaries: [8], values: [2e-3, 5e-4] },
+      };
+    const { trainDemo } = await import('../../demo/run.js');
+    const result = await runPipeline({
+      model,
+      data,
+      out: resolve(String(args.values.out)),
+      cut: String(args.values.cut),
+      heads,
+      budget,
+      target,
+      prune,
+      deployInputs: numberOption(args, 'run', 'deploy-inputs', { integer: true, min: 1 })!,
+      command: ['tinyprune', 'run', ...process.argv.slice(3)].join(' '),
+      log: (line) => quiet || console.error(line),
+      demo: trainDemo,
+    });
+    if (args.values.json) console.log(JSON.stringify(result.data, null, 2));
+    const p = result.data.pruned!;
+    const u = result.data.unpruned;
+    console.log(
+      `unpruned: ${u.params.toLocaleString('en-US')} params, int8 ${((u.int8Test?.accuracy ?? 0) * 100).toFixed(1)}%, ${((u.cycles ?? 0) / 1e6).toFixed(2)}M cycles\n` +
+        `pruned (${p.cut} + ${p.head}): ${p.params.toLocaleString('en-US')} params, int8 ${((p.int8Test?.accuracy ?? 0) * 100).toFixed(1)}%, ${((p.cycles ?? 0) / 1e6).toFixed(2)}M cycles\n` +
+        `report: ${result.report.html}`,
+    );
+    return 0;
+  },
+};

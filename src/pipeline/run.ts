@@ -1,0 +1,323 @@
+// `tinyprune run`: inspect → sweep (or the given cut) → quantise → deploy → report, for the
+// unpruned and the pruned model. Every stage writes its artefacts, then a stage record under
+// DIR/stages; a rerun skips finished stages (and finished sweep rows), so a run killed at any
+// point continues where it stopped and never reads a half-written file.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findCutPoints } from '../graph/cutpoints.js';
+import { modelTotals } from '../graph/accounting.js';
+import { getTensor } from '../graph/graph.js';
+import type { Graph } from '../graph/types.js';
+import { loadModel } from '../io/load.js';
+import { writeTflite } from '../io/tflite/writer.js';
+import { quantizeInt8 } from '../data/quantize.js';
+import { argmaxRows, predictScores } from '../eval/predict.js';
+import { evaluatePredictions } from '../eval/metrics.js';
+import { quantizeGraph } from '../quant/quantize.js';
+import { deploy, type DeployReport } from '../mcu/deploy.js';
+import { parseBudget } from '../prune/budget.js';
+import { resolveCutPoint } from '../prune/cut.js';
+import { preparePruneData, type PruneData } from '../prune/data.js';
+import { deployableGraph, writeAtomic } from '../prune/save.js';
+import {
+  runSweep,
+  selectFromSweep,
+  type SweepRecord,
+  type SweepSelection,
+} from '../prune/sweep.js';
+import { PruneSession, taskOf, type PruneOptions } from '../prune/train.js';
+import { layerCosts } from '../report/layers.js';
+import type { AccuracyStat, ModelSummary, PaperFigures, ReportData } from '../report/types.js';
+import { writeReport, type WrittenReport } from '../report/write.js';
+
+export interface RunOptions {
+  /** The trained model; absent for the built-in demo (a model trained here from scratch). */
+  model?: string;
+  /** Dataset spec; absent for the built-in synthetic demo data. */
+  data?: string;
+  out: string;
+  /** A cut point name, or 'auto' (sweep every cut and select by the budget). */
+  cut: string;
+  heads: string[];
+  budget: string;
+  target: 'rp2040' | 'cortex-m0';
+  prune: PruneOptions;
+  /** int8 inputs run on the emulated MCU for the bit-exactness check. */
+  deployInputs: number;
+  command: string;
+  log: (line: string) => void;
+  /** Builds and trains the demo model when `model` is absent; returns its float graph. */
+  demo?: (data: PruneData, log: (line: string) => void) => Promise<Graph>;
+}
+
+export interface RunResult {
+  report: WrittenReport;
+  data: ReportData;
+}
+
+/** Runs `fn` once per output folder: its JSON result is recorded and replayed on reruns. */
+async function stage<T>(
+  dir: string,
+  name: string,
+  log: (l: string) => void,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const file = join(dir, 'stages', `${name}.json`);
+  if (existsSync(file)) {
+    log(`${name}: done earlier`);
+    return (JSON.parse(readFileSync(file, 'utf8')) as { result: T }).result;
+  }
+  const t0 = Date.now();
+  log(`${name}…`);
+  const result = await fn();
+  mkdirSync(join(dir, 'stages'), { recursive: true });
+  writeAtomic(
+    file,
+    JSON.stringify({ stage: name, seconds: (Date.now() - t0) / 1000, result }, null, 2),
+  );
+  return result;
+}
+
+interface ModelStageResult {
+  file: string;
+  int8File: string;
+  floatTest: AccuracyStat;
+  int8Test: AccuracyStat;
+  confusion: { classes: string[]; matrix: number[][] };
+  deploy: Pick<
+    DeployReport,
+    | 'flashBytes'
+    | 'codeBytes'
+    | 'ramBytes'
+    | 'arenaBytes'
+    | 'peakStackBytes'
+    | 'cycles'
+    | 'cortexM0Cycles'
+    | 'latencyMs'
+    | 'layers'
+    | 'bitExact'
+  >;
+}
+
+const PAPER: Record<'kws' | 'vww', PaperFigures> = {
+  vww: {
+    source:
+      'De Leon & Atienza, ICASSP 2022 (arXiv 2204.10546): VWW, cut at block 5 (params/accuracy) and the 96x96 grayscale variant on a Pico4ML (flash/latency)',
+    unpruned: { params: 221_800, floatAccuracy: 0.856, flashBytes: 336 * 1024, latencyMs: 904 },
+    pruned: {
+      label: 'block5 + aux',
+      params: 15_400,
+      floatAccuracy: 0.856 - 0.0065,
+      flashBytes: 71 * 1024,
+      latencyMs: 551,
+    },
+    notes: [
+      'Paper latency: TFLite Micro on a real RP2040 at 133 MHz; the board figures are for its block-6 grayscale model.',
+    ],
+  },
+  kws: {
+    source:
+      'De Leon & Atienza, ICASSP 2022 (arXiv 2204.10546): KWS DS-CNN cut at block 2, Pico4ML (RP2040, TFLite Micro)',
+    unpruned: { params: 24_900, floatAccuracy: 0.957, flashBytes: 54 * 1024, latencyMs: 340 },
+    pruned: {
+      label: 'block2 + aux',
+      params: 17_900,
+      floatAccuracy: 0.957 - 0.0106,
+      flashBytes: 43 * 1024,
+      latencyMs: 275,
+    },
+  },
+};
+
+/** True for the MLPerf reference architectures the paper reports on. */
+function paperFor(g: Graph): PaperFigures | undefined {
+  const shape = getTensor(g, g.inputs[0]!).shape;
+  if (shape[1] === 49 && shape[2] === 10) return PAPER.kws;
+  if (shape[1] === 96 && shape[2] === 96 && findCutPoints(g).length === 14) return PAPER.vww;
+  return undefined;
+}
+
+export async function runPipeline(o: RunOptions): Promise<RunResult> {
+  const dir = o.out;
+  mkdirSync(dir, { recursive: true });
+  const log = o.log;
+  const spec = o.data ?? 'synthetic:shapes';
+  const data = await preparePruneData(spec, o.prune.seed);
+
+  // 1. The model to prune: the user's, or the demo trained from scratch.
+  const baseFile = await stage(dir, 'model', log, async () => {
+    if (o.model) return o.model;
+    if (!o.demo) throw new Error('runPipeline: no model and no demo trainer');
+    const g = await o.demo(data, log);
+    const file = join(dir, 'base.tflite');
+    writeAtomic(file, writeTflite(deployableGraph(g), { description: 'tinyprune demo model' }));
+    return file;
+  });
+  const base = await loadModel(baseFile);
+
+  // 2. Inspect.
+  const inspect = await stage(dir, 'inspect', log, async () => ({
+    totals: modelTotals(base),
+    cutPoints: findCutPoints(base).map(({ name, tensor, params, macs, peakActivationBytes }) => ({
+      name,
+      tensor,
+      params,
+      macs,
+      peakActivationBytes,
+    })),
+  }));
+
+  // 3. Sweep (every cut, or the one asked for) and select.
+  const session = await PruneSession.open(base, data);
+  const sweep = await stage(dir, 'sweep', log, async () => {
+    const cuts = o.cut === 'auto' ? findCutPoints(base) : [resolveCutPoint(base, o.cut)];
+    const rows = await runSweep(session, cuts, o.heads, o.prune, join(dir, 'sweep'), {
+      saveModels: true,
+      log,
+    });
+    let selection: SweepSelection = selectFromSweep(rows, parseBudget(o.budget), o.budget);
+    if (!selection.cut) {
+      // Nothing fits: report it, and carry on with the most accurate pruned model.
+      const best = rows
+        .filter((r) => r.variant !== 'unpruned')
+        .sort((a, b) => b.val!.accuracy - a.val!.accuracy)[0]!;
+      log(
+        `no cut meets the budget ${o.budget}; continuing with the most accurate: ${best.cut} + ${best.head}`,
+      );
+      selection = { ...selection, cut: best.cut, head: best.head };
+    }
+    return { rows, selection };
+  });
+  const chosen = sweep.rows.find(
+    (r) => r.cut === sweep.selection.cut && r.head === sweep.selection.head,
+  ) as SweepRecord;
+
+  // 4–5. Quantise and deploy both models.
+  const calibration = async () => {
+    const per = data.train.inputShape.reduce((a, b) => a * b, 1);
+    const n = Math.min(200, session.train.n);
+    return Array.from({ length: n }, (_, i) => session.train.x.slice(i * per, (i + 1) * per));
+  };
+  const deployInputs = async (int8: Graph) => {
+    const q = getTensor(int8, int8.inputs[0]!).quant!;
+    const per = data.test.inputShape.reduce((a, b) => a * b, 1);
+    const n = Math.min(o.deployInputs, session.test.n);
+    return Array.from({ length: n }, (_, i) =>
+      quantizeInt8(session.test.x.subarray(i * per, (i + 1) * per), q.scale[0]!, q.zeroPoint[0]!),
+    );
+  };
+  const modelStage = (label: 'unpruned' | 'pruned', floatFile: string, floatTest: AccuracyStat) =>
+    stage(dir, `quantize-deploy-${label}`, log, async (): Promise<ModelStageResult> => {
+      const floatGraph = deployableGraph(await loadModel(floatFile));
+      const int8 = await quantizeGraph(floatGraph, await calibration());
+      const int8File = join(dir, `${label}_int8.tflite`);
+      writeAtomic(int8File, writeTflite(int8, { description: `${label} int8` }));
+      const scores = await predictScores(int8, data.test);
+      const ev = evaluatePredictions(
+        data.test.labels,
+        argmaxRows(scores, data.test.classes.length),
+        data.test.classes,
+      );
+      log(
+        `${label}: int8 test accuracy ${(ev.accuracy * 100).toFixed(2)}% (n=${ev.n}); deploying to ${o.target}…`,
+      );
+      const d = await deploy(int8, {
+        target: o.target,
+        outDir: join(dir, `deploy-${label}`),
+        inputs: await deployInputs(int8),
+      });
+      return {
+        file: floatFile,
+        int8File,
+        floatTest,
+        int8Test: { correct: ev.correct, n: ev.n, accuracy: ev.accuracy, ci95: ev.ci95 },
+        confusion: { classes: ev.classes, matrix: ev.confusion },
+        deploy: {
+          flashBytes: d.flashBytes,
+          codeBytes: d.codeBytes,
+          ramBytes: d.ramBytes,
+          arenaBytes: d.arenaBytes,
+          peakStackBytes: d.peakStackBytes,
+          cycles: d.cycles,
+          cortexM0Cycles: d.cortexM0Cycles,
+          latencyMs: d.latencyMs,
+          layers: d.layers,
+          bitExact: d.bitExact,
+        },
+      };
+    });
+  const unprunedRow = sweep.rows.find((r) => r.variant === 'unpruned')!;
+  const unpruned = await modelStage('unpruned', baseFile, unprunedRow.test);
+  const pruned = await modelStage('pruned', chosen.file!, chosen.test);
+
+  // 6. Report.
+  const summary = async (
+    label: string,
+    r: ModelStageResult,
+    extra: Partial<ModelSummary>,
+  ): Promise<ModelSummary> => {
+    const g = deployableGraph(await loadModel(r.file));
+    const totals = modelTotals(g);
+    const cycles = new Map(r.deploy.layers.map((l) => [l.name, l.cycles]));
+    return {
+      label,
+      ...extra,
+      params: totals.params,
+      macs: totals.macs,
+      peakActivationBytes: totals.peakActivationBytes,
+      flashBytes: r.deploy.flashBytes,
+      ramBytes: r.deploy.ramBytes,
+      cycles: r.deploy.cycles,
+      latencyMs: r.deploy.latencyMs.at133MHz,
+      floatTest: r.floatTest,
+      int8Test: r.int8Test,
+      layers: layerCosts(g).map((l) => ({ ...l, cycles: cycles.get(l.name) })),
+      confusion: r.confusion,
+    };
+  };
+  const rowsWithLatency = sweep.rows.map((r) =>
+    r.variant === 'unpruned'
+      ? { ...r, latencyMs: unpruned.deploy.latencyMs.at133MHz, cycles: unpruned.deploy.cycles }
+      : r === chosen || (r.cut === chosen.cut && r.head === chosen.head)
+        ? { ...r, latencyMs: pruned.deploy.latencyMs.at133MHz, cycles: pruned.deploy.cycles }
+        : r,
+  );
+  const report: ReportData = {
+    title: `tinyprune: ${o.model ?? 'demo model (trained from scratch on synthetic shapes)'}`,
+    createdAt: new Date().toISOString(),
+    command: o.command,
+    settings: {
+      model: baseFile,
+      data: spec,
+      split: data.split,
+      cut: o.cut,
+      heads: o.heads.join(','),
+      budget: o.budget,
+      selected: `${chosen.cut} + ${chosen.head}`,
+      target: o.target,
+      ...Object.fromEntries(Object.entries(o.prune).filter(([, v]) => typeof v !== 'function')),
+      cutPoints: inspect.cutPoints.length,
+      bitExact: `unpruned ${unpruned.deploy.bitExact.inputs - unpruned.deploy.bitExact.mismatches}/${unpruned.deploy.bitExact.inputs}, pruned ${pruned.deploy.bitExact.inputs - pruned.deploy.bitExact.mismatches}/${pruned.deploy.bitExact.inputs} inputs identical to the host int8 interpreter`,
+    },
+    target: {
+      name:
+        o.target === 'rp2040'
+          ? 'RP2040 (Cortex-M0+, emulated)'
+          : 'Cortex-M0 (estimate from the emulated M0+)',
+      clockMHz: 133,
+    },
+    unpruned: await summary('unpruned', unpruned, {}),
+    pruned: await summary(`pruned (${chosen.cut} + ${chosen.head})`, pruned, {
+      cut: chosen.cut,
+      head: chosen.head,
+    }),
+    sweep: rowsWithLatency,
+    paper: o.model ? paperFor(base) : undefined,
+    notes: [
+      `Accuracy is measured on the test split (${data.test.length} examples, ${data.split}); the cut is selected on validation accuracy only.`,
+      'Cycles are counted by the rp2040js emulator (Cortex-M0+ timings, no flash wait states); a Cortex-M0 takes one more cycle per taken branch.',
+    ],
+  };
+  const written = await stage(dir, 'report', log, async () => writeReport(dir, report));
+  return { report: written, data: report };
+}
