@@ -33,3 +33,11 @@ export {
 export { graphToOnnx } from './engine/onnx.js';
 export { OnnxRunner, runOnnx, type OnnxOptions } from './engine/onnxRun.js';
 export { Rng as EngineRng, glorotUniform } from './engine/init.js';
+export * from './report/index.js';
+export {
+  progress,
+  formatDuration,
+  etaSeconds,
+  type Progress,
+  type ProgressOptions,
+} from './cli/progress.js';

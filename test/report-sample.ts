@@ -104,7 +104,7 @@ export function sampleSweep(opts: SampleOptions = {}): SweepRow[] {
   const unprunedLayers = withClassifier(mobilenetLayers(), 2);
   const unprunedCorrect = Math.round(0.857 * n);
   const base = wilson(unprunedCorrect, n);
-  const ms = (macs: number) => (opts.withLatency ? (macs * 15.8) / 133e3 : undefined);
+  const ms = (macs: number) => (macs * 15.8) / 133e3;
   const rows: SweepRow[] = [
     {
       cut: 'full',
@@ -115,7 +115,7 @@ export function sampleSweep(opts: SampleOptions = {}): SweepRow[] {
       peakActivationBytes: 55296,
       test: base,
       dropVsUnpruned: 0,
-      latencyMs: ms(sum(unprunedLayers, 'macs')),
+      ...(opts.withLatency ? { latencyMs: ms(sum(unprunedLayers, 'macs')) } : {}),
     },
   ];
   for (let b = 1; b <= 13; b++) {
@@ -150,7 +150,7 @@ export function sampleSweep(opts: SampleOptions = {}): SweepRow[] {
           test,
           val: wilson(Math.round(p * 400), 400),
           dropVsUnpruned: base.accuracy - test.accuracy,
-          latencyMs: ms(macs),
+          ...(opts.withLatency ? { latencyMs: ms(macs) } : {}),
         });
       }
     }

@@ -76,44 +76,85 @@ export interface ReportInspection {
   pageTitle: string;
 }
 
+export interface InspectTarget {
+  /** An .html report or a standalone .svg chart. */
+  path: string;
+  /** Save a full-page PNG screenshot here. */
+  pngPath?: string;
+}
+
 /**
- * Loads `htmlPath` in headless Chromium, optionally saving a full-page PNG to `pngPath`, and
- * returns what it found. Throws TinypruneError when Chromium or the file is missing.
+ * Loads each file in one headless Chromium (one launch for all: launching is the slow part),
+ * optionally saving full-page PNGs, and returns what it found in each. Throws TinypruneError
+ * when Chromium or a file is missing.
  */
-export async function inspectReport(
-  htmlPath: string,
-  opts: { pngPath?: string; width?: number } = {},
-): Promise<ReportInspection> {
+export async function inspectReports(
+  targets: InspectTarget[],
+  opts: { width?: number } = {},
+): Promise<ReportInspection[]> {
   const exe = chromiumPath();
   if (!exe)
     throw new TinypruneError(
       'report: Chromium not found (looked for /usr/bin/chromium; set TINYPRUNE_CHROMIUM to its path)',
     );
-  const file = resolve(htmlPath);
-  if (!existsSync(file)) throw new TinypruneError(`report: ${file} does not exist`);
+  const files = targets.map((t) => resolve(t.path));
+  for (const file of files)
+    if (!existsSync(file)) throw new TinypruneError(`report: ${file} does not exist`);
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: exe, args: LAUNCH_ARGS });
   try {
+    // One page for all files (opening a page costs seconds); events go to the current file.
     const page = await browser.newPage({ viewport: { width: opts.width ?? 1280, height: 900 } });
-    const url = pathToFileURL(file).href;
-    const consoleErrors: string[] = [];
-    const failedRequests: string[] = [];
-    const otherRequests: string[] = [];
+    let cur = {
+      url: '',
+      consoleErrors: [] as string[],
+      failedRequests: [] as string[],
+      otherRequests: [] as string[],
+    };
     page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
+      if (m.type() === 'error') cur.consoleErrors.push(m.text());
     });
-    page.on('pageerror', (e) => consoleErrors.push(e.message));
-    page.on('requestfailed', (r) => failedRequests.push(`${r.url()}: ${r.failure()?.errorText}`));
+    page.on('pageerror', (e) => cur.consoleErrors.push(e.message));
+    page.on('requestfailed', (r) =>
+      cur.failedRequests.push(`${r.url()}: ${r.failure()?.errorText}`),
+    );
     page.on('request', (r) => {
-      if (r.url() !== url) otherRequests.push(r.url());
+      if (r.url() !== cur.url) cur.otherRequests.push(r.url());
     });
-    await page.goto(url, { waitUntil: 'load' });
-    const charts = (await page.evaluate(CHART_SUMMARY_SCRIPT)) as ChartSummary[];
-    if (opts.pngPath) await page.screenshot({ path: opts.pngPath, fullPage: true });
-    return { consoleErrors, failedRequests, otherRequests, charts, pageTitle: await page.title() };
+    const results: ReportInspection[] = [];
+    for (const [i, file] of files.entries()) {
+      cur = {
+        url: pathToFileURL(file).href,
+        consoleErrors: [],
+        failedRequests: [],
+        otherRequests: [],
+      };
+      await page.goto(cur.url, { waitUntil: 'load' });
+      const charts = (await page.evaluate(CHART_SUMMARY_SCRIPT)) as ChartSummary[];
+      const png = targets[i]!.pngPath;
+      if (png) await page.screenshot({ path: png, fullPage: true });
+      const { consoleErrors, failedRequests, otherRequests } = cur;
+      results.push({
+        consoleErrors,
+        failedRequests,
+        otherRequests,
+        charts,
+        pageTitle: await page.title(),
+      });
+    }
+    return results;
   } finally {
     await browser.close();
   }
+}
+
+/** {@link inspectReports} for one file. */
+export async function inspectReport(
+  path: string,
+  opts: { pngPath?: string; width?: number } = {},
+): Promise<ReportInspection> {
+  const [r] = await inspectReports([{ path, pngPath: opts.pngPath }], opts);
+  return r!;
 }
 
 /** Saves a full-page screenshot of the report at `htmlPath` to `pngPath`. */

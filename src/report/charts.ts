@@ -122,7 +122,7 @@ export function paretoSvg(
  * BatchNorm layers (unfolded, as Keras has them) merged into the layer before, as deployment
  * folds them: keeps the per-layer charts to the layers that do the work.
  */
-export function foldBatchNorm(layers: LayerCost[]): LayerCost[] {
+export function mergeBatchNormLayers(layers: LayerCost[]): LayerCost[] {
   const out: LayerCost[] = [];
   for (const l of layers) {
     const prev = out[out.length - 1];
@@ -163,12 +163,12 @@ export function layerBarsSvg(
   const names: string[] = [];
   const seen = new Set<string>();
   for (const m of models)
-    for (const l of foldBatchNorm(m.layers))
+    for (const l of mergeBatchNormLayers(m.layers))
       if (!seen.has(l.name)) {
         seen.add(l.name);
         names.push(l.name);
       }
-  const byName = models.map((m) => new Map(foldBatchNorm(m.layers).map((l) => [l.name, l])));
+  const byName = models.map((m) => new Map(mergeBatchNormLayers(m.layers).map((l) => [l.name, l])));
   const value = (i: number, name: string) => byName[i]!.get(name)?.[metric];
   const kept = names.filter((n) => models.some((_, i) => (value(i, n) ?? 0) > 0));
   return barChart({

@@ -456,7 +456,7 @@ export function confusionHeatmap(spec: HeatmapSpec): string {
   const left = 30 + labelW;
   const top = 40;
   const plotW = cell * n;
-  const bottom = labelW + 30;
+  const bottom = Math.round(labelW * 0.87) + 34; // class names rotated by 60°
   const width = Math.max(left + plotW + 20, textWidth(spec.title, 14) + 32);
   const height = top + plotW + bottom;
   const out: string[] = [svgOpen(spec.id, spec.title, width, height, 'chart-heatmap')];
