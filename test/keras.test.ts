@@ -603,6 +603,61 @@ describe('Keras .h5: synthetic models', () => {
     );
   });
 
+  test('Keras 3 serialisation: batch_shape and keras_history inbound nodes', async () => {
+    const tensor = (layer: string) => ({
+      class_name: '__keras_tensor__',
+      config: { shape: [null, 4, 4, 2], dtype: 'float32', keras_history: [layer, 0, 0] },
+    });
+    const node = (...args: unknown[]) => [{ args, kwargs: {} }];
+    const layers = [
+      {
+        class_name: 'InputLayer',
+        name: 'x',
+        config: { name: 'x', batch_shape: [null, 4, 4, 3] },
+        inbound_nodes: [],
+      },
+      {
+        class_name: 'Conv2D',
+        name: 'c',
+        config: { name: 'c', filters: 2, kernel_size: [1, 1], padding: 'same', activation: 'relu' },
+        inbound_nodes: node(tensor('x')),
+      },
+      {
+        class_name: 'Add',
+        name: 'sum',
+        config: { name: 'sum' },
+        inbound_nodes: node([tensor('c'), tensor('c')]),
+      },
+    ];
+    const rawConfig = JSON.stringify({
+      class_name: 'Functional',
+      config: { name: 'k3', layers, input_layers: ['x', 0, 0], output_layers: ['sum', 0, 0] },
+    });
+    const bytes = await kerasBytes({
+      kind: 'Functional',
+      rawConfig,
+      layers: [
+        input,
+        {
+          class_name: 'Conv2D',
+          config: { name: 'c' },
+          weights: { kernel: w([1, 1, 3, 2]), bias: w([2]) },
+        },
+      ],
+    });
+    const g = await readKerasH5(bytes, 'k3.h5');
+    assert.deepEqual(
+      g.ops.map((o) => [o.kind, o.name, o.inputs[0], o.inputs[1]]),
+      [
+        ['conv2d', 'c', 'x', 'c/kernel'],
+        ['add', 'sum', 'c', 'c'],
+      ],
+    );
+    assert.deepEqual(g.inputs, ['x']);
+    assert.deepEqual(g.outputs, ['sum']);
+    assert.deepEqual(shapeOf(g, 'sum'), [1, 4, 4, 2]);
+  });
+
   test('a model_config that is not JSON is reported', async () => {
     const bytes = await kerasBytes({
       kind: 'Functional',
