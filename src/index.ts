@@ -17,7 +17,12 @@ export { compileFirmware, findToolchain, TARGETS } from './mcu/build.js';
 export { parseElf } from './mcu/elf.js';
 export * from './data/index.js';
 export { useBackend, type BackendName } from './engine/backend.js';
-export { TfModel, floatValues, type ModelOptions, type TrainablePredicate } from './engine/model.js';
+export {
+  TfModel,
+  floatValues,
+  type ModelOptions,
+  type TrainablePredicate,
+} from './engine/model.js';
 export {
   fit,
   evaluate,
@@ -41,3 +46,17 @@ export {
   type Progress,
   type ProgressOptions,
 } from './cli/progress.js';
+export * from './quant/fixedpoint.js';
+export {
+  prepareInt8,
+  runInt8,
+  activationRangeInt8,
+  type PreparedInt8,
+} from './quant/interpreter.js';
+export { prepareFloat, runFloat, constantAsFloat, type PreparedFloat } from './quant/floatRef.js';
+export {
+  quantizeGraph,
+  activationQuant,
+  type QuantizeOptions,
+  type CalibrationMethod,
+} from './quant/quantize.js';

@@ -66,7 +66,7 @@ async function check(modelFile: string, examples: Example[]) {
 test(
   'KWS: our int8 quantisation loses at most 1 point vs float',
   { skip: needsShared },
-  async () => {
+  async (t) => {
     const dir = data('eembc_kws01', 'mfcc');
     // The EEMBC MFCCs are int8 at kws_ref_model.tflite's input scale / zero point: dequantise.
     const ref = await loadModel(model('kws_ref_model.tflite'));
@@ -80,7 +80,7 @@ test(
       return { x, label: r.label };
     });
     const r = await check('kws_ref_model_float32.tflite', examples);
-    console.log(`# KWS float ${r.floatOk}/${r.n}, int8 ${r.intOk}/${r.n}, input q ${r.inQ}`);
+    t.diagnostic(`KWS float ${r.floatOk}/${r.n}, int8 ${r.intOk}/${r.n}, input q ${r.inQ}`);
     assert.equal(r.n, 666);
     assert.ok(r.intOk >= r.floatOk - 0.01 * r.n, `int8 ${r.intOk} vs float ${r.floatOk}`);
   },
@@ -89,14 +89,14 @@ test(
 test(
   'VWW: our int8 quantisation loses at most 1 point vs float',
   { skip: needsShared },
-  async () => {
+  async (t) => {
     const dir = data('eembc_vww01');
     const examples = rows(dir).map((r) => ({
       x: Float32Array.from(readFileSync(join(dir, r.file)), (v) => v / 255),
       label: r.label,
     }));
     const r = await check('vww_96_float.tflite', examples);
-    console.log(`# VWW float ${r.floatOk}/${r.n}, int8 ${r.intOk}/${r.n}, input q ${r.inQ}`);
+    t.diagnostic(`VWW float ${r.floatOk}/${r.n}, int8 ${r.intOk}/${r.n}, input q ${r.inQ}`);
     assert.equal(r.n, 713);
     assert.ok(r.intOk >= r.floatOk - 0.01 * r.n, `int8 ${r.intOk} vs float ${r.floatOk}`);
   },
