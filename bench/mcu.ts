@@ -1,0 +1,108 @@
+// Cortex-M0+ deployment benchmark (script): deploys the two MLPerf Tiny int8 reference models,
+// runs real inputs on the emulated RP2040 core, checks every output against the int8
+// interpreter and prints cycles, cycles/MAC per layer, flash, RAM and latency next to the
+// TFLite Micro + CMSIS-NN anchors.
+//   node --import tsx bench/mcu.ts
+// BENCH_MCU_KWS / BENCH_MCU_VWW set the number of inputs (default 100 and 25: one VWW inference
+// is ~58M emulated cycles, ~15 s of CPU here; set BENCH_MCU_VWW=100 for the full run).
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readInputs } from '../src/cli/commands/deploy.js';
+import { loadModel } from '../src/io/load.js';
+import { deploy, type DeployReport } from '../src/mcu/deploy.js';
+import { data, model } from '../test/helpers/shared.js';
+
+interface Case {
+  name: string;
+  model: string;
+  inputs: string;
+  format: 'int8' | 'uint8';
+  count: number;
+  /** TFLite Micro + CMSIS-NN on a Cortex-M0+ (cycles per inference). */
+  anchor: number;
+  target: number;
+  goal: number;
+}
+
+const CASES: Case[] = [
+  {
+    name: 'KWS (DS-CNN)',
+    model: model('kws_ref_model.tflite'),
+    inputs: data('eembc_kws01', 'mfcc'),
+    format: 'int8',
+    count: Number(process.env.BENCH_MCU_KWS ?? 100),
+    anchor: 39.5e6,
+    target: 16e6,
+    goal: 12e6,
+  },
+  {
+    name: 'VWW (MobileNetV1 0.25)',
+    model: model('vww_96_int8.tflite'),
+    inputs: data('eembc_vww01'),
+    format: 'uint8',
+    count: Number(process.env.BENCH_MCU_VWW ?? 25),
+    anchor: 118.4e6,
+    target: 47e6,
+    goal: 34e6,
+  },
+];
+
+const m = (n: number) => `${(n / 1e6).toFixed(2)}M`;
+
+function print(c: Case, r: DeployReport, seconds: number): void {
+  const sorted = [...r.cyclesPerInput].sort((a, b) => a - b);
+  console.log(`\n## ${c.name}: ${r.bitExact.inputs} real inputs, ${seconds.toFixed(0)} s`);
+  console.log(`| measure | value |\n| --- | ---: |`);
+  const rows: [string, string][] = [
+    [
+      'bit-exact with the int8 interpreter',
+      `${r.bitExact.inputs - r.bitExact.mismatches}/${r.bitExact.inputs}`,
+    ],
+    ['cycles (median)', `${m(r.cycles)} (min ${m(sorted[0]!)}, max ${m(sorted.at(-1)!)})`],
+    ['target / goal', `${m(c.target)} / ${m(c.goal)}`],
+    ['TFLM + CMSIS-NN anchor', `${m(c.anchor)} (ours ${(c.anchor / r.cycles).toFixed(2)}x faster)`],
+    ['MACs', `${r.macs} (${(r.cycles / r.macs).toFixed(2)} cycles/MAC)`],
+    ['Cortex-M0 estimate', m(r.cortexM0Cycles)],
+    ['latency @133 MHz', `${r.latencyMs.at133MHz} ms`],
+    [
+      'flash (code + constants)',
+      `${r.flashBytes} B (code ${r.codeBytes}, constants ${r.constBytes})`,
+    ],
+    [
+      'RAM (arena + data + peak stack)',
+      `${r.ramBytes} B (arena ${r.arenaBytes}, stack ${r.peakStackBytes})`,
+    ],
+  ];
+  for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
+  console.log(
+    `\n| layer | kind | MACs | cycles | cycles/MAC | requant |\n| ---: | --- | ---: | ---: | ---: | --- |`,
+  );
+  for (const l of r.layers)
+    console.log(
+      `| ${l.index} | ${l.kind} | ${l.macs} | ${l.cycles} | ${l.cyclesPerMac ?? ''} | ${l.requant ?? ''} |`,
+    );
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CASES[0]!.model)) {
+    console.log('bench/mcu: ../shared is absent; skipping');
+    return;
+  }
+  for (const c of CASES) {
+    const graph = await loadModel(c.model);
+    const inputs = readInputs(`${c.inputs}:${c.count}`, graph, c.format);
+    const dir = mkdtempSync(join(tmpdir(), 'tinyprune-bench-mcu-'));
+    try {
+      const t0 = performance.now();
+      const r = await deploy(graph, { target: 'rp2040', outDir: dir, inputs });
+      print(c, r, (performance.now() - t0) / 1e3);
+      if (r.bitExact.mismatches) process.exitCode = 1;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
