@@ -57,3 +57,31 @@ test('unknown cut names list the valid ones', { skip: needsShared }, async () =>
     /unknown cut point "block99".*conv1, block1, block2/,
   );
 });
+
+test(
+  'KWS block-2 aux model: 17,852 parameters as Keras counts them (BatchNorm unfolded)',
+  { skip: needsShared },
+  async () => {
+    const g = await loadModel(model('kws_ref_model_float32.tflite'));
+    // The TFLite file has BatchNorm folded: counting it back gives the Keras model's 24,908.
+    assert.equal(modelTotals(g).kerasParams, 24908);
+    const pruned = pruneModel(g, resolveCutPoint(g, 'block2'), 'aux', rng);
+    assert.equal(modelTotals(pruned).kerasParams, 17852);
+    assert.equal(modelTotals(pruned).params, 16572); // as stored, BatchNorm folded in the tail
+  },
+);
+
+test(
+  'VWW float .tflite counts 221,794 Keras parameters, as vww_96.h5 does',
+  { skip: needsShared },
+  async () => {
+    const folded = await loadModel(model('vww_96_float.tflite'));
+    const keras = await loadModel(model('vww_96.h5'));
+    assert.equal(modelTotals(folded).kerasParams, 221794);
+    assert.equal(modelTotals(keras).kerasParams, modelTotals(keras).params);
+    assert.deepEqual(
+      findCutPoints(folded).map((c) => c.kerasParams),
+      findCutPoints(keras).map((c) => c.params),
+    );
+  },
+);

@@ -8,6 +8,8 @@ export interface OpStats {
   outputShape: number[];
   /** Learned parameters (weights, biases, BatchNorm's four vectors as Keras counts them). */
   params: number;
+  /** params plus the BatchNorm parameters folded into this op (see ModelTotals.kerasParams). */
+  kerasParams: number;
   /** Multiply-accumulates of conv, depthwise and fully-connected ops. */
   macs: number;
   /** Bytes of the op's outputs. */
@@ -16,6 +18,13 @@ export interface OpStats {
 
 export interface ModelTotals {
   params: number;
+  /**
+   * Parameters as Keras counts the trained model before BatchNorm folding: a conv or depthwise
+   * op with a fused ReLU/ReLU6 and no BatchNorm op after it is taken to have had one folded in
+   * (TFLite's converter does this), which adds gamma, beta, mean and variance per channel. Exact
+   * for the MLPerf Tiny reference models; equal to `params` for unfolded (Keras) graphs.
+   */
+  kerasParams: number;
   macs: number;
   /** Peak bytes of live activations (inputs, outputs and pending tensors) when ops run in order. */
   peakActivationBytes: number;
@@ -32,6 +41,15 @@ export function opParams(g: Graph, op: Op): number {
     if (t.data) n += numElements(t.shape);
   }
   return n;
+}
+
+/** BatchNorm parameters folded into this op by a converter (see ModelTotals.kerasParams). */
+export function foldedBatchNormParams(g: Graph, op: Op, next: Op | undefined): number {
+  if (op.kind !== 'conv2d' && op.kind !== 'depthwiseConv2d') return 0;
+  const fused = op.attrs.activation === 'relu' || op.attrs.activation === 'relu6';
+  if (!fused || next?.kind === 'batchNorm') return 0;
+  const out = getTensor(g, op.outputs[0]!).shape;
+  return 4 * out[out.length - 1]!;
 }
 
 export function opMacs(g: Graph, op: Op): number {
@@ -66,6 +84,7 @@ export function opStats(g: Graph): OpStats[] {
     kind: op.kind,
     outputShape: [...getTensor(g, op.outputs[0]!).shape],
     params: opParams(g, op),
+    kerasParams: opParams(g, op) + foldedBatchNormParams(g, op, g.ops[index + 1]),
     macs: opMacs(g, op),
     activationBytes: op.outputs.reduce((s, o) => s + tensorBytes(g, o), 0),
   }));
@@ -101,6 +120,7 @@ export function modelTotals(g: Graph): ModelTotals {
   const stats = opStats(g);
   return {
     params: stats.reduce((s, o) => s + o.params, 0),
+    kerasParams: stats.reduce((s, o) => s + o.kerasParams, 0),
     macs: stats.reduce((s, o) => s + o.macs, 0),
     peakActivationBytes: peakActivationBytes(g),
   };

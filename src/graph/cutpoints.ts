@@ -12,6 +12,8 @@ export interface CutPoint {
   shape: number[];
   /** Parameters, MACs and peak activation bytes of the model kept up to this point. */
   params: number;
+  /** Parameters as Keras counts them before BatchNorm folding (see ModelTotals.kerasParams). */
+  kerasParams: number;
   macs: number;
   peakActivationBytes: number;
 }
@@ -85,6 +87,7 @@ export function findCutPoints(g: Graph): CutPoint[] {
       opIndex: last,
       shape: [...getTensor(g, tensor).shape],
       params: kept.reduce((s, o) => s + o.params, 0),
+      kerasParams: kept.reduce((s, o) => s + o.kerasParams, 0),
       macs: kept.reduce((s, o) => s + o.macs, 0),
       peakActivationBytes: peakActivationBytes(g, last + 1),
     });
