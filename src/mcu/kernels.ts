@@ -13,6 +13,20 @@ export const DOT4_MACRO = String.raw`#define TP_DOT4_STEP(OFF_I, OFF_W)         
   "lsls %[t], %[x], #16\n asrs %[t], %[t], #24\n muls %[t], %[u]\n add %[a1], %[t]\n" \
   "lsls %[t], %[x], #8\n asrs %[t], %[t], #24\n muls %[t], %[u]\n add %[a2], %[t]\n" \
   "asrs %[t], %[x], #24\n muls %[t], %[u]\n add %[a3], %[t]\n"
+#define TP_DOT4X4(IN, W, N, A0, A1, A2, A3)                                     \
+  do {                                                                          \
+    const uint8_t *tp_i = (IN), *tp_e = (IN) + (N);                             \
+    const int8_t *tp_w = (W);                                                   \
+    uint32_t tp_u, tp_x, tp_t;                                                  \
+    __asm volatile(".syntax unified\n1:\n" TP_DOT4_STEP(0, 0) TP_DOT4_STEP(1, 4)                 \
+                   TP_DOT4_STEP(2, 8) TP_DOT4_STEP(3, 12)                      \
+                   "adds %[i], #4\n adds %[w], #16\n cmp %[i], %[e]\n bne 1b\n"  \
+                   : [i] "+l"(tp_i), [w] "+l"(tp_w), [u] "=&l"(tp_u),           \
+                     [x] "=&l"(tp_x), [t] "=&l"(tp_t), [a0] "+r"(A0),           \
+                     [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3)                \
+                   : [e] "r"(tp_e)                                              \
+                   : "cc", "memory");                                           \
+  } while (0)
 #define TP_DOT4(IN, W, N, A0, A1, A2, A3)                                       \
   do {                                                                          \
     const uint8_t *tp_i = (IN), *tp_e = (IN) + (N);                             \
@@ -36,7 +50,10 @@ export const DOT4_MACRO = String.raw`#define TP_DOT4_STEP(OFF_I, OFF_W)         
 export const DOT4_FUNCTION = String.raw`static __attribute__((noinline)) void tp_dot4(const uint8_t *in, const int8_t *w, int n,
                                                 int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-  TP_DOT4(in, w, n, a0, a1, a2, a3);
+  if ((n & 3) == 0)
+    TP_DOT4X4(in, w, n, a0, a1, a2, a3);
+  else
+    TP_DOT4(in, w, n, a0, a1, a2, a3);
   acc[0] = a0;
   acc[1] = a1;
   acc[2] = a2;
