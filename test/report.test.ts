@@ -331,7 +331,10 @@ test('writeReport: JSON round trip, no temp files left, replaces old files, reje
     const out = writeReport(join(dir, 'sub'), data);
     assert.deepEqual(JSON.parse(readFileSync(out.json, 'utf8')), data);
     assert.equal(readFileSync(out.html, 'utf8'), renderHtml(data));
+    writeReport(dir, sampleReport({ withLatency: true }));
+    assert.ok(existsSync(join(dir, 'pareto-latency.svg')));
     const again = writeReport(dir, data);
+    assert.ok(!existsSync(join(dir, 'pareto-latency.svg')), 'stale chart removed');
     assert.equal(readFileSync(again.html, 'utf8'), renderHtml(data));
     const files = [...readdirSync(dir), ...readdirSync(join(dir, 'sub'))];
     assert.ok(!files.some((f) => f.endsWith('.tmp')), files.join(' '));

@@ -9,7 +9,12 @@ import type { ReportData, SweepRow } from './types.js';
 
 /** A TableModel as a GitHub-flavoured Markdown table. */
 export function markdownTable(t: TableModel): string {
-  const line = (cells: string[]) => `| ${cells.map(escapeMd).join(' | ')} |`;
+  // A cell's further lines (e.g. "n, CI" under an accuracy) go in parentheses on the same line.
+  const cell = (c: string) => {
+    const [first, ...rest] = c.split('\n');
+    return escapeMd(rest.length ? `${first} (${rest.join('; ')})` : first);
+  };
+  const line = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
   const rule = `|${t.numeric.map((n) => (n ? ' ---: ' : ' --- ')).join('|')}|`;
   return [line(t.header), rule, ...t.rows.map(line)].join('\n');
 }

@@ -37,6 +37,18 @@ function ensureDir(dir: string): void {
     throw new TinypruneError(`report: output folder ${dir} is a file, expected a folder`);
 }
 
+/** Every chart file name reportCharts can produce. */
+const KNOWN_CHART_FILES = [
+  'pareto-params.svg',
+  'pareto-macs.svg',
+  'pareto-latency.svg',
+  'layers-params.svg',
+  'layers-macs.svg',
+  'layers-cycles.svg',
+  'confusion-unpruned.svg',
+  'confusion-pruned.svg',
+];
+
 export interface WrittenReport {
   html: string;
   markdown: string;
@@ -66,5 +78,9 @@ export function writeReport(dir: string, data: ReportData): WrittenReport {
   writeFileAtomic(out.json, json);
   writeFileAtomic(out.markdown, markdown);
   writeFileAtomic(out.html, html);
+  // A chart an earlier report in this folder had and this one lacks would look current: remove it.
+  const current = new Set(charts.map((c) => c.file));
+  for (const name of KNOWN_CHART_FILES)
+    if (!current.has(name)) rmSync(join(dir, name), { force: true });
   return out;
 }
