@@ -18,6 +18,11 @@ function usage(): string {
 
 /** Runs the CLI; returns the exit code. User mistakes print one line on stderr and return 2. */
 export async function main(argv: string[]): Promise<number> {
+  // `tinyprune … | head` closes stdout early: stop quietly, as Unix tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());

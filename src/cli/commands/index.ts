@@ -6,6 +6,7 @@ import { exportCommand } from './export.js';
 import { pruneCommand } from './prune.js';
 import { sweepCommand } from './sweep.js';
 import { runCommand } from './run.js';
+import { quantizeCommand } from './quantize.js';
 
 /** Every CLI command, in the order `tinyprune --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -14,6 +15,7 @@ export const COMMANDS: Command[] = [
   pruneCommand,
   sweepCommand,
   runCommand,
+  quantizeCommand,
   exportCommand,
   deployCommand,
 ];
