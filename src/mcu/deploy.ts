@@ -1,6 +1,7 @@
 // deploy: int8 Graph → C sources + firmware ELF + deploy.json with sizes, emulated cycles per
 // layer, latency, a Cortex-M0 estimate and a bit-exactness check against the int8 interpreter.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
 import { getTensor, numElements } from '../graph/graph.js';
 import type { Graph } from '../graph/types.js';
@@ -63,12 +64,6 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
-
 export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployReport> {
   const target = TARGETS[o.target];
   if (!target)
@@ -87,8 +82,8 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
 
   const src = join(o.outDir, 'src');
   mkdirSync(src, { recursive: true });
-  for (const [name, text] of Object.entries(gen.files)) writeAtomic(join(src, name), text);
-  writeAtomic(join(src, 'main.c'), harnessC({}));
+  for (const [name, text] of Object.entries(gen.files)) writeFileAtomic(join(src, name), text);
+  writeFileAtomic(join(src, 'main.c'), harnessC({}));
   // The deliverable ELF for the target's memory map, and (when that map is not RP2040's) one
   // linked for the emulator; both from the same sources and flags.
   const common = {
@@ -183,7 +178,7 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
       'deploy.json',
     ],
   };
-  writeAtomic(join(o.outDir, 'deploy.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileAtomic(join(o.outDir, 'deploy.json'), `${JSON.stringify(report, null, 2)}\n`);
   return report;
 }
 

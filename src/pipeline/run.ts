@@ -18,7 +18,8 @@ import { deploy, type DeployReport } from '../mcu/deploy.js';
 import { parseBudget } from '../prune/budget.js';
 import { resolveCutPoint } from '../prune/cut.js';
 import { preparePruneData, type PruneData } from '../prune/data.js';
-import { deployableGraph, writeAtomic } from '../prune/save.js';
+import { deployableGraph } from '../prune/save.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import {
   runSweep,
   selectFromSweep,
@@ -71,7 +72,7 @@ async function stage<T>(
   log(`${name}…`);
   const result = await fn();
   mkdirSync(join(dir, 'stages'), { recursive: true });
-  writeAtomic(
+  writeFileAtomic(
     file,
     JSON.stringify({ stage: name, seconds: (Date.now() - t0) / 1000, result }, null, 2),
   );
@@ -150,7 +151,7 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
     if (!o.demo) throw new Error('runPipeline: no model and no demo trainer');
     const g = await o.demo(data, log);
     const file = join(dir, 'base.tflite');
-    writeAtomic(file, writeTflite(deployableGraph(g), { description: 'tinyprune demo model' }));
+    writeFileAtomic(file, writeTflite(deployableGraph(g), { description: 'tinyprune demo model' }));
     return file;
   });
   const base = await loadModel(baseFile);
@@ -211,7 +212,7 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
       const floatGraph = deployableGraph(await loadModel(floatFile));
       const int8 = await quantizeGraph(floatGraph, await calibration());
       const int8File = join(dir, `${label}_int8.tflite`);
-      writeAtomic(int8File, writeTflite(int8, { description: `${label} int8` }));
+      writeFileAtomic(int8File, writeTflite(int8, { description: `${label} int8` }));
       const scores = await predictScores(int8, data.test);
       const ev = evaluatePredictions(
         data.test.labels,

@@ -4,7 +4,8 @@ import { modelTotals } from '../graph/accounting.js';
 import type { CutPoint } from '../graph/cutpoints.js';
 import type { SweepRow } from '../report/types.js';
 import { budgetViolations, selectCandidate, type Budget } from './budget.js';
-import { saveTflite, writeAtomic } from './save.js';
+import { saveTflite } from './save.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import type { PruneOptions, PruneSession } from './train.js';
 
 export type SweepRecord = SweepRow & { file?: string };
@@ -88,7 +89,7 @@ export async function runSweep(
           `${cut.name}-${head}-${variant}.tflite`,
           r.graph,
         );
-      writeAtomic(file, JSON.stringify(row, null, 2));
+      writeFileAtomic(file, JSON.stringify(row, null, 2));
       rows.push(row);
       log(
         `[${k}/${total}] ${cut.name} + ${head}: ${r.params} params, val ${(r.val.accuracy * 100).toFixed(1)}%, ` +

@@ -1,29 +1,16 @@
 // Writes a report directory: report.html, report.md, report.json and the charts as .svg files.
 // Every file is written to a temporary name and renamed into place, so a reader never sees a
 // half-written file under its final name.
-import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
+import { join } from 'node:path';
 import { TinypruneError } from '../graph/types.js';
 import { reportCharts } from './charts.js';
 import { renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import type { ReportData } from './types.js';
 
-/** Writes `text` to `path` atomically (temp file in the same folder, then rename). */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = join(
-    dirname(path),
-    `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
-  );
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
+export { writeFileAtomic };
 
 function ensureDir(dir: string): void {
   let st;

@@ -7,7 +7,8 @@ import { parseBudget, selectCandidate } from '../../prune/budget.js';
 import { resolveCutPoint } from '../../prune/cut.js';
 import { preparePruneData } from '../../prune/data.js';
 import { parseHead } from '../../prune/heads.js';
-import { saveTflite, writeAtomic } from '../../prune/save.js';
+import { saveTflite } from '../../prune/save.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import {
   PAPER_SCHEDULES,
   PruneSession,
@@ -224,7 +225,7 @@ export const pruneCommand: Command = {
     }
     mkdirSync(out, { recursive: true });
     const tflite = saveTflite(out, 'pruned.tflite', chosen.graph);
-    writeAtomic(join(out, 'train.log'), logLines.join('\n') + '\n');
+    writeFileAtomic(join(out, 'train.log'), logLines.join('\n') + '\n');
     const record = resultRecord(chosen, {
       model: modelPath,
       data: spec,
@@ -242,7 +243,7 @@ export const pruneCommand: Command = {
       seed: opts.seed,
       output: tflite,
     });
-    writeAtomic(join(out, 'result.json'), JSON.stringify(record, null, 2) + '\n');
+    writeFileAtomic(join(out, 'result.json'), JSON.stringify(record, null, 2) + '\n');
     console.log(
       `pruned ${chosen.cut} + ${head}: ${chosen.params.toLocaleString('en-US')} params, test accuracy ${(chosen.test.accuracy * 100).toFixed(2)}% ` +
         `(${chosen.test.correct}/${chosen.test.n}; unpruned ${(unpruned.test.accuracy * 100).toFixed(2)}%) → ${tflite}`,

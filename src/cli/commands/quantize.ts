@@ -7,7 +7,8 @@ import { getTensor } from '../../graph/graph.js';
 import { TinypruneError } from '../../graph/types.js';
 import { loadModel } from '../../io/load.js';
 import { writeTflite } from '../../io/tflite/writer.js';
-import { deployableGraph, writeAtomic } from '../../prune/save.js';
+import { deployableGraph } from '../../prune/save.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { quantizeGraph, type CalibrationMethod } from '../../quant/quantize.js';
 import type { Command } from '../command.js';
 import { numberOption, stringOption } from '../command.js';
@@ -75,7 +76,7 @@ export const quantizeCommand: Command = {
       percentile: numberOption(args, 'quantize', 'percentile', { min: 50, max: 100 }),
     });
     mkdirSync(dirname(out) || '.', { recursive: true });
-    writeAtomic(out, writeTflite(int8, { description: `${graph.name} int8` }));
+    writeFileAtomic(out, writeTflite(int8, { description: `${graph.name} int8` }));
     const q = getTensor(int8, int8.inputs[0]!).quant!;
     console.log(
       `wrote ${out}: int8, calibrated on ${calibration.length} samples of ${spec} (${method}); input scale ${q.scale[0]} zero point ${q.zeroPoint[0]}`,

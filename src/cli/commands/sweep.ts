@@ -6,7 +6,7 @@ import { parseBudget } from '../../prune/budget.js';
 import { resolveCutPoint } from '../../prune/cut.js';
 import { preparePruneData } from '../../prune/data.js';
 import { parseHead } from '../../prune/heads.js';
-import { writeAtomic } from '../../prune/save.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { runSweep, selectFromSweep } from '../../prune/sweep.js';
 import { PruneSession, taskOf } from '../../prune/train.js';
 import { paretoSvg } from '../../report/charts.js';
@@ -74,7 +74,7 @@ export const sweepCommand: Command = {
       rows,
       selection,
     };
-    writeAtomic(join(out, 'sweep.json'), JSON.stringify(summary, null, 2) + '\n');
+    writeFileAtomic(join(out, 'sweep.json'), JSON.stringify(summary, null, 2) + '\n');
     const md = [
       `# Sweep: ${modelPath}`,
       '',
@@ -90,12 +90,12 @@ export const sweepCommand: Command = {
           ? `No cut meets the budget ${String(args.values.budget)}.`
           : `Budget ${String(args.values.budget)}: **${String(selection.cut)} + ${String(selection.head)}**.`,
       );
-    writeAtomic(join(out, 'sweep.md'), md.join('\n') + '\n');
-    writeAtomic(
+    writeFileAtomic(join(out, 'sweep.md'), md.join('\n') + '\n');
+    writeFileAtomic(
       join(out, 'pareto-params.svg'),
       paretoSvg(rows, 'params', { title: 'Test accuracy vs parameters' }),
     );
-    writeAtomic(
+    writeFileAtomic(
       join(out, 'pareto-macs.svg'),
       paretoSvg(rows, 'macs', { title: 'Test accuracy vs MACs' }),
     );
