@@ -60,6 +60,10 @@ const dwCases: ConvCase[] = [
   { n: 1, h: 11, w: 9, c: 3, k: [3, 3], stride: 2, pad: 'valid' },
   { n: 2, h: 7, w: 7, c: 3, k: [3, 3], stride: 1, pad: 'same', mult: 2 },
   { n: 1, h: 12, w: 12, c: 3, k: [5, 3], stride: 3, pad: 'same' },
+  // Channels a multiple of 4: the wasm SIMD filter-gradient path.
+  { n: 3, h: 11, w: 9, c: 8, k: [3, 3], stride: 2, pad: 'valid' },
+  { n: 2, h: 12, w: 12, c: 12, k: [5, 3], stride: 3, pad: 'same' },
+  { n: 4, h: 6, w: 5, c: 64, k: [3, 3], stride: 1, pad: 'same' },
 ];
 
 const seedOf = (i: number) => 1000 + i;
@@ -156,14 +160,15 @@ dwCases.forEach((cs, i) =>
 test('dilated depthwise gradients satisfy the adjoint identities', async () => {
   await useBackend('wasm');
   const rng = new Rng(77);
-  for (const [stride, d, pad] of [
-    [1, 2, 'same'],
-    [1, 3, 'valid'],
+  for (const [stride, d, pad, c, m] of [
+    [1, 2, 'same', 3, 2],
+    [1, 3, 'valid', 3, 2],
+    [2, 2, 'same', 8, 1], // the SIMD filter-gradient path
   ] as const) {
-    const xs = [2, 11, 10, 3] as [number, number, number, number];
-    const fs = [3, 3, 3, 2] as [number, number, number, number];
-    const x = tf.tensor4d(randomNormalArray(rng, 2 * 11 * 10 * 3), xs);
-    const w = tf.tensor4d(randomNormalArray(rng, 54), fs);
+    const xs = [2, 11, 10, c] as [number, number, number, number];
+    const fs = [3, 3, c, m] as [number, number, number, number];
+    const x = tf.tensor4d(randomNormalArray(rng, 2 * 11 * 10 * c), xs);
+    const w = tf.tensor4d(randomNormalArray(rng, 9 * c * m), fs);
     const y = tf.depthwiseConv2d(x, w, stride, pad, 'NHWC', d);
     const dy = tf.tensor(randomNormalArray(rng, y.size), y.shape);
     const attrs = { strides: [stride, stride], pad, dilations: [d, d], dataFormat: 'NHWC' };

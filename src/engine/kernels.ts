@@ -4,6 +4,7 @@
 // directly (not tf ops), disposing every intermediate through the backend themselves.
 import * as tf from '@tensorflow/tfjs';
 import type { KernelBackend, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import { heapMacc, heapOffset } from './simd.js';
 
 /** The parts of the wasm backend our heap-level kernels use. */
 interface HeapBackend extends KernelBackend {
@@ -185,6 +186,47 @@ function depthwiseBackpropFilter(args: {
   const { batchSize: n, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const { top, left } = info.padInfo;
+  const macc = m === 1 && c % 4 === 0 ? heapMacc(backend) : undefined;
+  if (macc) {
+    // Per tap, one SIMD call sweeps the valid (batch, oy, ox) box; acc is the output itself.
+    const out = backend.makeOutput(filterShape, 'float32');
+    backend.typedArrayFromHeap(out).fill(0);
+    const [xo, dyo, oo] = [
+      heapOffset(backend, x),
+      heapOffset(backend, dy),
+      heapOffset(backend, out),
+    ];
+    const range = (size: number, outSize: number, stride: number, shift: number) => {
+      const lo = Math.max(0, Math.ceil(-shift / stride));
+      const hi = Math.min(outSize - 1, Math.floor((size - 1 - shift) / stride));
+      return [lo, hi - lo + 1] as const;
+    };
+    const f = 4;
+    for (let i = 0; i < kh; i++)
+      for (let j = 0; j < kw; j++) {
+        const [oy0, ny] = range(h, ho, sh, i * dh - top);
+        const [ox0, nx] = range(w, wo, sw, j * dw - left);
+        if (ny <= 0 || nx <= 0) continue;
+        const iy0 = oy0 * sh - top + i * dh;
+        const ix0 = ox0 * sw - left + j * dw;
+        macc(
+          oo + (i * kw + j) * c * f,
+          xo + (iy0 * w + ix0) * c * f,
+          dyo + (oy0 * wo + ox0) * c * f,
+          c / 4,
+          nx,
+          sw * c * f,
+          c * f,
+          ny,
+          sh * w * c * f,
+          wo * c * f,
+          n,
+          h * w * c * f,
+          ho * wo * c * f,
+        );
+      }
+    return out;
+  }
   const cm = c * m;
   const acc = new Float64Array(kh * kw * cm);
   // Views are taken after every allocation (the heap may grow and detach older views).
