@@ -10,3 +10,4 @@ export * from './augment-image.js';
 export * from './kws.js';
 export * from './vww.js';
 export * from './open.js';
+export * from './synthetic.js';

@@ -9,10 +9,17 @@ import {
   type SpeechCommandsOptions,
 } from './kws.js';
 import { openEembcVww, openVwwFolders, type VwwFoldersOptions } from './vww.js';
+import { openSyntheticSpec } from './synthetic.js';
 
 export type OpenDatasetOptions = SpeechCommandsOptions & EembcKwsOptions & VwwFoldersOptions;
 
-export const DATASET_KINDS = ['speech-commands', 'eembc-kws', 'eembc-vww', 'vww-folders'] as const;
+export const DATASET_KINDS = [
+  'speech-commands',
+  'eembc-kws',
+  'eembc-vww',
+  'vww-folders',
+  'synthetic',
+] as const;
 
 const STRING_KEYS = new Set(['features', 'split', 'noiseDir']);
 
@@ -46,6 +53,8 @@ export async function openDataset(spec: string, opts: OpenDatasetOptions = {}): 
   const [, kind, rest] = m as unknown as [string, string, string];
   const q = rest.indexOf('?');
   const path = q >= 0 ? rest.slice(0, q) : rest;
+  // Generated data parses its own options (n, seed, size).
+  if (kind === 'synthetic') return openSyntheticSpec(path, q >= 0 ? rest.slice(q + 1) : '', spec);
   const options = { ...(q >= 0 ? parseQuery(rest.slice(q + 1), spec) : {}), ...opts };
   switch (kind) {
     case 'speech-commands':
