@@ -8,7 +8,7 @@ import { runOnnx } from '../src/engine/onnxRun.js';
 import { Rng, randomNormalArray } from '../src/engine/init.js';
 import { cloneGraph } from '../src/graph/graph.js';
 import { TinypruneError } from '../src/graph/types.js';
-import { tinyNet } from './engine.fixtures.js';
+import { GraphBuilder, tinyNet } from './engine.fixtures.js';
 
 const N = 5;
 const input = () => randomNormalArray(new Rng(3), N * 12 * 10 * 3);
@@ -66,6 +66,59 @@ test('gradients through the model (conv, depthwise, dense, BatchNorm training mo
       `gradient ${k} is all zeros`,
     );
   });
+});
+
+test('closed-form BatchNorm and global-pool gradients equal autodiff of the textbook formulas', async () => {
+  await useBackend('wasm');
+  for (const pool of ['mean', 'averagePool2d'] as const) {
+    const b = new GraphBuilder('bn', [5, 3, 8], new Rng(9));
+    const gamma = b.const([8], 0.3, 0.5);
+    const beta = b.const([8], 0.2);
+    const bn = b.op('batchNorm', ['input', gamma, beta, b.const([8]), b.const([8], 0.1, 1)], {
+      epsilon: 1e-3,
+    });
+    const p =
+      pool === 'mean'
+        ? b.op('mean', [bn], { axes: [1, 2], keepDims: false })
+        : b.op('reshape', [b.op('averagePool2d', [bn], { poolSize: [5, 3], padding: 'valid' })], {
+            newShape: [1, 8],
+          });
+    const fcW = b.const([4, 8]);
+    const out = b.op('fullyConnected', [p, fcW, b.const([4], 0.1)]);
+    b.g.outputs = [out];
+    const m = new TfModel(b.g);
+    const n = 6;
+    const x = tf.tensor(randomNormalArray(new Rng(4), n * 5 * 3 * 8, 2), [n, 5, 3, 8]);
+    const probe = tf.tensor(randomNormalArray(new Rng(5), n * 4), [n, 4]);
+    const loss = (y: tf.Tensor) => tf.sum(tf.mul(tf.sin(y), probe)) as tf.Scalar;
+    const ours = tf.grads((xi: tf.Tensor) => loss(m.forward(xi, true).output));
+    const [g, bt, w, bias] = [gamma, beta, fcW, out].map((nm) =>
+      nm === out
+        ? m.weights.get(m.graph.ops[m.graph.ops.length - 1]!.inputs[2]!)!
+        : m.weights.get(nm)!,
+    );
+    const reference = tf.grads((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xi, [0, 1, 2]);
+      const y = tf.add(tf.mul(tf.div(tf.sub(xi, mean), tf.sqrt(tf.add(variance, 1e-3))), gi), bi);
+      const pooled = tf.mean(y, [1, 2]);
+      return loss(tf.add(tf.matMul(pooled, w!, false, true), bias!));
+    });
+    const [wantX, wantG, wantB] = reference([x, g!, bt!]);
+    const [gotX] = ours([x]);
+    const { grads } = tf.variableGrads(
+      () => loss(m.forward(x, true).output),
+      [g as tf.Variable, bt as tf.Variable],
+    );
+    for (const [what, want, got] of [
+      ['dx', wantX!, gotX!],
+      ['dgamma', wantG!, grads[(g as tf.Variable).name]!],
+      ['dbeta', wantB!, grads[(bt as tf.Variable).name]!],
+    ] as const) {
+      const d = maxRelDiff(want.dataSync(), got.dataSync());
+      assert.ok(d < 1e-4, `${pool} ${what}: ${d}`);
+    }
+    m.dispose();
+  }
 });
 
 test('exportWeights round-trips the Graph layouts, and a frozen tail stays untouched', async () => {

@@ -140,6 +140,14 @@ function conv2DBackpropFilter(args: {
   const { top, left } = info.padInfo;
   const rows = n * ho * wo;
   const k = kh * kw * cin;
+  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && ho === h && wo === w) {
+    // Pointwise: colsᵀ is xᵀ, which the wasm Transpose kernel writes far faster than a JS loop.
+    const xT = s.run('Transpose', { x: s.reshape(x, [rows, cin]) }, { perm: [1, 0] });
+    const a = s.reshape(xT, [1, cin, rows]);
+    const bm = s.reshape(dy, [1, rows, cout]);
+    const prod = s.run('BatchMatMul', { a, b: bm }, { transposeA: false, transposeB: false });
+    return s.finish(s.reshape(prod, filterShape));
+  }
   const colsT = s.track(backend.makeOutput([k, rows], 'float32'));
   const dst = backend.typedArrayFromHeap(colsT);
   const src = backend.typedArrayFromHeap(x);

@@ -92,6 +92,15 @@ interface BnStats {
 }
 
 /**
+ * Column sums of x viewed as [rows, C]: one matmul with a ones row. The wasm backend's Sum/Mean
+ * over leading axes transposes first and runs several times slower.
+ */
+function sumRows(x: tf.Tensor, rows: number): tf.Tensor1D {
+  const c = x.size / rows;
+  return tf.matMul(tf.fill([1, rows], 1), x.reshape([rows, c])).reshape([c]);
+}
+
+/**
  * BatchNorm in training mode with its closed-form gradient (cheaper than differentiating
  * moments()), returning the batch statistics for the moving averages.
  */
@@ -102,13 +111,14 @@ function batchNormTraining(
   epsilon: number,
   stats: BnStats[],
 ): tf.Tensor {
-  const axes = x.shape.map((_, i) => i).slice(0, -1);
   const count = x.size / x.shape[x.shape.length - 1]!;
   const f = tf.customGrad((xi, g, b, save) => {
     const xt = xi as tf.Tensor;
-    const { mean, variance } = tf.moments(xt, axes);
+    const mean = tf.div(sumRows(xt, count), count);
+    const centred = tf.sub(xt, mean);
+    const variance = tf.div(sumRows(tf.square(centred), count), count);
     const rstd = tf.rsqrt(tf.add(variance, epsilon));
-    const xhat = tf.mul(tf.sub(xt, mean), rstd);
+    const xhat = tf.mul(centred, rstd);
     const y = tf.add(tf.mul(xhat, g as tf.Tensor), b as tf.Tensor);
     (save as (t: tf.Tensor[]) => void)([xhat, rstd, g as tf.Tensor]);
     stats.push({ mean: tf.keep(mean), variance: tf.keep(variance), count });
@@ -117,8 +127,8 @@ function batchNormTraining(
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const d = dy as tf.Tensor;
         const [sxhat, srstd, sg] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const dbeta = tf.sum(d, axes);
-        const dgamma = tf.sum(tf.mul(d, sxhat), axes);
+        const dbeta = sumRows(d, count);
+        const dgamma = sumRows(tf.mul(d, sxhat), count);
         // dx = γ·rstd/N · (N·dy − Σdy − x̂·Σ(dy·x̂))
         const inner = tf.sub(tf.sub(d, tf.div(dbeta, count)), tf.mul(sxhat, tf.div(dgamma, count)));
         const dx = tf.mul(inner, tf.mul(sg, srstd));
@@ -127,6 +137,23 @@ function batchNormTraining(
     };
   });
   return f(x, gamma, beta);
+}
+
+/**
+ * Mean over H and W of an NHWC tensor (global average pooling) with a broadcast gradient; tfjs's
+ * own gradients (AvgPoolGrad, Mean's ones-filled JS array) are slow on the wasm backend.
+ */
+function spatialMean(x: tf.Tensor4D, keepDims: boolean): tf.Tensor {
+  const [n, h, w, c] = x.shape;
+  const f = tf.customGrad((xi) => {
+    const y = tf.avgPool(xi as tf.Tensor4D, [h, w], [h, w], 'valid');
+    return {
+      value: keepDims ? y : y.reshape([n, c]),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) =>
+        tf.mul((dy as tf.Tensor).reshape([n, 1, 1, c]), tf.fill([1, h, w, 1], 1 / (h * w))),
+    };
+  });
+  return f(x);
 }
 
 /** A float Graph made runnable and trainable in tfjs. */
@@ -253,19 +280,30 @@ export class TfModel {
         }
         case 'averagePool2d':
         case 'maxPool2d': {
+          const x4 = inp as tf.Tensor4D;
+          const [ph, pw] = a.poolSize ?? [1, 1];
+          const global = ph === x4.shape[1] && pw === x4.shape[2] && a.padding !== 'same';
           const pool = op.kind === 'averagePool2d' ? tf.avgPool : tf.maxPool;
-          y = pool(
-            inp as tf.Tensor4D,
-            a.poolSize ?? [1, 1],
-            a.strides ?? [1, 1],
-            a.padding ?? 'valid',
-          );
+          y =
+            global && op.kind === 'averagePool2d'
+              ? spatialMean(x4, true)
+              : pool(
+                  inp as tf.Tensor4D,
+                  a.poolSize ?? [1, 1],
+                  a.strides ?? [1, 1],
+                  a.padding ?? 'valid',
+                );
           y = applyActivation(y, a.activation);
           break;
         }
-        case 'mean':
-          y = tf.mean(inp, a.axes ?? [1, 2], a.keepDims ?? false);
+        case 'mean': {
+          const axes = a.axes ?? [1, 2];
+          y =
+            inp.rank === 4 && axes.length === 2 && axes[0] === 1 && axes[1] === 2
+              ? spatialMean(inp as tf.Tensor4D, a.keepDims ?? false)
+              : tf.mean(inp, axes, a.keepDims ?? false);
           break;
+        }
         case 'reshape': {
           const shape = getTensor(g, op.outputs[0]!).shape;
           y = inp.reshape([n, ...shape.slice(1)]);
