@@ -6,11 +6,13 @@ import { buildDemoModel, trainDemoModel } from './model.js';
 export async function trainDemo(
   data: PruneData,
   log: (line: string) => void,
-  seed = 1,
+  opts: { seed: number; epochs?: number },
 ): Promise<Graph> {
+  const { seed } = opts;
   const g = buildDemoModel(data.train.inputShape, data.train.classes, seed);
   const r = await trainDemoModel(g, data.train, data.val, {
     seed,
+    epochs: opts.epochs,
     onEpochEnd: (e) =>
       log(
         `demo model epoch ${e.epoch + 1}: loss ${e.loss.toFixed(3)}, val ${((e.valAccuracy ?? 0) * 100).toFixed(1)}%`,

@@ -59,6 +59,11 @@ export const runCommand: Command = {
       description: 'output folder (rerun to resume)',
       default: 'tinyprune-out',
     },
+    'base-epochs': {
+      type: 'string',
+      value: 'N',
+      description: 'demo only: epochs to train the demo model from scratch',
+    },
     json: { type: 'boolean', description: 'print the report as JSON at the end' },
   },
   async run(args) {
@@ -103,7 +108,11 @@ export const runCommand: Command = {
       deployInputs: numberOption(args, 'run', 'deploy-inputs', { integer: true, min: 1 })!,
       command: ['tinyprune', 'run', ...process.argv.slice(3)].join(' '),
       log: (line) => quiet || console.error(line),
-      demo: trainDemo,
+      demo: (d, log) =>
+        trainDemo(d, log, {
+          seed: prune.seed,
+          epochs: numberOption(args, 'run', 'base-epochs', { integer: true, min: 1 }),
+        }),
     });
     if (args.values.json) console.log(JSON.stringify(result.data, null, 2));
     const p = result.data.pruned!;
