@@ -155,6 +155,29 @@ dwCases.forEach((cs, i) =>
   }),
 );
 
+test('Sum over leading axes (SIMD path) and other reductions match cpu', async () => {
+  const cases: [number[], number | number[], boolean][] = [
+    [[3, 5, 4, 8], [0, 1, 2], false],
+    [[3, 5, 4, 8], [2, 0, 1], true],
+    [[700, 12], 0, false],
+    [[2, 3, 4, 8], [1, 2], false], // not all leading axes: the wasm kernel
+    [[6, 5, 3], [0, 1], true], // channels not a multiple of 4: the wasm kernel
+    [[4, 8], -1, false],
+  ];
+  for (const [shape, axis, keepDims] of cases) {
+    const data = randomNormalArray(
+      new Rng(shape.length * 31 + shape[0]!),
+      tf.util.sizeFromShape(shape),
+    );
+    const [want, got] = await onBoth(() => () => tf.sum(tf.tensor(data, shape), axis, keepDims));
+    assertClose(want, got, 1e-5, `sum ${JSON.stringify([shape, axis, keepDims])}`);
+    await useBackend('wasm');
+    const y = tf.sum(tf.tensor(data, shape), axis, keepDims);
+    await useBackend('cpu');
+    assert.deepEqual(y.shape, tf.sum(tf.tensor(data, shape), axis, keepDims).shape);
+  }
+});
+
 // tfjs's cpu kernels ignore dilation in the depthwise gradients, so dilated cases are checked
 // through the adjoint identities instead: <conv(x, w), dy> = <x, dx(dy)> = <w, dW(x, dy)>.
 test('dilated depthwise gradients satisfy the adjoint identities', async () => {

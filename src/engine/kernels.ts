@@ -378,6 +378,61 @@ function conv2DBackpropInput(args: {
   return s.finish(s.reshape(prod, inputShape));
 }
 
+let wasmSum: tf.KernelConfig | undefined;
+let wasmSumSetupDone = false;
+
+/**
+ * Sum over every axis but the last (bias and BatchNorm gradients, batch statistics): one SIMD
+ * sweep accumulating rows into the output. The wasm backend's own Sum transposes the reduced
+ * axes inward first, several times slower. Other reductions go to the wasm kernel.
+ */
+function sumKernel(args: {
+  inputs: NamedTensorInfoMap;
+  backend: KernelBackend;
+  attrs?: NamedAttrMap;
+}): TensorInfo {
+  const { x } = args.inputs as { x: TensorInfo };
+  const backend = args.backend as HeapBackend;
+  const rank = x.shape.length;
+  const axes = tf.util
+    .parseAxisParam(args.attrs!.axis as number | number[], x.shape)
+    .sort((a, b) => a - b);
+  const c = x.shape[rank - 1] ?? 1;
+  const leading = rank >= 2 && axes.length === rank - 1 && axes.every((a, i) => a === i);
+  const macc = leading && x.dtype === 'float32' && c % 4 === 0 ? heapMacc(backend) : undefined;
+  if (!macc) {
+    if (!wasmSumSetupDone) wasmSum!.setupFunc?.(backend);
+    wasmSumSetupDone = true;
+    return wasmSum!.kernelFunc(args) as TensorInfo;
+  }
+  const rows = tf.util.sizeFromShape(x.shape) / c;
+  const shape = args.attrs!.keepDims ? [...new Array<number>(rank - 1).fill(1), c] : [c];
+  const ones = backend.makeOutput([c], 'float32');
+  const out = backend.makeOutput(shape, 'float32');
+  backend.typedArrayFromHeap(ones).fill(1);
+  backend.typedArrayFromHeap(out).fill(0);
+  if (rows > 0) {
+    const f = 4;
+    macc(
+      heapOffset(backend, out),
+      heapOffset(backend, ones),
+      heapOffset(backend, x),
+      c / 4,
+      rows,
+      0,
+      c * f,
+      1,
+      0,
+      0,
+      1,
+      0,
+      0,
+    );
+  }
+  backend.disposeData(ones.dataId);
+  return out;
+}
+
 let registered = false;
 
 /** Registers our gradient kernels for the wasm backend (idempotent). */
@@ -385,11 +440,13 @@ export function registerWasmGradientKernels(): void {
   if (registered) return;
   registered = true;
   wasmConv2DBackpropInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  wasmSum = tf.getKernel('Sum', 'wasm');
   const kernels: [string, tf.KernelFunc][] = [
     ['Conv2DBackpropInput', conv2DBackpropInput as tf.KernelFunc],
     ['Conv2DBackpropFilter', conv2DBackpropFilter as tf.KernelFunc],
     ['DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter as tf.KernelFunc],
     ['DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput as tf.KernelFunc],
+    ['Sum', sumKernel as tf.KernelFunc],
   ];
   for (const [kernelName, kernelFunc] of kernels) {
     if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');

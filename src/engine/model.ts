@@ -91,13 +91,9 @@ interface BnStats {
   count: number;
 }
 
-/**
- * Column sums of x viewed as [rows, C]: one matmul with a ones row. The wasm backend's Sum/Mean
- * over leading axes transposes first and runs several times slower.
- */
-function sumRows(x: tf.Tensor, rows: number): tf.Tensor1D {
-  const c = x.size / rows;
-  return tf.matMul(tf.fill([1, rows], 1), x.reshape([rows, c])).reshape([c]);
+/** Sums over every axis but the channels (our wasm Sum kernel makes this one SIMD sweep). */
+function sumRows(x: tf.Tensor): tf.Tensor {
+  return tf.sum(x, x.shape.map((_, i) => i).slice(0, -1));
 }
 
 /**
@@ -114,9 +110,9 @@ function batchNormTraining(
   const count = x.size / x.shape[x.shape.length - 1]!;
   const f = tf.customGrad((xi, g, b, save) => {
     const xt = xi as tf.Tensor;
-    const mean = tf.div(sumRows(xt, count), count);
+    const mean = tf.div(sumRows(xt), count);
     const centred = tf.sub(xt, mean);
-    const variance = tf.div(sumRows(tf.square(centred), count), count);
+    const variance = tf.div(sumRows(tf.square(centred)), count);
     const rstd = tf.rsqrt(tf.add(variance, epsilon));
     const xhat = tf.mul(centred, rstd);
     const y = tf.add(tf.mul(xhat, g as tf.Tensor), b as tf.Tensor);
@@ -127,8 +123,8 @@ function batchNormTraining(
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const d = dy as tf.Tensor;
         const [sxhat, srstd, sg] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const dbeta = sumRows(d, count);
-        const dgamma = sumRows(tf.mul(d, sxhat), count);
+        const dbeta = sumRows(d);
+        const dgamma = sumRows(tf.mul(d, sxhat));
         // dx = γ·rstd/N · (N·dy − Σdy − x̂·Σ(dy·x̂))
         const inner = tf.sub(tf.sub(d, tf.div(dbeta, count)), tf.mul(sxhat, tf.div(dgamma, count)));
         const dx = tf.mul(inner, tf.mul(sg, srstd));
