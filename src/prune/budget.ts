@@ -4,6 +4,9 @@ import { TinypruneError } from '../graph/types.js';
 export interface Budget {
   params?: number;
   macs?: number;
+  /** Limits relative to the unpruned model (`params=50%`): fractions of its count. */
+  paramsFraction?: number;
+  macsFraction?: number;
   peakActivationBytes?: number;
   /** Largest allowed accuracy drop against the unpruned model, as a fraction (0.01 = 1 point). */
   drop?: number;
@@ -29,7 +32,17 @@ const BYTES: Record<string, number> = {
   mib: 1024 ** 2,
 };
 
-/** Parses `params=20k,macs=4M,memory=64KB,drop=1%`; errors name the bad entry. */
+/** The unpruned model, against which `drop` and relative limits are measured. */
+export interface Reference {
+  valAccuracy: number;
+  params: number;
+  macs: number;
+}
+
+/**
+ * Parses `params=20k,macs=4M,memory=64KB,drop=1%` (params and macs may also be a share of the
+ * unpruned model: `params=50%`); errors name the bad entry.
+ */
 export function parseBudget(text: string): Budget {
   const budget: Budget = {};
   const bad = (entry: string, why: string): never => {
@@ -47,9 +60,11 @@ export function parseBudget(text: string): Budget {
       .trim()
       .toLowerCase();
     if (key === 'params' || key === 'macs') {
-      const m = /^(\d+(?:\.\d+)?)([kmg]?)$/.exec(value);
-      if (!m) bad(entry, 'expected a count such as 20000, 20k or 4M');
-      budget[key] = Number(m![1]) * SUFFIX[m![2]!]!;
+      const m = /^(\d+(?:\.\d+)?)([kmg%]?)$/.exec(value);
+      if (!m) bad(entry, 'expected a count such as 20000, 20k, 4M or 50% (of the unpruned model)');
+      if (m![2] === '%')
+        budget[key === 'params' ? 'paramsFraction' : 'macsFraction'] = Number(m![1]) / 100;
+      else budget[key] = Number(m![1]) * SUFFIX[m![2]!]!;
     } else if (key === 'memory' || key === 'ram' || key === 'peak') {
       const m = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib)?$/.exec(value);
       if (!m) bad(entry, 'expected bytes such as 65536 or 64KB');
@@ -69,13 +84,17 @@ export function parseBudget(text: string): Budget {
 }
 
 /** Why a candidate misses the budget, or an empty list when it fits. */
-export function budgetViolations(c: Candidate, b: Budget, unprunedValAccuracy: number): string[] {
+export function budgetViolations(c: Candidate, b: Budget, ref: Reference): string[] {
   const out: string[] = [];
-  if (b.params !== undefined && c.params > b.params) out.push(`params ${c.params} > ${b.params}`);
-  if (b.macs !== undefined && c.macs > b.macs) out.push(`MACs ${c.macs} > ${b.macs}`);
+  const limit = (abs: number | undefined, frac: number | undefined, total: number) =>
+    Math.min(abs ?? Infinity, frac === undefined ? Infinity : frac * total);
+  const params = limit(b.params, b.paramsFraction, ref.params);
+  const macs = limit(b.macs, b.macsFraction, ref.macs);
+  if (c.params > params) out.push(`params ${c.params} > ${Math.floor(params)}`);
+  if (c.macs > macs) out.push(`MACs ${c.macs} > ${Math.floor(macs)}`);
   if (b.peakActivationBytes !== undefined && c.peakActivationBytes > b.peakActivationBytes)
     out.push(`peak memory ${c.peakActivationBytes} B > ${b.peakActivationBytes} B`);
-  const drop = unprunedValAccuracy - c.valAccuracy;
+  const drop = ref.valAccuracy - c.valAccuracy;
   if (b.drop !== undefined && drop > b.drop)
     out.push(`accuracy drop ${(drop * 100).toFixed(2)} points > ${(b.drop * 100).toFixed(2)}`);
   return out;
@@ -88,11 +107,9 @@ export function budgetViolations(c: Candidate, b: Budget, unprunedValAccuracy: n
 export function selectCandidate<C extends Candidate>(
   candidates: C[],
   budget: Budget,
-  unprunedValAccuracy: number,
+  ref: Reference,
 ): C | undefined {
-  const fitting = candidates.filter(
-    (c) => budgetViolations(c, budget, unprunedValAccuracy).length === 0,
-  );
+  const fitting = candidates.filter((c) => budgetViolations(c, budget, ref).length === 0);
   fitting.sort((a, b) => b.valAccuracy - a.valAccuracy || a.params - b.params);
   return fitting[0];
 }

@@ -105,16 +105,17 @@ export function selectFromSweep(
   budget: Budget,
   budgetText: string,
 ): SweepSelection {
-  const unprunedVal = rows.find((r) => r.variant === 'unpruned')?.val?.accuracy ?? 1;
+  const base = rows.find((r) => r.variant === 'unpruned')!;
+  const ref = { valAccuracy: base.val!.accuracy, params: base.params, macs: base.macs };
   const candidates = rows
     .filter((r) => r.variant !== 'unpruned')
     .map((r) => ({ ...r, valAccuracy: r.val!.accuracy }));
-  const pick = selectCandidate(candidates, budget, unprunedVal);
+  const pick = selectCandidate(candidates, budget, ref);
   if (pick) return { budget: budgetText, cut: pick.cut, head: pick.head };
   return {
     budget: budgetText,
     reasons: candidates.map(
-      (c) => `${c.cut}+${c.head}: ${budgetViolations(c, budget, unprunedVal).join('; ')}`,
+      (c) => `${c.cut}+${c.head}: ${budgetViolations(c, budget, ref).join('; ')}`,
     ),
   };
 }

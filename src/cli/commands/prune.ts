@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { findCutPoints } from '../../graph/cutpoints.js';
+import { modelTotals } from '../../graph/accounting.js';
 import { TinypruneError } from '../../graph/types.js';
 import { loadModel } from '../../io/load.js';
 import { parseBudget, selectCandidate } from '../../prune/budget.js';
@@ -215,7 +216,7 @@ export const pruneCommand: Command = {
       const pick = selectCandidate(
         results.map((r) => ({ ...r, valAccuracy: r.val.accuracy })),
         budget!,
-        unpruned.val.accuracy,
+        { valAccuracy: unpruned.val.accuracy, ...modelTotals(base) },
       );
       if (!pick)
         throw new TinypruneError(

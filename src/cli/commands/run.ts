@@ -44,7 +44,7 @@ export const runCommand: Command = {
       type: 'string',
       value: 'B',
       description: 'selection rule, e.g. params=20k,drop=1%',
-      default: 'drop=2%',
+      default: 'params=50%,drop=3%',
     },
     target: { type: 'string', value: 'T', description: 'rp2040 or cortex-m0', default: 'rp2040' },
     'deploy-inputs': {
