@@ -9,6 +9,9 @@ import { TfModel } from '../src/engine/model.js';
 import { OnnxRunner } from '../src/engine/onnxRun.js';
 import { fit } from '../src/engine/train.js';
 import { loadModel } from '../src/io/load.js';
+import { addTensor, createGraph } from '../src/graph/graph.js';
+import type { Graph } from '../src/graph/types.js';
+import { attachHead, parseHead } from '../src/prune/heads.js';
 import type { BenchReport, BenchRow } from './run.js';
 
 const MODELS = fileURLToPath(new URL('../../shared/models/mlperf_tiny/', import.meta.url));
@@ -60,12 +63,37 @@ async function forwardPerSecond(run: () => Promise<unknown> | unknown, n: number
   return n / median(times);
 }
 
+/** The pruning pipeline's "aux" head on cached cut features of shape h×w×c (as PruneSession trains it). */
+function auxHead(h: number, w: number, c: number, classes: number): Graph {
+  const g = createGraph(`aux head ${h}x${w}x${c}`);
+  addTensor(g, { name: 'features', shape: [1, h, w, c], dtype: 'float32' });
+  g.inputs = ['features'];
+  const rng = new Rng(3);
+  attachHead(g, 'features', parseHead('aux'), classes, () => rng.next());
+  return g;
+}
+
 export async function bench(): Promise<BenchReport> {
   if (!existsSync(`${MODELS}vww_96_float.tflite`))
     return { title: 'engine (skipped: ../shared is absent)', rows: [] };
   await useBackend('wasm');
   const steps = Number(process.env.BENCH_STEPS ?? 5);
   const rows: BenchRow[] = [];
+  // Depth pruning trains only the head on cached features: KWS block 2 (25x5x64, batch 100) and
+  // VWW block 5 (12x12x64, batch 32).
+  for (const [h, w, c, classes, batch] of [
+    [25, 5, 64, 12, 100],
+    [12, 12, 64, 2, 32],
+  ] as const) {
+    const m = new TfModel(auxHead(h, w, c, classes));
+    const sec = await stepSeconds(m, batch, 1, Math.max(steps, 10));
+    m.dispose();
+    rows.push({
+      name: `aux head on ${h}x${w}x${c} features, training, batch ${batch}, 1 worker (${(sec * 1000).toFixed(1)} ms/step)`,
+      value: batch / sec,
+      unit: 'examples/s',
+    });
+  }
   const specs = [
     {
       name: 'MobileNetV1-0.25',

@@ -129,7 +129,8 @@ export function shardGradients(
   });
   const out = model.trainableVariables.map((v) => {
     const gr = grads[v.name];
-    return gr ? (gr.dataSync() as Float32Array).slice() : new Float32Array(v.size);
+    // dataSync already returns a copy owned by the caller.
+    return gr ? (gr.dataSync() as Float32Array) : new Float32Array(v.size);
   });
   const lossSum = value.dataSync()[0]! * n;
   value.dispose();
@@ -231,11 +232,18 @@ export function evaluate(
   return { loss: loss / d.n, accuracy: correct / d.n };
 }
 
-/** Gathers examples `idx` into contiguous arrays. */
-function gather(d: Dataset, idx: Int32Array, per: number, classes: number) {
-  const x = new Float32Array(idx.length * per);
-  const y = new Int32Array(idx.length);
-  const t = d.teacherLogits ? new Float32Array(idx.length * classes) : undefined;
+/** Batch buffers reused across steps: fresh large arrays cost page faults on every step. */
+interface BatchBuffers {
+  x: Float32Array;
+  y: Int32Array;
+  t?: Float32Array;
+}
+
+/** Gathers examples `idx` into the front of `buf` (views of idx.length examples). */
+function gather(d: Dataset, idx: Int32Array, per: number, classes: number, buf: BatchBuffers) {
+  const x = buf.x.subarray(0, idx.length * per);
+  const y = buf.y.subarray(0, idx.length);
+  const t = buf.t?.subarray(0, idx.length * classes);
   idx.forEach((j, k) => {
     x.set(d.x.subarray(j * per, (j + 1) * per), k * per);
     y[k] = d.y[j]!;
@@ -268,6 +276,11 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
   const nWorkers = Math.max(1, Math.floor(opts.workers ?? 1));
   const pool = nWorkers > 1 ? await GradientWorkers.start(model, nWorkers - 1) : undefined;
   const history: History = { epochs: [], steps: 0, bestEpoch: -1 };
+  const buffers: BatchBuffers = {
+    x: new Float32Array(batchSize * per),
+    y: new Int32Array(batchSize),
+    t: train.teacherLogits ? new Float32Array(batchSize * classes) : undefined,
+  };
   let best: Map<string, Float32Array> | undefined;
   let sinceBest = 0;
   try {
@@ -280,7 +293,7 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
       let lr = 0;
       for (let s = 0; s < train.n && history.steps < totalSteps; s += batchSize) {
         const idx = order.subarray(s, Math.min(s + batchSize, train.n));
-        const batch = gather(train, idx, per, classes);
+        const batch = gather(train, idx, per, classes, buffers);
         if (opts.augment) opts.augment(batch.x, idx.length, rng);
         lr = learningRate(opts.lr, history.steps, epoch);
         const results = pool
@@ -288,15 +301,18 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
           : [shardGradients(model, batch.x, batch.y, idx.length, batch.t, opts.distill)];
         // Average shard gradients weighted by shard size (= the full batch's mean gradient).
         const n = results.reduce((a, r) => a + r.n, 0);
-        const grads = weights.map((w, k) => {
-          const g = new Float32Array(w.length);
-          for (const r of results) {
-            const f = r.n / n;
-            const rg = r.grads[k]!;
-            for (let i = 0; i < g.length; i++) g[i]! += f * rg[i]!;
-          }
-          return g;
-        });
+        const grads =
+          results.length === 1
+            ? results[0]!.grads
+            : weights.map((w, k) => {
+                const g = new Float32Array(w.length);
+                for (const r of results) {
+                  const f = r.n / n;
+                  const rg = r.grads[k]!;
+                  for (let i = 0; i < g.length; i++) g[i]! += f * rg[i]!;
+                }
+                return g;
+              });
         optimizer.apply(weights, grads, lr);
         tf.tidy(() => vars.forEach((v, k) => v.assign(tf.tensor(weights[k]!, v.shape))));
         for (const r of results) {
