@@ -39,7 +39,7 @@ test('the CLI prints help, and rejects unknown commands, options and bad values 
       ['sweep', '--model', 'm', '--data', 'd', '--out', 'o', '--heads', 'aux,bogus'],
       /unknown layer "bogus"/,
     ],
-    [['run', '--model', 'only-model.tflite'], /give --model and --data together/],
+    [['run', '--model', 'only-model.tflite'], /--model needs --data/],
   ];
   for (const [args, pattern] of cases) {
     const r = runCli(args);

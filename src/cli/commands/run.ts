@@ -26,7 +26,8 @@ export const runCommand: Command = {
     data: {
       type: 'string',
       value: 'SPEC',
-      description: 'dataset spec (docs/datasets.md); without it, generated synthetic shapes',
+      description:
+        'dataset spec (docs/datasets.md); without it, generated synthetic shapes; without --model, a demo model is trained on it',
     },
     cut: {
       type: 'string',
@@ -69,9 +70,9 @@ export const runCommand: Command = {
   async run(args) {
     const model = args.values.model as string | undefined;
     const data = args.values.data as string | undefined;
-    if ((model === undefined) !== (data === undefined))
+    if (model !== undefined && data === undefined)
       throw new TinypruneError(
-        'tinyprune run: give --model and --data together (or neither, for the demo)',
+        'tinyprune run: --model needs --data (the data to prune and test on)',
       );
     const target = String(args.values.target);
     if (target !== 'rp2040' && target !== 'cortex-m0')
