@@ -69,7 +69,7 @@ function auxHead(h: number, w: number, c: number, classes: number): Graph {
   addTensor(g, { name: 'features', shape: [1, h, w, c], dtype: 'float32' });
   g.inputs = ['features'];
   const rng = new Rng(3);
-  attachHead(g, 'features', parseHead('aux'), classes, () => rng.next());
+  attachHead(g, 'features', parseHead('aux'), classes, rng);
   return g;
 }
 

@@ -37,7 +37,7 @@ export {
 } from './engine/train.js';
 export { graphToOnnx } from './engine/onnx.js';
 export { OnnxRunner, runOnnx, type OnnxOptions } from './engine/onnxRun.js';
-export { Rng as EngineRng, glorotUniform } from './engine/init.js';
+export { glorotUniform } from './engine/init.js';
 export * from './report/index.js';
 export {
   progress,

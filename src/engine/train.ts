@@ -286,7 +286,7 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
   try {
     for (let epoch = 0; epoch < epochs && history.steps < totalSteps; epoch++) {
       const t0 = performance.now();
-      const order = rng.permutation(train.n);
+      const order = Int32Array.from(rng.shuffle(Array.from({ length: train.n }, (_, i) => i)));
       let lossSum = 0;
       let correct = 0;
       let seen = 0;

@@ -3,6 +3,7 @@ import { findCutPoints, type CutPoint } from '../graph/cutpoints.js';
 import type { Graph } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
 import { attachHead, parseHead } from './heads.js';
+import type { Rng } from '../data/random.js';
 
 /** Finds a cut point by name (`block5`, `conv1`…); the error lists the valid names. */
 export function resolveCutPoint(g: Graph, name: string): CutPoint {
@@ -39,7 +40,7 @@ export function pruneModel(
   g: Graph,
   cut: CutPoint,
   head: string,
-  rng: () => number,
+  rng: Rng,
   classes = outputClasses(g),
 ): Graph {
   const layers = parseHead(head);

@@ -2,6 +2,8 @@ import { addTensor, getTensor, uniqueTensorName } from '../graph/graph.js';
 import { inferOpShape } from '../graph/shapes.js';
 import type { Activation, Graph, Op, OpAttrs } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
+import type { Rng } from '../data/random.js';
+import { glorotUniform } from '../engine/init.js';
 
 /**
  * The head language: comma-separated layers applied to the cut tensor.
@@ -66,14 +68,6 @@ export function parseHead(spec: string): HeadLayer[] {
   return layers;
 }
 
-/** Glorot-uniform weights from a seeded generator, as Keras initialises conv and dense kernels. */
-function glorot(n: number, fanIn: number, fanOut: number, rng: () => number): Float32Array {
-  const limit = Math.sqrt(6 / (fanIn + fanOut));
-  const w = new Float32Array(n);
-  for (let i = 0; i < n; i++) w[i] = (rng() * 2 - 1) * limit;
-  return w;
-}
-
 /**
  * Appends a freshly initialised head to `g`, reading `from` (the cut tensor), and makes its
  * softmax output the graph's output. Op and tensor names start with `head/`.
@@ -83,7 +77,7 @@ export function attachHead(
   from: string,
   layers: HeadLayer[],
   classes: number,
-  rng: () => number,
+  rng: Rng,
 ): void {
   let x = from;
   let n = 0;
@@ -124,7 +118,7 @@ export function attachHead(
         'depthwiseConv2d',
         'dw',
         [
-          constant(`${p}/depthwise`, [1, k, k, c], glorot(k * k * c, k * k, k * k, rng)),
+          constant(`${p}/depthwise`, [1, k, k, c], glorotUniform(rng, k * k * c, k * k, k * k)),
           constant(`${p}/bias`, [c], new Float32Array(c)),
         ],
         {
@@ -141,7 +135,11 @@ export function attachHead(
         'conv2d',
         k === 1 ? 'pw' : 'conv',
         [
-          constant(`${p}/kernel`, [f, k, k, c], glorot(f * k * k * c, k * k * c, k * k * f, rng)),
+          constant(
+            `${p}/kernel`,
+            [f, k, k, c],
+            glorotUniform(rng, f * k * k * c, k * k * c, k * k * f),
+          ),
           constant(`${p}/bias`, [f], new Float32Array(f)),
         ],
         { strides: [layer.stride, layer.stride], padding: 'same', activation: 'none' },
@@ -158,7 +156,7 @@ export function attachHead(
         'fullyConnected',
         final ? 'classifier' : 'fc',
         [
-          constant(`${p}/kernel`, [units, c], glorot(units * c, c, units, rng)),
+          constant(`${p}/kernel`, [units, c], glorotUniform(rng, units * c, c, units)),
           constant(`${p}/bias`, [units], new Float32Array(units)),
         ],
         { activation: final ? 'none' : 'relu' },

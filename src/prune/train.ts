@@ -170,7 +170,7 @@ export class PruneSession {
   /** Cuts the base model at `cut`, attaches `head`, trains it, and evaluates every split. */
   async prune(cut: CutPoint, head: string, opts: PruneOptions): Promise<PruneResult> {
     const rng = new Rng(opts.seed);
-    const graph = pruneModel(this.base, cut, head, () => rng.next(), this.classes.length);
+    const graph = pruneModel(this.base, cut, head, rng, this.classes.length);
     const views = opts.views ?? 0;
     const fitCommon = {
       epochs: opts.schedule.epochs,
