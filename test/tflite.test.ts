@@ -248,10 +248,10 @@ describe('exported models in the official TFLite runtime', { skip: needsShared }
     assert.equal(r.maxDiff, 0);
   });
 
-  it('KWS float: same classes on 20 MFCC features (the original runs hybrid int8 kernels)', async () => {
-    // The original file's conv weights are int8 (hybrid): TFLite quantises the activations on the
-    // fly there, while our export holds the same weights dequantised to float32. The two agree
-    // up to that activation quantisation.
+  it('KWS float (hybrid): identical outputs on 20 MFCC features', async () => {
+    // The original file's conv weights are int8 with a scale (hybrid). The reader dequantises
+    // them and remembers their storage, so the writer stores them as int8 again while they are
+    // unchanged: the runtime then runs the same hybrid kernels on both files.
     const { bytes, out1 } = roundTrip('kws_ref_model_float32.tflite');
     const int8 = readTflite(read('kws_ref_model.tflite'), 'kws int8');
     const q = int8.tensors.get(int8.inputs[0]!)!.quant!;
@@ -260,7 +260,19 @@ describe('exported models in the official TFLite runtime', { skip: needsShared }
     );
     const r = await compareRuntimes(bytes, out1, inputs);
     assert.equal(r.sameClass, 20);
-    assert.ok(r.maxDiff < 0.05, `max softmax difference ${r.maxDiff}`);
+    assert.equal(r.maxDiff, 0);
+  });
+
+  it('KWS float: retrained hybrid weights are written as float32', () => {
+    const g = readTflite(read('kws_ref_model_float32.tflite'), 'kws');
+    const w = [...g.tensors.values()].find((t) => t.stored)!;
+    assert.ok(w, 'the KWS float file has hybrid weights');
+    (w.data as Float32Array)[0] = (w.data as Float32Array)[0]! + 0.001;
+    const back = readTflite(writeTflite(g), 'retrained');
+    const w2 = back.tensors.get(w.name)!;
+    assert.equal(w2.dtype, 'float32');
+    assert.equal(w2.stored, undefined);
+    assert.equal((w2.data as Float32Array)[0], (w.data as Float32Array)[0]);
   });
 });
 

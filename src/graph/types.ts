@@ -25,6 +25,12 @@ export interface Tensor {
   /** Present for constants (weights, biases, shape vectors). */
   data?: TensorData;
   quant?: Quantization;
+  /**
+   * How the source file stored this constant when that differs from `data`: hybrid TFLite
+   * weights (int8 with a scale, feeding float ops) are dequantised on import; writers store them
+   * as int8 again while `data` is still exactly their dequantisation (i.e. not retrained).
+   */
+  stored?: { dtype: 'int8' | 'uint8'; data: Int8Array | Uint8Array; quant: Quantization };
 }
 
 export type OpKind =

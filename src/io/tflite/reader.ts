@@ -467,6 +467,7 @@ function buildGraph(
     for (const name of op.inputs.slice(1)) {
       const w = graph.tensors.get(name);
       if (w?.data && w.quant && (w.dtype === 'int8' || w.dtype === 'uint8')) {
+        w.stored = { dtype: w.dtype, data: w.data as Int8Array | Uint8Array, quant: w.quant };
         w.data = dequantizeData(w.data, w.shape, w.quant);
         w.dtype = 'float32';
         delete w.quant;

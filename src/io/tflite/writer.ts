@@ -4,6 +4,7 @@
 // graph always gives the same bytes.
 
 import { Builder } from 'flatbuffers';
+import { dequantizeData } from './reader.js';
 import { numElements, uniqueTensorName, validateGraph } from '../../graph/graph.js';
 import type { DType, Graph, Op, OpKind, Tensor } from '../../graph/types.js';
 import { TinypruneError } from '../../graph/types.js';
@@ -72,7 +73,9 @@ export function writeTflite(graph: Graph, options: WriteTfliteOptions = {}): Uin
   // (MEAN axes, PAD paddings) where the IR keeps them only as attributes.
   const used = new Set<string>([...graph.inputs, ...graph.outputs]);
   for (const op of graph.ops) for (const n of [...op.inputs, ...op.outputs]) if (n) used.add(n);
-  const tensors: Tensor[] = [...graph.tensors.values()].filter((t) => used.has(t.name));
+  const tensors: Tensor[] = [...graph.tensors.values()]
+    .filter((t) => used.has(t.name))
+    .map(storedForm);
   const index = new Map<string, number>(tensors.map((t, i) => [t.name, i]));
   const taken = { tensors: new Map(graph.tensors) } as Graph;
   const addConst = (base: string, values: number[], shape: number[]): number => {
@@ -323,6 +326,15 @@ function writeTensor(b: Builder, t: Tensor, buffer: number): number {
   b.addFieldOffset(F.Tensor.name, name, 0);
   if (quant) b.addFieldOffset(F.Tensor.quantization, quant, 0);
   return b.endObject();
+}
+
+/** A hybrid weight keeps its int8 storage while its float values are still its dequantisation. */
+function storedForm(t: Tensor): Tensor {
+  const s = t.stored;
+  if (!s || t.dtype !== 'float32' || !(t.data instanceof Float32Array)) return t;
+  const expected = dequantizeData(s.data, t.shape, s.quant);
+  for (let i = 0; i < expected.length; i++) if (expected[i] !== t.data[i]) return t;
+  return { name: t.name, shape: t.shape, dtype: s.dtype, data: s.data, quant: s.quant };
 }
 
 function activationCode(op: Op): number {
