@@ -4,6 +4,12 @@ import { loadModel } from '../../io/load.js';
 import type { Command } from '../command.js';
 import { formatInt, formatKB, table } from '../format.js';
 
+/** TFLite tensor names can list every fused op (`a;b;c`): show the first, at most 40 chars. */
+function shortName(name: string): string {
+  const first = name.split(';')[0]!;
+  return first.length > 40 ? `…${first.slice(-39)}` : first;
+}
+
 export const inspectCommand: Command = {
   name: 'inspect',
   summary: 'Show a model layer by layer: shapes, parameters, MACs, memory and cut points',
@@ -61,7 +67,7 @@ export const inspectCommand: Command = {
         ['cut', 'tensor', 'shape', 'params kept', 'MACs kept', 'peak KB'],
         cutPoints.map((c) => [
           c.name,
-          c.tensor,
+          shortName(c.tensor),
           c.shape.join('x'),
           formatInt(c.params),
           formatInt(c.macs),
