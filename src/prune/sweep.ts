@@ -8,7 +8,7 @@ import { saveTflite } from './save.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { PruneOptions, PruneSession } from './train.js';
 
-export type SweepRecord = SweepRow & { file?: string };
+export type SweepRecord = SweepRow & { file?: string; kerasParams?: number };
 
 export interface SweepSelection {
   budget: string;
@@ -77,6 +77,7 @@ export async function runSweep(
         head,
         variant,
         params: r.params,
+        kerasParams: r.kerasParams,
         macs: r.macs,
         peakActivationBytes: r.peakActivationBytes,
         test: r.test,

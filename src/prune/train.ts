@@ -64,6 +64,8 @@ export interface PruneResult {
   variant: 'frozen' | 'finetune' | 'distill';
   graph: Graph;
   params: number;
+  /** Parameters as Keras counts them (BatchNorm folded into the tail counted back). */
+  kerasParams: number;
   macs: number;
   peakActivationBytes: number;
   train: Evaluation;

@@ -59,17 +59,18 @@ export const inspectCommand: Command = {
       ),
     );
     console.log(
-      `\ntotal: ${formatInt(totals.params)} params, ${formatInt(totals.macs)} MACs, peak activations ${formatKB(totals.peakActivationBytes)} KB`,
+      `\ntotal: ${formatInt(totals.params)} params (${formatInt(totals.kerasParams)} as Keras counts them, BatchNorm unfolded), ${formatInt(totals.macs)} MACs, peak activations ${formatKB(totals.peakActivationBytes)} KB`,
     );
     console.log(`\ncut points (${cutPoints.length}):`);
     console.log(
       table(
-        ['cut', 'tensor', 'shape', 'params kept', 'MACs kept', 'peak KB'],
+        ['cut', 'tensor', 'shape', 'params kept', 'Keras params', 'MACs kept', 'peak KB'],
         cutPoints.map((c) => [
           c.name,
           shortName(c.tensor),
           c.shape.join('x'),
           formatInt(c.params),
+          formatInt(c.kerasParams),
           formatInt(c.macs),
           formatKB(c.peakActivationBytes),
         ]),
