@@ -15,7 +15,7 @@ import { TinypruneError } from '../graph/types.js';
 import { quantizeMultiplier } from '../quant/fixedpoint.js';
 import { activationRangeInt8 } from '../quant/interpreter.js';
 import { softmaxInt8Params } from '../quant/softmaxInt8.js';
-import { DOT4_FUNCTION, DOT4_MACRO } from './kernels.js';
+import { depthwise4Function, DOT4_FUNCTION, DOT4_MACRO } from './kernels.js';
 import { planRequant, REQUANT_C, type RequantPath } from './requant.js';
 
 export interface GeneratedLayer {
@@ -247,6 +247,7 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
   const calls: string[] = [];
   const layers: GeneratedLayer[] = [];
   let needSoftmax = false;
+  const dwTaps = new Set<number>();
 
   g.ops.forEach((op, i) => {
     const x = getTensor(g, op.inputs[0]!);
@@ -422,6 +423,39 @@ ${channels}
     }
 `;
           }
+        } else if (op.kind === 'depthwiseConv2d' && mult === 1 && outC % 4 === 0 && taps <= 31) {
+          // Per output pixel: one pointer per tap (the input pixel, or a row of zu for padding,
+          // so borders need no per-tap checks), then groups of four channels through the
+          // hand-scheduled tp_dw4 kernel; weights interleaved int8 [C/4][taps][4].
+          const wi = new Int8Array(outC * taps);
+          for (let o = 0; o < outC; o++)
+            for (let t = 0; t < taps; t++)
+              wi[((o >> 2) * taps + t) * 4 + (o & 3)] = wr[o * taps + t]!;
+          dwTaps.add(taps);
+          consts.push(
+            `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
+            `static const uint8_t ${fn}_pad[${inC}] __attribute__((aligned(4))) = {\n${cArray(new Uint8Array(inC).fill(zu))}\n};`,
+          );
+          const st = (j: number) => `out[c + ${j}] = ${store(`acc[${j}]`, `c + ${j}`)};`;
+          body = `  const uint8_t *pt[${taps}];
+  for (int oy = 0; oy < ${outH}; oy++)
+    for (int ox = 0; ox < ${outW}; ox++, out += ${outC}) {
+      for (int ky = 0; ky < ${kH}; ky++) {
+        const int iy = oy * ${sH} - ${padT} + ky * ${dH};
+        for (int kx = 0; kx < ${kW}; kx++) {
+          const int ix = ox * ${sW} - ${padL} + kx * ${dW};
+          pt[ky * ${kW} + kx] = iy >= 0 && iy < ${inH} && ix >= 0 && ix < ${inW}
+              ? in + (iy * ${inW} + ix) * ${inC} : ${fn}_pad;
+        }
+      }
+      const int8_t *w = ${fn}_wi;
+      for (int c = 0; c < ${outC}; c += 4, w += ${4 * taps}) {
+        int32_t acc[4] = {${fn}_b[c], ${fn}_b[c + 1], ${fn}_b[c + 2], ${fn}_b[c + 3]};
+        tp_dw4_${taps}(pt, c, w, acc);
+        ${[0, 1, 2, 3].map(st).join('\n        ')}
+      }
+    }
+`;
         } else if (op.kind === 'depthwiseConv2d' && mult === 1) {
           // Per output pixel: one pointer per tap (the input pixel, or a row of zu for padding,
           // so borders need no per-tap checks), then all channels with the taps unrolled and the
@@ -681,6 +715,7 @@ ${PRELUDE}
 ${REQUANT_C}
 ${DOT4_MACRO}
 ${DOT4_FUNCTION}
+${[...dwTaps].map(depthwise4Function).join('\n')}
 static uint8_t tp_arena[${arenaBytes}] __attribute__((aligned(4)));
 
 int8_t *model_input(void) { return (int8_t *)(tp_arena + ${off(input.name)}); }
