@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { COMMANDS } from '../src/cli/commands/index.js';
 import { helpText } from '../src/cli/command.js';
 import { runCli } from './helpers/cli.js';
+import { readFileSync } from 'node:fs';
+import { cliReference } from '../scripts/cli-docs.js';
 
 test('every command has a complete --help: usage and every option', () => {
   for (const cmd of COMMANDS) {
@@ -48,4 +50,9 @@ test('the CLI prints help, and rejects unknown commands, options and bad values 
     assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: one line`);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
+});
+
+test('docs/cli.md is the --help of every command (regenerate: node --import tsx scripts/cli-docs.ts)', () => {
+  const committed = readFileSync(new URL('../docs/cli.md', import.meta.url), 'utf8');
+  assert.equal(committed, cliReference());
 });
