@@ -30,6 +30,7 @@ import { PruneSession, taskOf, type PruneOptions } from '../prune/train.js';
 import { layerCosts } from '../report/layers.js';
 import type { AccuracyStat, ModelSummary, PaperFigures, ReportData } from '../report/types.js';
 import { writeReport, type WrittenReport } from '../report/write.js';
+import type { Progress } from '../cli/progress.js';
 
 export interface RunOptions {
   /** The trained model; absent for the built-in demo (a model trained here from scratch). */
@@ -47,6 +48,8 @@ export interface RunOptions {
   deployInputs: number;
   command: string;
   log: (line: string) => void;
+  /** Progress display for long steps (training epochs). */
+  progress?: (label: string, total: number) => Progress;
   /** Builds and trains the demo model when `model` is absent; returns its float graph. */
   demo?: (data: PruneData, log: (line: string) => void) => Promise<Graph>;
 }
@@ -175,6 +178,7 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
     const rows = await runSweep(session, cuts, o.heads, o.prune, join(dir, 'sweep'), {
       saveModels: true,
       log,
+      progress: o.progress,
     });
     let selection: SweepSelection = selectFromSweep(rows, parseBudget(o.budget), o.budget);
     if (!selection.cut) {

@@ -7,6 +7,7 @@ import { budgetViolations, selectCandidate, type Budget } from './budget.js';
 import { saveTflite } from './save.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { PruneOptions, PruneSession } from './train.js';
+import type { Progress } from '../cli/progress.js';
 
 export type SweepRecord = SweepRow & { file?: string; kerasParams?: number };
 
@@ -38,7 +39,12 @@ export async function runSweep(
   heads: string[],
   opts: PruneOptions,
   dir: string,
-  o: { saveModels?: boolean; log?: (line: string) => void } = {},
+  o: {
+    saveModels?: boolean;
+    log?: (line: string) => void;
+    /** A progress display per trained row, ticked once per epoch. */
+    progress?: (label: string, total: number) => Progress;
+  } = {},
 ): Promise<SweepRecord[]> {
   const log = o.log ?? (() => {});
   const variant = variantOf(opts);
@@ -71,7 +77,15 @@ export async function runSweep(
         continue;
       }
       const t0 = Date.now();
-      const r = await session.prune(cut, head, opts);
+      const bar = o.progress?.(`[${k}/${total}] ${cut.name} + ${head}`, opts.schedule.epochs);
+      const r = await session.prune(cut, head, {
+        ...opts,
+        onEpochEnd: (e) => {
+          bar?.tick(1, `val ${((e.valAccuracy ?? 0) * 100).toFixed(1)}%`);
+          opts.onEpochEnd?.(e);
+        },
+      });
+      bar?.done();
       const row: SweepRecord = {
         cut: cut.name,
         head,

@@ -7,6 +7,7 @@ import { loadModel } from '../../io/load.js';
 import { TinypruneError } from '../../graph/types.js';
 import type { Command } from '../command.js';
 import { numberOption } from '../command.js';
+import { progress } from '../progress.js';
 import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
 
 export const runCommand: Command = {
@@ -109,6 +110,7 @@ export const runCommand: Command = {
       deployInputs: numberOption(args, 'run', 'deploy-inputs', { integer: true, min: 1 })!,
       command: ['tinyprune', 'run', ...process.argv.slice(3)].join(' '),
       log: (line) => quiet || console.error(line),
+      progress: (label, total) => progress(label, total, { quiet }),
       demo: (d, log) =>
         trainDemo(d, log, {
           seed: prune.seed,

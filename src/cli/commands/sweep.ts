@@ -14,6 +14,7 @@ import { renderSweepMarkdown } from '../../report/markdown.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
+import { progress } from '../progress.js';
 
 export const sweepCommand: Command = {
   name: 'sweep',
@@ -62,6 +63,7 @@ export const sweepCommand: Command = {
     const rows = await runSweep(session, cuts, heads, opts, out, {
       saveModels: args.values['save-models'] === true,
       log,
+      progress: (label, total) => progress(label, total, { quiet }),
     });
     const budgetText = String(args.values.budget);
     const selection = budget ? selectFromSweep(rows, budget, budgetText) : undefined;
