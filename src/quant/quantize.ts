@@ -215,9 +215,10 @@ function quantizeOp(
       const sIn = quantOf(x).scale[0]!;
       const axis = op.kind === 'conv2d' ? 0 : op.kind === 'depthwiseConv2d' ? 3 : -1;
       const w = getTensor(g, op.inputs[1]!);
-      const wScales = quantizeWeights(w, axis);
+      const bias = op.inputs[2] ? getTensor(g, op.inputs[2]) : undefined;
+      const wScales = quantizeWeights(w, axis, bias && biasScaleFloor(bias, sIn));
       const outC = axis === 3 ? w.shape[3]! : w.shape[0]!;
-      if (op.inputs[2]) quantizeBias(getTensor(g, op.inputs[2]), sIn, wScales, outC);
+      if (bias) quantizeBias(bias, sIn, wScales, outC);
       setAct(y, fromStats(y));
       return;
     }
@@ -235,8 +236,23 @@ function quantizeOp(
   }
 }
 
-/** int8 symmetric weights in [-127, 127]; per channel of `axis`, or per tensor for axis -1. */
-function quantizeWeights(w: Tensor, axis: number): number[] {
+const INT32_MAX = 2147483647;
+
+/**
+ * Smallest weight scale per output channel that keeps the int32 bias (at s_in·s_w) in range.
+ * A nearly dead channel (weights ~1e-31, as in MobileNet's trained VWW model) with a real bias
+ * would otherwise overflow its bias and lose it; TFLite's quantiser raises such weight scales
+ * the same way (AdjustWeightsForBiasScale).
+ */
+function biasScaleFloor(bias: Tensor, sIn: number): number[] {
+  return Array.from(constantAsFloat(bias), (b) => (Math.abs(b) / (sIn * INT32_MAX)) * (1 + 1e-6));
+}
+
+/**
+ * int8 symmetric weights in [-127, 127]; per channel of `axis`, or per tensor for axis -1.
+ * `minScales` (per output channel) raises scales that are too small for the bias.
+ */
+function quantizeWeights(w: Tensor, axis: number, minScales?: number[]): number[] {
   const data = constantAsFloat(w);
   const channels = axis < 0 ? 1 : w.shape[axis]!;
   const inner = axis < 0 ? data.length : numElements(w.shape.slice(axis + 1));
@@ -244,7 +260,12 @@ function quantizeWeights(w: Tensor, axis: number): number[] {
   const maxAbs = new Float64Array(channels);
   for (let i = 0; i < data.length; i++)
     maxAbs[chOf(i)] = Math.max(maxAbs[chOf(i)]!, Math.abs(data[i]!));
-  const scales = Array.from(maxAbs, (m) => (m > 0 ? f32(m / 127) : 1));
+  const floor = (c: number) =>
+    minScales ? (axis < 0 ? Math.max(0, ...minScales) : (minScales[c] ?? 0)) : 0;
+  const scales = Array.from(maxAbs, (m, c) => {
+    const s = m > 0 ? m / 127 : 1;
+    return f32(Math.max(s, floor(c)));
+  });
   const q = new Int8Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const v = Math.round(data[i]! / scales[chOf(i)]!);
@@ -264,7 +285,7 @@ function quantizeBias(b: Tensor, sIn: number, wScales: number[], outC: number): 
   const q = new Int32Array(data.length);
   for (let c = 0; c < data.length; c++) {
     const v = Math.round(data[c]! / scales[c]!);
-    q[c] = Math.max(-2147483647, Math.min(2147483647, v));
+    q[c] = Math.max(-INT32_MAX, Math.min(INT32_MAX, v));
   }
   b.dtype = 'int32';
   b.data = q;
