@@ -14,6 +14,24 @@ export interface ModelOptions {
   trainable?: TrainablePredicate;
   /** Keras BatchNormalization momentum for the moving statistics. */
   bnMomentum?: number;
+  /**
+   * Run hybrid layers (int8-stored weights from a hybrid .tflite, still unchanged) as TFLite's
+   * hybrid kernels do: each example's input quantised to int8 on the fly (symmetric, per example)
+   * before the layer, in inference. Default false: plain float math.
+   */
+  emulateHybrid?: boolean;
+}
+
+/** TFLite's SymmetricQuantizeFloats per example, then back to float: round(x·127/max|x|). */
+function hybridInput(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const range = tf.max(tf.abs(x), [1, 2, 3], true);
+    const safe = tf.where(tf.equal(range, 0), tf.onesLike(range), range);
+    const scaled = tf.mul(x, tf.div(127, safe));
+    // TfLiteRound rounds half away from zero (tf.round rounds half to even).
+    const rounded = tf.mul(tf.sign(scaled), tf.floor(tf.add(tf.abs(scaled), 0.5)));
+    return tf.mul(tf.clipByValue(rounded, -127, 127), tf.div(safe, 127));
+  });
 }
 
 export interface ForwardResult {
@@ -162,12 +180,20 @@ export class TfModel {
   readonly inputShape: number[];
   readonly outputSize: number;
   readonly bnMomentum: number;
+  /** Ops whose input is quantised per example first (see ModelOptions.emulateHybrid). */
+  readonly hybridOps = new Set<string>();
 
   constructor(
     readonly graph: Graph,
     opts: ModelOptions = {},
   ) {
     this.bnMomentum = opts.bnMomentum ?? 0.99;
+    if (opts.emulateHybrid)
+      for (const op of graph.ops) {
+        const w = op.inputs[1] ? graph.tensors.get(op.inputs[1]) : undefined;
+        if (op.kind === 'conv2d' && w?.stored && w.stored.quant.scale.length === 1)
+          this.hybridOps.add(op.name);
+      }
     const trainable: TrainablePredicate = opts.trainable ?? (() => true);
     if (graph.inputs.length !== 1 || graph.outputs.length !== 1)
       throw new TinypruneError(
@@ -246,8 +272,9 @@ export class TfModel {
         case 'conv2d':
         case 'depthwiseConv2d': {
           const f = fusable(a.activation);
+          const hybrid = !training && this.hybridOps.has(op.name);
           const args = {
-            x: inp as tf.Tensor4D,
+            x: (hybrid ? hybridInput(inp) : inp) as tf.Tensor4D,
             filter: get(op.inputs[1]!) as tf.Tensor4D,
             strides: a.strides ?? [1, 1],
             pad: a.padding ?? 'valid',
