@@ -9,21 +9,9 @@ import { chromiumPath, inspectReport, inspectReports } from '../src/report/brows
 import { writeReport } from '../src/report/write.js';
 import { TinypruneError } from '../src/graph/types.js';
 import { sampleReport } from './report-sample.js';
+import { KWS_CLASSES } from '../src/data/kws.js';
 
-const KWS = [
-  'down',
-  'go',
-  'left',
-  'no',
-  'off',
-  'on',
-  'right',
-  'stop',
-  'up',
-  'yes',
-  'silence',
-  'unknown',
-];
+const KWS = [...KWS_CLASSES];
 const skip = chromiumPath()
   ? false
   : 'Chromium not found at /usr/bin/chromium (set TINYPRUNE_CHROMIUM): browser check skipped';

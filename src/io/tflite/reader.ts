@@ -502,38 +502,39 @@ function readAttrs(rop: RawOp, op: Op, graph: Graph): OpAttrs {
       );
     return rop.optionsType === type ? o : undefined;
   };
+  // CONV_2D and DEPTHWISE_CONV_2D options share these fields (at their own field ids).
+  type WindowFields = Record<
+    | 'padding'
+    | 'stride_w'
+    | 'stride_h'
+    | 'fused_activation_function'
+    | 'dilation_w_factor'
+    | 'dilation_h_factor',
+    number
+  >;
+  const windowAttrs = (c: FbTable | undefined, f: WindowFields): OpAttrs => ({
+    strides: [
+      positive(c?.i32(f.stride_h) ?? 0, 'stride_h', what),
+      positive(c?.i32(f.stride_w) ?? 0, 'stride_w', what),
+    ],
+    padding: padding(c?.i8(f.padding) ?? 0, what),
+    dilations: [
+      positive(c?.i32(f.dilation_h_factor, 1) ?? 1, 'dilation_h_factor', what),
+      positive(c?.i32(f.dilation_w_factor, 1) ?? 1, 'dilation_w_factor', what),
+    ],
+    activation: activation(c?.i8(f.fused_activation_function) ?? 0, what),
+  });
   switch (op.kind) {
     case 'conv2d': {
       const c = expect(Options.Conv2DOptions, 'Conv2DOptions');
-      const f = F.Conv2DOptions;
-      return {
-        strides: [
-          positive(c?.i32(f.stride_h) ?? 0, 'stride_h', what),
-          positive(c?.i32(f.stride_w) ?? 0, 'stride_w', what),
-        ],
-        padding: padding(c?.i8(f.padding) ?? 0, what),
-        dilations: [
-          positive(c?.i32(f.dilation_h_factor, 1) ?? 1, 'dilation_h_factor', what),
-          positive(c?.i32(f.dilation_w_factor, 1) ?? 1, 'dilation_w_factor', what),
-        ],
-        activation: activation(c?.i8(f.fused_activation_function) ?? 0, what),
-      };
+      return windowAttrs(c, F.Conv2DOptions);
     }
     case 'depthwiseConv2d': {
       const c = expect(Options.DepthwiseConv2DOptions, 'DepthwiseConv2DOptions');
       const f = F.DepthwiseConv2DOptions;
       return {
-        strides: [
-          positive(c?.i32(f.stride_h) ?? 0, 'stride_h', what),
-          positive(c?.i32(f.stride_w) ?? 0, 'stride_w', what),
-        ],
-        padding: padding(c?.i8(f.padding) ?? 0, what),
-        dilations: [
-          positive(c?.i32(f.dilation_h_factor, 1) ?? 1, 'dilation_h_factor', what),
-          positive(c?.i32(f.dilation_w_factor, 1) ?? 1, 'dilation_w_factor', what),
-        ],
+        ...windowAttrs(c, f),
         depthMultiplier: positive(c?.i32(f.depth_multiplier) ?? 0, 'depth_multiplier', what),
-        activation: activation(c?.i8(f.fused_activation_function) ?? 0, what),
       };
     }
     case 'averagePool2d':
