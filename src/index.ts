@@ -60,3 +60,30 @@ export {
   type QuantizeOptions,
   type CalibrationMethod,
 } from './quant/quantize.js';
+export { HEAD_PRESETS, parseHead, attachHead, type HeadLayer } from './prune/heads.js';
+export { cutGraph, pruneModel, resolveCutPoint, outputClasses } from './prune/cut.js';
+export {
+  parseBudget,
+  budgetViolations,
+  selectCandidate,
+  type Budget,
+  type Candidate,
+  type Reference,
+} from './prune/budget.js';
+export { preparePruneData, loadAll, SPLIT_FRACTIONS, type PruneData } from './prune/data.js';
+export {
+  PruneSession,
+  PAPER_SCHEDULES,
+  headGraph,
+  taskOf,
+  type PruneOptions,
+  type PruneResult,
+  type Schedule,
+} from './prune/train.js';
+export { runSweep, selectFromSweep, type SweepRecord, type SweepSelection } from './prune/sweep.js';
+export { saveTflite, deployableGraph } from './prune/save.js';
+export { writeFileAtomic } from './io/atomic.js';
+export { predictScores, argmaxRows, isInt8Graph } from './eval/predict.js';
+export { evaluatePredictions, type Evaluation } from './eval/metrics.js';
+export { runPipeline, type RunOptions, type RunResult } from './pipeline/run.js';
+export { main as runCli } from './cli/main.js';
