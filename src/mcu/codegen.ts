@@ -15,7 +15,7 @@ import { TinypruneError } from '../graph/types.js';
 import { quantizeMultiplier } from '../quant/fixedpoint.js';
 import { activationRangeInt8 } from '../quant/interpreter.js';
 import { softmaxInt8Params } from '../quant/softmaxInt8.js';
-import { depthwise4Function, DOT4_FUNCTION, DOT4_MACRO } from './kernels.js';
+import { depthwiseRowFunction, DOT4_FUNCTION, DOT4_MACRO } from './kernels.js';
 import { planRequant, REQUANT_C, type RequantPath } from './requant.js';
 
 export interface GeneratedLayer {
@@ -436,8 +436,9 @@ ${channels}
             `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
             `static const uint8_t ${fn}_pad[${inC}] __attribute__((aligned(4))) = {\n${cArray(new Uint8Array(inC).fill(zu))}\n};`,
           );
-          const st = (j: number) => `out[c + ${j}] = ${store(`acc[${j}]`, `c + ${j}`)};`;
           body = `  const uint8_t *pt[${taps}];
+  int32_t acc[${outC}];
+  for (int c = 0; c < ${outC}; c++) acc[c] = ${fn}_b[c];
   for (int oy = 0; oy < ${outH}; oy++)
     for (int ox = 0; ox < ${outW}; ox++, out += ${outC}) {
       for (int ky = 0; ky < ${kH}; ky++) {
@@ -448,11 +449,10 @@ ${channels}
               ? in + (iy * ${inW} + ix) * ${inC} : ${fn}_pad;
         }
       }
-      const int8_t *w = ${fn}_wi;
-      for (int c = 0; c < ${outC}; c += 4, w += ${4 * taps}) {
-        int32_t acc[4] = {${fn}_b[c], ${fn}_b[c + 1], ${fn}_b[c + 2], ${fn}_b[c + 3]};
-        tp_dw4_${taps}(pt, c, w, acc);
-        ${[0, 1, 2, 3].map(st).join('\n        ')}
+      tp_dwrow_${taps}(pt, ${outC - 4}, ${fn}_wi + ${(outC - 4) * taps}, acc + ${outC - 4});
+      for (int c = 0; c < ${outC}; c++) {
+        out[c] = ${store('acc[c]', 'c')};
+        acc[c] = ${fn}_b[c]; /* the next pixel starts from the biases */
       }
     }
 `;
@@ -715,7 +715,7 @@ ${PRELUDE}
 ${REQUANT_C}
 ${DOT4_MACRO}
 ${DOT4_FUNCTION}
-${[...dwTaps].map(depthwise4Function).join('\n')}
+${[...dwTaps].map(depthwiseRowFunction).join('\n')}
 static uint8_t tp_arena[${arenaBytes}] __attribute__((aligned(4)));
 
 int8_t *model_input(void) { return (int8_t *)(tp_arena + ${off(input.name)}); }

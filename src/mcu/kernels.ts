@@ -27,6 +27,21 @@ export const DOT4_MACRO = String.raw`#define TP_DOT4_STEP(OFF_I, OFF_W)         
                    : [e] "r"(tp_e)                                              \
                    : "cc", "memory");                                           \
   } while (0)
+#define TP_DOT4X8(IN, W, N, A0, A1, A2, A3)                                     \
+  do {                                                                          \
+    const uint8_t *tp_i = (IN), *tp_e = (IN) + (N);                             \
+    const int8_t *tp_w = (W);                                                   \
+    uint32_t tp_u, tp_x, tp_t;                                                  \
+    __asm volatile(".syntax unified\n1:\n" TP_DOT4_STEP(0, 0) TP_DOT4_STEP(1, 4)                 \
+                   TP_DOT4_STEP(2, 8) TP_DOT4_STEP(3, 12) TP_DOT4_STEP(4, 16)  \
+                   TP_DOT4_STEP(5, 20) TP_DOT4_STEP(6, 24) TP_DOT4_STEP(7, 28) \
+                   "adds %[i], #8\n adds %[w], #32\n cmp %[i], %[e]\n beq 2f\n b 1b\n2:\n" \
+                   : [i] "+l"(tp_i), [w] "+l"(tp_w), [u] "=&l"(tp_u),           \
+                     [x] "=&l"(tp_x), [t] "=&l"(tp_t), [a0] "+r"(A0),           \
+                     [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3)                \
+                   : [e] "r"(tp_e)                                              \
+                   : "cc", "memory");                                           \
+  } while (0)
 #define TP_DOT4(IN, W, N, A0, A1, A2, A3)                                       \
   do {                                                                          \
     const uint8_t *tp_i = (IN), *tp_e = (IN) + (N);                             \
@@ -50,7 +65,9 @@ export const DOT4_MACRO = String.raw`#define TP_DOT4_STEP(OFF_I, OFF_W)         
 export const DOT4_FUNCTION = String.raw`static __attribute__((noinline)) void tp_dot4(const uint8_t *in, const int8_t *w, int n,
                                                 int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-  if ((n & 3) == 0)
+  if ((n & 7) == 0)
+    TP_DOT4X8(in, w, n, a0, a1, a2, a3);
+  else if ((n & 3) == 0)
     TP_DOT4X4(in, w, n, a0, a1, a2, a3);
   else
     TP_DOT4(in, w, n, a0, a1, a2, a3);
@@ -110,6 +127,65 @@ ${Array.from({ length: taps }, (_, k) => step(k)).join('\n')}
   acc[1] = a1;
   acc[2] = a2;
   acc[3] = a3;
+}
+`;
+}
+
+/**
+ * Depthwise kernel for all channels of one output pixel: the tp_dw4 tap steps in a loop over the
+ * channel groups, last group first (the loop ends on a sign test, one register fewer). `ac`
+ * holds the biases on entry and the accumulators on return; `c`, `w` and `ac` point at the last
+ * group. One call per pixel instead of one per group of four channels.
+ */
+export function depthwiseRowFunction(taps: number): string {
+  const step = (t: number) => [
+    `ldr %[p], [%[pa], #${4 * t}]`,
+    'add %[p], %[c]',
+    `ldr %[x], [%[w], #${4 * t}]`,
+    'ldrb %[u], [%[p], #0]',
+    'sxtb %[t], %[x]',
+    'muls %[t], %[u]',
+    'add %[a0], %[t]',
+    'ldrb %[u], [%[p], #1]',
+    'lsls %[t], %[x], #16',
+    'asrs %[t], %[t], #24',
+    'muls %[t], %[u]',
+    'add %[a1], %[t]',
+    'ldrb %[u], [%[p], #2]',
+    'lsls %[t], %[x], #8',
+    'asrs %[t], %[t], #24',
+    'muls %[t], %[u]',
+    'add %[a2], %[t]',
+    'ldrb %[u], [%[p], #3]',
+    'asrs %[t], %[x], #24',
+    'muls %[t], %[u]',
+    'add %[a3], %[t]',
+  ];
+  const lines = [
+    '1:',
+    ...[0, 1, 2, 3].flatMap((j) => [`ldr %[t], [%[ac], #${4 * j}]`, `mov %[a${j}], %[t]`]),
+    ...Array.from({ length: taps }, (_, k) => step(k)).flat(),
+    ...[0, 1, 2, 3].flatMap((j) => [`mov %[t], %[a${j}]`, `str %[t], [%[ac], #${4 * j}]`]),
+    'subs %[ac], #16',
+    `subs %[w], #${4 * taps}`,
+    'mov %[t], %[c]',
+    'subs %[t], #4',
+    'mov %[c], %[t]',
+    'bmi 2f',
+    'b 1b',
+    '2:',
+  ];
+  return `static __attribute__((noinline)) void tp_dwrow_${taps}(const uint8_t *const *pt, int c,
+                                                  const int8_t *w, int32_t *ac) {
+  int32_t a0, a1, a2, a3;
+  const uint8_t *p;
+  uint32_t u, x, t;
+  __asm volatile(".syntax unified\\n"
+${lines.map((s) => `      "${s}\\n"`).join('\n')}
+      : [p] "=&l"(p), [u] "=&l"(u), [x] "=&l"(x), [t] "=&l"(t), [a0] "=&h"(a0), [a1] "=&h"(a1),
+        [a2] "=&h"(a2), [a3] "=&h"(a3), [c] "+r"(c), [w] "+l"(w), [ac] "+l"(ac)
+      : [pa] "l"(pt)
+      : "cc", "memory");
 }
 `;
 }
