@@ -15,7 +15,7 @@ import { TinypruneError } from '../graph/types.js';
 import { quantizeMultiplier } from '../quant/fixedpoint.js';
 import { activationRangeInt8 } from '../quant/interpreter.js';
 import { softmaxInt8Params } from '../quant/softmaxInt8.js';
-import { depthwiseRowFunction, DOT4_FUNCTION, DOT4_MACRO } from './kernels.js';
+import { depthwiseRowFunction, dot4RowFunction, DOT4_MACRO } from './kernels.js';
 import { planRequant, REQUANT_C, type RequantPath } from './requant.js';
 
 export interface GeneratedLayer {
@@ -248,6 +248,7 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
   const layers: GeneratedLayer[] = [];
   let needSoftmax = false;
   const dwTaps = new Set<number>();
+  const dotSizes = new Set<number>();
 
   g.ops.forEach((op, i) => {
     const x = getTensor(g, op.inputs[0]!);
@@ -385,22 +386,25 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           consts.push(
             `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
           );
-          const st = (j: number) => `out[oc + ${j}] = ${store(`acc[${j}]`, `oc + ${j}`)};`;
-          const channels = `    const int8_t *w = ${fn}_wi;
-    for (int oc = 0; oc < ${outC}; oc += 4, w += ${4 * Kp}) {
-      int32_t acc[4] = {${fn}_b[oc], ${fn}_b[oc + 1], ${fn}_b[oc + 2], ${fn}_b[oc + 3]};
-      tp_dot4(src, w, ${Kp}, acc);
-      ${[0, 1, 2, 3].map(st).join('\n      ')}
+          dotSizes.add(Kp);
+          const channels = `    tp_dot4row_${Kp}(src, ${fn}_wi, acc, acc + ${outC});
+    for (int c = 0; c < ${outC}; c += 4) {
+      ${[0, 1, 2, 3].map((j) => `out[c + ${j}] = ${store(`acc[c + ${j}]`, `c + ${j}`)};`).join('\n      ')}
+      /* the next pixel starts from the biases */
+      ${[0, 1, 2, 3].map((j) => `acc[c + ${j}] = ${fn}_b[c + ${j}];`).join('\n      ')}
     }`;
+          const accInit = `  int32_t acc[${outC}];
+  for (int c = 0; c < ${outC}; c++) acc[c] = ${fn}_b[c];
+`;
           if (direct) {
-            body = `  for (int p = 0; p < ${outH * outW}; p++, in += ${inC}, out += ${outC}) {
+            body = `${accInit}  for (int p = 0; p < ${outH * outW}; p++, in += ${inC}, out += ${outC}) {
     const uint8_t *src = in;
 ${channels}
   }
 `;
           } else {
             const rowOk = `iy >= 0 && iy < ${inH}`;
-            body = `  uint8_t patch[${Kp}] __attribute__((aligned(4)));
+            body = `${accInit}  uint8_t patch[${Kp}] __attribute__((aligned(4)));
   patch[${Kp - 1}] = 0;
   for (int oy = 0; oy < ${outH}; oy++)
     for (int ox = 0; ox < ${outW}; ox++, out += ${outC}) {
@@ -714,7 +718,7 @@ void model_invoke(void);
 ${PRELUDE}
 ${REQUANT_C}
 ${DOT4_MACRO}
-${DOT4_FUNCTION}
+${[...dotSizes].map(dot4RowFunction).join('\n')}
 ${[...dwTaps].map(depthwiseRowFunction).join('\n')}
 static uint8_t tp_arena[${arenaBytes}] __attribute__((aligned(4)));
 

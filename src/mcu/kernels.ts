@@ -16,12 +16,11 @@ export const DOT4_MACRO = String.raw`#define TP_DOT4_STEP(OFF_I, OFF_W)         
 #define TP_DOT4X4(IN, W, N, A0, A1, A2, A3)                                     \
   do {                                                                          \
     const uint8_t *tp_i = (IN), *tp_e = (IN) + (N);                             \
-    const int8_t *tp_w = (W);                                                   \
     uint32_t tp_u, tp_x, tp_t;                                                  \
     __asm volatile(".syntax unified\n1:\n" TP_DOT4_STEP(0, 0) TP_DOT4_STEP(1, 4)                 \
                    TP_DOT4_STEP(2, 8) TP_DOT4_STEP(3, 12)                      \
                    "adds %[i], #4\n adds %[w], #16\n cmp %[i], %[e]\n bne 1b\n"  \
-                   : [i] "+l"(tp_i), [w] "+l"(tp_w), [u] "=&l"(tp_u),           \
+                   : [i] "+l"(tp_i), [w] "+l"(W), [u] "=&l"(tp_u),           \
                      [x] "=&l"(tp_x), [t] "=&l"(tp_t), [a0] "+r"(A0),           \
                      [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3)                \
                    : [e] "r"(tp_e)                                              \
@@ -30,13 +29,12 @@ export const DOT4_MACRO = String.raw`#define TP_DOT4_STEP(OFF_I, OFF_W)         
 #define TP_DOT4X8(IN, W, N, A0, A1, A2, A3)                                     \
   do {                                                                          \
     const uint8_t *tp_i = (IN), *tp_e = (IN) + (N);                             \
-    const int8_t *tp_w = (W);                                                   \
     uint32_t tp_u, tp_x, tp_t;                                                  \
     __asm volatile(".syntax unified\n1:\n" TP_DOT4_STEP(0, 0) TP_DOT4_STEP(1, 4)                 \
                    TP_DOT4_STEP(2, 8) TP_DOT4_STEP(3, 12) TP_DOT4_STEP(4, 16)  \
                    TP_DOT4_STEP(5, 20) TP_DOT4_STEP(6, 24) TP_DOT4_STEP(7, 28) \
                    "adds %[i], #8\n adds %[w], #32\n cmp %[i], %[e]\n beq 2f\n b 1b\n2:\n" \
-                   : [i] "+l"(tp_i), [w] "+l"(tp_w), [u] "=&l"(tp_u),           \
+                   : [i] "+l"(tp_i), [w] "+l"(W), [u] "=&l"(tp_u),           \
                      [x] "=&l"(tp_x), [t] "=&l"(tp_t), [a0] "+r"(A0),           \
                      [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3)                \
                    : [e] "r"(tp_e)                                              \
@@ -45,11 +43,10 @@ export const DOT4_MACRO = String.raw`#define TP_DOT4_STEP(OFF_I, OFF_W)         
 #define TP_DOT4(IN, W, N, A0, A1, A2, A3)                                       \
   do {                                                                          \
     const uint8_t *tp_i = (IN), *tp_e = (IN) + (N);                             \
-    const int8_t *tp_w = (W);                                                   \
     uint32_t tp_u, tp_x, tp_t;                                                  \
     __asm volatile(".syntax unified\n1:\n" TP_DOT4_STEP(0, 0) TP_DOT4_STEP(1, 4)                 \
                    "adds %[i], #2\n adds %[w], #8\n cmp %[i], %[e]\n bne 1b\n"  \
-                   : [i] "+l"(tp_i), [w] "+l"(tp_w), [u] "=&l"(tp_u),           \
+                   : [i] "+l"(tp_i), [w] "+l"(W), [u] "=&l"(tp_u),           \
                      [x] "=&l"(tp_x), [t] "=&l"(tp_t), [a0] "+r"(A0),           \
                      [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3)                \
                    : [e] "r"(tp_e)                                              \
@@ -58,25 +55,41 @@ export const DOT4_MACRO = String.raw`#define TP_DOT4_STEP(OFF_I, OFF_W)         
 `;
 
 /**
- * The TP_DOT4 loop in a function of its own: inlined into a layer, the register allocator can
- * run out of low registers around it ("impossible constraints"); the call costs ~20 cycles per
- * 4·n MACs.
+ * The TP_DOT4 loop over all channel groups of one pixel, in a function of its own (inlined into a
+ * layer, the register allocator can run out of low registers around it: "impossible
+ * constraints"). `acc` holds the biases on entry and the accumulators on return; `end` is
+ * `acc` + output channels; weights interleaved [groups][n][4]. One call per pixel.
  */
-export const DOT4_FUNCTION = String.raw`static __attribute__((noinline)) void tp_dot4(const uint8_t *in, const int8_t *w, int n,
-                                                int32_t *acc) {
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-  if ((n & 7) == 0)
-    TP_DOT4X8(in, w, n, a0, a1, a2, a3);
-  else if ((n & 3) == 0)
-    TP_DOT4X4(in, w, n, a0, a1, a2, a3);
-  else
-    TP_DOT4(in, w, n, a0, a1, a2, a3);
-  acc[0] = a0;
-  acc[1] = a1;
-  acc[2] = a2;
-  acc[3] = a3;
+export function dot4RowFunction(n: number): string {
+  // Fully unrolled in blocks of 8 inputs (immediate offsets reach 8 inputs / 32 weight bytes):
+  // no end pointer, which leaves the allocator registers for the group loop.
+  const blocks = Array.from({ length: Math.ceil(n / 8) }, (_, b) =>
+    Array.from({ length: Math.min(8, n - 8 * b) }, (_, s) => `TP_DOT4_STEP(${s}, ${4 * s})`).join(
+      ' ',
+    ),
+  );
+  return `static __attribute__((noinline)) void tp_dot4row_${n}(const uint8_t *in, const int8_t *w,
+                                                   int32_t *acc, const int32_t *end) {
+  do {
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const uint8_t *tp_i = in;
+    uint32_t tp_u, tp_x, tp_t;
+    __asm volatile(".syntax unified\\n"
+      ${blocks.join('\n      "adds %[i], #8\\n adds %[w], #32\\n"\n      ')}
+      "adds %[w], #${4 * (n - 8 * (blocks.length - 1))}\\n"
+      : [i] "+l"(tp_i), [w] "+l"(w), [u] "=&l"(tp_u), [x] "=&l"(tp_x), [t] "=&l"(tp_t),
+        [a0] "+h"(a0), [a1] "+h"(a1), [a2] "+h"(a2), [a3] "+h"(a3)
+      :
+      : "cc", "memory");
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc += 4;
+  } while (acc != end);
 }
 `;
+}
 
 /**
  * Depthwise kernel for four channels of one output pixel, taps unrolled: `pt[t]` points at the
