@@ -454,9 +454,10 @@ ${channels}
         }
       }
       tp_dwrow_${taps}(pt, ${outC - 4}, ${fn}_wi + ${(outC - 4) * taps}, acc + ${outC - 4});
-      for (int c = 0; c < ${outC}; c++) {
-        out[c] = ${store('acc[c]', 'c')};
-        acc[c] = ${fn}_b[c]; /* the next pixel starts from the biases */
+      for (int c = 0; c < ${outC}; c += 4) {
+        ${[0, 1, 2, 3].map((j) => `out[c + ${j}] = ${store(`acc[c + ${j}]`, `c + ${j}`)};`).join('\n        ')}
+        /* the next pixel starts from the biases */
+        ${[0, 1, 2, 3].map((j) => `acc[c + ${j}] = ${fn}_b[c + ${j}];`).join('\n        ')}
       }
     }
 `;
