@@ -367,7 +367,19 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           }
           consts.push(`static const tp_rq_t ${fn}_rq[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
           const f = plan.path === 'mul2' ? 'tp_rq2' : 'tp_rq4';
-          store = (acc, oc) => `(uint8_t)${f}(${acc}, &${fn}_rq[${oc}], ${clampLo}, ${clampHi})`;
+          const fast = (acc: string, oc: string) =>
+            `(uint8_t)${f}(${acc}, &${fn}_rq[${oc}], ${clampLo}, ${clampHi})`;
+          const slow = plan.slow;
+          if (slow) {
+            // The few channels that fit neither fast form take the general routine one by one.
+            consts.push(
+              `static const uint8_t ${fn}_slow[${outC}] = {\n${cArray(slow.map(Number))}\n};`,
+              `static const int32_t ${fn}_m[${outC}] = {\n${cArray(plan.mult)}\n};`,
+              `static const int8_t ${fn}_s[${outC}] = {\n${cArray(plan.shift)}\n};`,
+            );
+            store = (acc, oc) =>
+              `(${fn}_slow[${oc}] ? tp_clamp_u8(tp_mbqm(${acc}, ${fn}_m[${oc}], ${fn}_s[${oc}]) + ${qy.zp + 128}, ${clampLo}, ${clampHi}) : ${fast(acc, oc)})`;
+          } else store = fast;
         }
         layerRequant = plan.path;
         const direct = taps === 1 && sH === 1 && sW === 1 && perOut % 2 === 0;

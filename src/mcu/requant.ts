@@ -22,6 +22,11 @@ export interface RequantPlan {
   /** Per channel (the general path): Q31 multiplier and shift. */
   mult: number[];
   shift: number[];
+  /**
+   * Fast paths only: channels that fit neither fast form (a tiny multiplier that can still give
+   * a non-zero output) and run the general 64-bit routine on their own; absent when none.
+   */
+  slow?: boolean[];
 }
 
 const INT32_MAX = 2147483647;
@@ -50,6 +55,7 @@ export function planRequant(
   if (lo !== zp) return general;
   const t: number[] = [];
   const constant: boolean[] = [];
+  const slow: boolean[] = [];
   let maxT = 0;
   let minE = 99;
   let maxE = 0;
@@ -60,11 +66,18 @@ export function planRequant(
     const e = -shift[c]!;
     if (f(bound) === 0 && f(-bound) === 0 && (e > 16 || shift[c]! > 0)) {
       constant.push(true);
+      slow.push(false);
       t.push(INT32_MAX);
       continue;
     }
-    if (shift[c]! > 0 || e > 16) return general;
+    if (shift[c]! > 0 || e > 16) {
+      constant.push(false);
+      slow.push(true);
+      t.push(INT32_MAX);
+      continue;
+    }
     constant.push(false);
+    slow.push(false);
     // Smallest x ≥ 1 with f(x) + zp ≥ hi, or bound + 1 when no reachable x saturates.
     let T = bound + 1;
     if (f(bound) + zp >= hi) {
@@ -82,6 +95,7 @@ export function planRequant(
     minE = Math.min(minE, e);
     maxE = Math.max(maxE, e);
   }
+  if (slow.every(Boolean)) return general;
   let path: RequantPath;
   if (maxT <= 65536) path = 'mul2';
   else if (maxT <= 2 ** 29 && minE >= 1) path = 'mul4';
@@ -89,7 +103,7 @@ export function planRequant(
   const table = new Int32Array(4 * n);
   for (let c = 0; c < n; c++) {
     table[4 * c] = t[c]!;
-    if (constant[c]) continue; // mh = ml = rnd = sh = 0: f = 0
+    if (constant[c] || slow[c]) continue; // mh = ml = rnd = sh = 0: f = 0
     const m = mult[c]!;
     const e = -shift[c]!;
     table[4 * c + 1] = (m >>> 16) | ((m & 0xffff) << 16) | 0;
@@ -97,7 +111,7 @@ export function planRequant(
     table[4 * c + 3] = path === 'mul2' ? 15 + e : e - 1;
   }
   void maxE;
-  return { path, table, mult, shift };
+  return slow.some(Boolean) ? { path, table, mult, shift, slow } : { path, table, mult, shift };
 }
 
 /** The fast formula in TypeScript (uint32 arithmetic as the C code does it), for tests. */
@@ -110,6 +124,11 @@ export function fastRequantRef(
   hi: number,
 ): number {
   const tb = plan.table;
+  if (plan.slow?.[c])
+    return Math.min(
+      hi,
+      Math.max(lo, multiplyByQuantizedMultiplier(x, plan.mult[c]!, plan.shift[c]!) + zp),
+    );
   if (x <= 0) return lo;
   if (x >= tb[4 * c]!) return hi;
   const mh = tb[4 * c + 1]! & 0xffff;
