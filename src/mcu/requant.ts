@@ -62,7 +62,6 @@ export function planRequant(
   for (let c = 0; c < n; c++) {
     const f = (x: number) => multiplyByQuantizedMultiplier(x, mult[c]!, shift[c]!);
     const bound = Math.max(Math.abs(accMin[c]!), Math.abs(accMax[c]!), 1);
-    if (bound >= 2 ** 30) return general;
     const e = -shift[c]!;
     if (f(bound) === 0 && f(-bound) === 0 && (e > 16 || shift[c]! > 0)) {
       constant.push(true);
@@ -70,7 +69,7 @@ export function planRequant(
       t.push(INT32_MAX);
       continue;
     }
-    if (shift[c]! > 0 || e > 16) {
+    if (shift[c]! > 0 || e > 16 || bound >= 2 ** 30) {
       constant.push(false);
       slow.push(true);
       t.push(INT32_MAX);
@@ -99,7 +98,21 @@ export function planRequant(
   let path: RequantPath;
   if (maxT <= 65536) path = 'mul2';
   else if (maxT <= 2 ** 29 && minE >= 1) path = 'mul4';
-  else return general;
+  else {
+    // A few channels outside the 4-multiply form (e = 0, or a huge threshold) take the general
+    // routine on their own; the rest keep the fast one.
+    const fits = (c: number) => !constant[c] && !slow[c] && t[c]! <= 2 ** 29 && -shift[c]! >= 1;
+    const misfits = Array.from({ length: n }, (_, c) => !constant[c] && !slow[c] && !fits(c));
+    if (misfits.filter(Boolean).length * 4 > n) return general;
+    misfits.forEach((m, c) => {
+      if (m) {
+        slow[c] = true;
+        t[c] = INT32_MAX;
+      }
+    });
+    if (slow.every(Boolean)) return general;
+    path = 'mul4';
+  }
   const table = new Int32Array(4 * n);
   for (let c = 0; c < n; c++) {
     table[4 * c] = t[c]!;
