@@ -416,12 +416,27 @@ ${channels}
 `;
           } else {
             const rowOk = `iy >= 0 && iy < ${inH}`;
+            // Window wholly inside the image with contiguous taps (dW = 1, small rows): each
+            // kernel row is one run of kW·inC bytes, copied unrolled without per-tap checks.
+            const run = kW * inC;
+            const interior =
+              dW === 1 && run <= 32
+                ? `      const int iy0 = oy * ${sH} - ${padT}, ix0 = ox * ${sW} - ${padL};
+      if (iy0 >= 0 && iy0 + ${(kH - 1) * dH} < ${inH} && ix0 >= 0 && ix0 + ${kW - 1} < ${inW}) {
+${Array.from(
+  { length: kH },
+  (_, ky) => `        { const uint8_t *s = in + ((iy0 + ${ky * dH}) * ${inW} + ix0) * ${inC};
+          ${Array.from({ length: run }, (_, k) => `d[${ky * run + k}] = s[${k}];`).join(' ')} }`,
+).join('\n')}
+      } else {
+`
+                : '';
             body = `${accInit}  uint8_t patch[${Kp}] __attribute__((aligned(4)));
   patch[${Kp - 1}] = 0;
   for (int oy = 0; oy < ${outH}; oy++)
     for (int ox = 0; ox < ${outW}; ox++, out += ${outC}) {
       uint8_t *d = patch;
-      for (int ky = 0; ky < ${kH}; ky++) {
+${interior}      for (int ky = 0; ky < ${kH}; ky++) {
         const int iy = oy * ${sH} - ${padT} + ky * ${dH};
         const int rowOk = ${rowOk};
         for (int kx = 0; kx < ${kW}; kx++, d += ${inC}) {
@@ -434,7 +449,7 @@ ${channels}
           }
         }
       }
-      const uint8_t *src = patch;
+${interior ? '      }\n' : ''}      const uint8_t *src = patch;
 ${channels}
     }
 `;
