@@ -472,12 +472,19 @@ ${channels}
   for (int c = 0; c < ${outC}; c++) acc[c] = ${fn}_b[c];
   for (int oy = 0; oy < ${outH}; oy++)
     for (int ox = 0; ox < ${outW}; ox++, out += ${outC}) {
-      for (int ky = 0; ky < ${kH}; ky++) {
-        const int iy = oy * ${sH} - ${padT} + ky * ${dH};
-        for (int kx = 0; kx < ${kW}; kx++) {
-          const int ix = ox * ${sW} - ${padL} + kx * ${dW};
-          pt[ky * ${kW} + kx] = iy >= 0 && iy < ${inH} && ix >= 0 && ix < ${inW}
-              ? in + (iy * ${inW} + ix) * ${inC} : ${fn}_pad;
+      const int iy0 = oy * ${sH} - ${padT}, ix0 = ox * ${sW} - ${padL};
+      if (iy0 >= 0 && iy0 + ${(kH - 1) * dH} < ${inH} && ix0 >= 0 && ix0 + ${(kW - 1) * dW} < ${inW}) {
+        /* window inside the image: taps at fixed offsets from its corner */
+        const uint8_t *b = in + (iy0 * ${inW} + ix0) * ${inC};
+        ${Array.from({ length: taps }, (_, t) => `pt[${t}] = b + ${(Math.floor(t / kW) * dH * inW + (t % kW) * dW) * inC};`).join('\n        ')}
+      } else {
+        for (int ky = 0; ky < ${kH}; ky++) {
+          const int iy = iy0 + ky * ${dH};
+          for (int kx = 0; kx < ${kW}; kx++) {
+            const int ix = ix0 + kx * ${dW};
+            pt[ky * ${kW} + kx] = iy >= 0 && iy < ${inH} && ix >= 0 && ix < ${inW}
+                ? in + (iy * ${inW} + ix) * ${inC} : ${fn}_pad;
+          }
         }
       }
       tp_dwrow_${taps}(pt, ${outC - 4}, ${fn}_wi + ${(outC - 4) * taps}, acc + ${outC - 4});
