@@ -18,6 +18,8 @@ sweeps | all)
   ;;&
 variants | all)
   # KWS block 2 and VWW block 5 (the paper's cuts): beyond the paper's recipe.
+  $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux,dense --epochs 41 --out docs/results/kws-block2-paper-steps
+  $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux,dense --views 4 --epochs 8 --out docs/results/kws-block2-paper-steps-augmented
   $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux,dense --epoch-scale 10 --out docs/results/kws-block2-long
   $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux --distill --views 4 --epoch-scale 2 --out docs/results/kws-block2-distill
   $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux --distill --views 4 --epoch-scale 6 --out docs/results/kws-block2-distill-long
