@@ -27,6 +27,8 @@ variants | all)
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5,block6 --heads aux,dense --epoch-scale 4 --out docs/results/vww-block5-long
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --epoch-scale 2 --out docs/results/vww-block5-distill
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 16 --epoch-scale 2 --out docs/results/vww-block5-distill16
+  $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --temperature 2 --views 8 --epoch-scale 2 --out docs/results/vww-block5-distill-t2
+  $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --alpha 0.1 --views 8 --epoch-scale 2 --out docs/results/vww-block5-distill-a01
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --finetune --distill --views 2 --out docs/results/vww-block5-finetune
   ;;&
 runs | all)
