@@ -339,7 +339,24 @@ function depthwiseBackpropInput(args: {
 }
 
 let wasmConv2DBackpropInput: tf.KernelConfig | undefined;
-let wasmSetupDone = false;
+
+const wasmKernelsSetUp = new WeakSet<tf.KernelConfig>();
+
+/**
+ * Runs one of the wasm backend's own kernels that we replaced. Such a kernel binds its C function
+ * in setupFunc, which the engine skips for a kernel unregistered before the backend started: run
+ * it once ourselves.
+ */
+function runWasmKernel(
+  config: tf.KernelConfig,
+  args: { inputs: NamedTensorInfoMap; backend: KernelBackend; attrs?: NamedAttrMap },
+): TensorInfo {
+  if (!wasmKernelsSetUp.has(config)) {
+    config.setupFunc?.(args.backend);
+    wasmKernelsSetUp.add(config);
+  }
+  return config.kernelFunc(args) as TensorInfo;
+}
 
 /**
  * dx of a conv2d. A 1x1 stride-1 conv (most of MobileNet's and DS-CNN's) is dy · Wᵀ, one plain
@@ -361,13 +378,7 @@ function conv2DBackpropInput(args: {
     info.strideHeight === 1 &&
     info.strideWidth === 1 &&
     p.top + p.bottom + p.left + p.right === 0;
-  if (!pointwise) {
-    // The wasm kernel binds its C function in setupFunc, which the engine skips for a kernel we
-    // unregistered before the backend started: run it once ourselves.
-    if (!wasmSetupDone) wasmConv2DBackpropInput!.setupFunc?.(args.backend);
-    wasmSetupDone = true;
-    return wasmConv2DBackpropInput!.kernelFunc(args) as TensorInfo;
-  }
+  if (!pointwise) return runWasmKernel(wasmConv2DBackpropInput!, args);
   const s = new KernelScope(args.backend, 'wasm');
   const [, , cin, cout] = filter.shape as [number, number, number, number];
   const rows = info.batchSize * info.inHeight * info.inWidth;
@@ -379,7 +390,6 @@ function conv2DBackpropInput(args: {
 }
 
 let wasmSum: tf.KernelConfig | undefined;
-let wasmSumSetupDone = false;
 
 /**
  * Sum over every axis but the last (bias and BatchNorm gradients, batch statistics): one SIMD
@@ -400,11 +410,7 @@ function sumKernel(args: {
   const c = x.shape[rank - 1] ?? 1;
   const leading = rank >= 2 && axes.length === rank - 1 && axes.every((a, i) => a === i);
   const macc = leading && x.dtype === 'float32' && c % 4 === 0 ? heapMacc(backend) : undefined;
-  if (!macc) {
-    if (!wasmSumSetupDone) wasmSum!.setupFunc?.(backend);
-    wasmSumSetupDone = true;
-    return wasmSum!.kernelFunc(args) as TensorInfo;
-  }
+  if (!macc) return runWasmKernel(wasmSum!, args);
   const rows = tf.util.sizeFromShape(x.shape) / c;
   const shape = args.attrs!.keepDims ? [...new Array<number>(rank - 1).fill(1), c] : [c];
   const ones = backend.makeOutput([c], 'float32');
