@@ -457,7 +457,7 @@ ${channels}
         } else if (op.kind === 'depthwiseConv2d' && mult === 1 && outC % 4 === 0 && taps <= 31) {
           // Per output pixel: one pointer per tap (the input pixel, or a row of zu for padding,
           // so borders need no per-tap checks), then groups of four channels through the
-          // hand-scheduled tp_dw4 kernel; weights interleaved int8 [C/4][taps][4].
+          // hand-scheduled tp_dwrow kernel; weights interleaved int8 [C/4][taps][4].
           const wi = new Int8Array(outC * taps);
           for (let o = 0; o < outC; o++)
             for (let t = 0; t < taps; t++)

@@ -92,61 +92,11 @@ export function dot4RowFunction(n: number): string {
 }
 
 /**
- * Depthwise kernel for four channels of one output pixel, taps unrolled: `pt[t]` points at the
- * input pixel of tap t (or a row of the input zero point for padding), `c` is the first channel
- * and `w` the group's weights interleaved [taps][4]. One tap-pointer load and one 32-bit weight
- * load feed four multiplies; about 6.5 cycles per MAC on a Cortex-M0+ (GCC's version of the same
- * loop spills the tap pointers and needs about 13).
- */
-export function depthwise4Function(taps: number): string {
-  const step = (t: number) =>
-    [
-      `ldr %[p], [%[pa], #${4 * t}]`,
-      'add %[p], %[c]',
-      `ldr %[x], [%[w], #${4 * t}]`,
-      'ldrb %[u], [%[p], #0]',
-      'sxtb %[t], %[x]',
-      'muls %[t], %[u]',
-      'add %[a0], %[t]',
-      'ldrb %[u], [%[p], #1]',
-      'lsls %[t], %[x], #16',
-      'asrs %[t], %[t], #24',
-      'muls %[t], %[u]',
-      'add %[a1], %[t]',
-      'ldrb %[u], [%[p], #2]',
-      'lsls %[t], %[x], #8',
-      'asrs %[t], %[t], #24',
-      'muls %[t], %[u]',
-      'add %[a2], %[t]',
-      'ldrb %[u], [%[p], #3]',
-      'asrs %[t], %[x], #24',
-      'muls %[t], %[u]',
-      'add %[a3], %[t]',
-    ]
-      .map((s) => `      "${s}\\n"`)
-      .join('\n');
-  return `static __attribute__((noinline)) void tp_dw4_${taps}(const uint8_t *const *pt, int c,
-                                                const int8_t *w, int32_t *acc) {
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-  const uint8_t *p;
-  uint32_t u, x, t;
-  __asm volatile(".syntax unified\\n"
-${Array.from({ length: taps }, (_, k) => step(k)).join('\n')}
-      : [p] "=&l"(p), [u] "=&l"(u), [x] "=&l"(x), [t] "=&l"(t), [a0] "+h"(a0), [a1] "+h"(a1),
-        [a2] "+h"(a2), [a3] "+h"(a3)
-      : [pa] "l"(pt), [c] "r"(c), [w] "l"(w)
-      : "cc", "memory");
-  acc[0] = a0;
-  acc[1] = a1;
-  acc[2] = a2;
-  acc[3] = a3;
-}
-`;
-}
-
-/**
- * Depthwise kernel for all channels of one output pixel: the tp_dw4 tap steps in a loop over the
- * channel groups, last group first (the loop ends on a sign test, one register fewer). `ac`
+ * Depthwise kernel for all channels of one output pixel, taps unrolled: `pt[t]` points at the
+ * input pixel of tap t (or a row of the input zero point for padding) and the weights are
+ * interleaved [taps][4] per group of four channels, so one tap-pointer load and one 32-bit weight
+ * load feed four multiplies (GCC's version of the same loop spills the tap pointers). The loop
+ * runs over the channel groups, last group first (it ends on a sign test, one register fewer). `ac`
  * holds the biases on entry and the accumulators on return; `c`, `w` and `ac` point at the last
  * group. One call per pixel instead of one per group of four channels.
  */
