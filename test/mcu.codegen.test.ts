@@ -161,7 +161,9 @@ test('fast ReLU requantisation equals MultiplyByQuantizedMultiplier on seeded ca
   const seen = new Set<string>();
   let checked = 0;
   for (let trial = 0; trial < 400; trial++) {
-    const scales = Array.from({ length: 3 }, () => 2 ** (-(r() * 20) - 1) * (1 + r()));
+    // Multipliers from 2^-24 to 1, and now and then above 1 (the general routine).
+    const big = r() < 0.1;
+    const scales = Array.from({ length: 3 }, () => (big ? 1 + 2 * r() : 2 ** (-(r() * 23) - 1) * (1 + r())));
     const zp = Math.floor(r() * 60) - 128;
     const hi = r() < 0.5 ? 127 : Math.min(127, zp + 1 + Math.floor(r() * 200));
     const bound = Math.floor(2 ** (r() * 24));
@@ -175,11 +177,14 @@ test('fast ReLU requantisation equals MultiplyByQuantizedMultiplier on seeded ca
     );
     seen.add(plan.path);
     if (plan.path === 'general') continue;
+    // Every value up to the saturation threshold (every step of the staircase) in a quarter of
+    // the small-bound trials; elsewhere around 0, around the threshold and anywhere in range.
+    const exhaustive = bound < 40_000 && trial % 4 === 0;
     for (let c = 0; c < 3; c++)
-      for (let k = 0; k < 120; k++) {
-        // Around 0, around the saturation threshold, and anywhere in range.
-        const x =
-          k < 20
+      for (let k = 0; k < (exhaustive ? Math.min(bound, plan.table[4 * c]!) + 20 : 120); k++) {
+        const x = exhaustive
+          ? k - 10
+          : k < 20
             ? k - 10
             : k < 60
               ? plan.table[4 * c]! - 40 + k

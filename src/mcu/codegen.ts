@@ -15,7 +15,7 @@ import { TinypruneError } from '../graph/types.js';
 import { quantizeMultiplier } from '../quant/fixedpoint.js';
 import { activationRangeInt8 } from '../quant/interpreter.js';
 import { softmaxInt8Params } from '../quant/softmaxInt8.js';
-import { depthwiseRowFunction, dot4RowFunction, DOT4_MACRO } from './kernels.js';
+import { depthwiseRowFunction, LAYER_C } from './kernels.js';
 import { planRequant, REQUANT_C, type RequantPath } from './requant.js';
 
 export interface GeneratedLayer {
@@ -248,7 +248,6 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
   const layers: GeneratedLayer[] = [];
   let needSoftmax = false;
   const dwTaps = new Set<number>();
-  const dotSizes = new Set<number>();
 
   g.ops.forEach((op, i) => {
     const x = getTensor(g, op.inputs[0]!);
@@ -344,47 +343,53 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           accMin,
           accMax,
         );
-        consts.push(
-          `static const int32_t ${fn}_b[${outC}] = {\n${cArray(bFold)}\n};`,
-          `static const int32_t ${fn}_braw[${outC}] = {\n${cArray(bRaw)}\n};`,
-        );
-        let store: (acc: string, oc: string) => string;
-        if (plan.path === 'general') {
+        const direct = taps === 1 && sH === 1 && sW === 1 && perOut % 2 === 0;
+        const gemm =
+          outC % 4 === 0 && (op.kind === 'conv2d' || (op.kind === 'fullyConnected' && direct));
+        const depthwise4 =
+          op.kind === 'depthwiseConv2d' && mult === 1 && outC % 4 === 0 && taps <= 63;
+        // Layers outside the shared drivers (odd channel counts, depth multipliers) are small:
+        // they requantise with the general routine.
+        const shared = gemm || depthwise4;
+        const slow = shared ? (plan.slow?.flatMap((v, c) => (v ? [c] : [])) ?? []) : [];
+        const fast = shared && plan.path !== 'general';
+        layerRequant = fast ? plan.path : 'general';
+        consts.push(`static const int32_t ${fn}_b[${outC}] = {\n${cArray(bFold)}\n};`);
+        if (!fast || slow.length)
           consts.push(
             `static const int32_t ${fn}_m[${outC}] = {\n${cArray(plan.mult)}\n};`,
             `static const int8_t ${fn}_s[${outC}] = {\n${cArray(plan.shift)}\n};`,
           );
-          store = (acc, oc) =>
-            `tp_clamp_u8(tp_mbqm(${acc}, ${fn}_m[${oc}], ${fn}_s[${oc}]) + ${qy.zp + 128}, ${clampLo}, ${clampHi})`;
-        } else {
-          const rows: string[] = [];
-          for (let c = 0; c < outC; c++) {
-            const tb = plan.table;
+        if (fast) {
+          const tb = plan.table;
+          const rows = Array.from({ length: outC }, (_, c) => {
             const mhl = tb[4 * c + 1]! >>> 0;
-            rows.push(
-              `{${tb[4 * c]}, ${mhl & 0xffff}, ${mhl >>> 16}, ${tb[4 * c + 2]! >>> 0}u, ${tb[4 * c + 3]}}`,
-            );
-          }
+            return `{${tb[4 * c]}, ${mhl & 0xffff}, ${mhl >>> 16}, ${tb[4 * c + 2]! >>> 0}u, ${tb[4 * c + 3]}}`;
+          });
           consts.push(`static const tp_rq_t ${fn}_rq[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
-          const f = plan.path === 'mul2' ? 'tp_rq2' : 'tp_rq4';
-          const fast = (acc: string, oc: string) =>
-            `(uint8_t)${f}(${acc}, &${fn}_rq[${oc}], ${clampLo}, ${clampHi})`;
-          const slow = plan.slow;
-          if (slow) {
-            // The few channels that fit neither fast form take the general routine one by one.
-            consts.push(
-              `static const uint8_t ${fn}_slow[${outC}] = {\n${cArray(slow.map(Number))}\n};`,
-              `static const int32_t ${fn}_m[${outC}] = {\n${cArray(plan.mult)}\n};`,
-              `static const int8_t ${fn}_s[${outC}] = {\n${cArray(plan.shift)}\n};`,
-            );
-            store = (acc, oc) =>
-              `(${fn}_slow[${oc}] ? tp_clamp_u8(tp_mbqm(${acc}, ${fn}_m[${oc}], ${fn}_s[${oc}]) + ${qy.zp + 128}, ${clampLo}, ${clampHi}) : ${fast(acc, oc)})`;
-          } else store = fast;
         }
-        layerRequant = plan.path;
-        const direct = taps === 1 && sH === 1 && sW === 1 && perOut % 2 === 0;
-        const gemm =
-          outC % 4 === 0 && (op.kind === 'conv2d' || (op.kind === 'fullyConnected' && direct));
+        if (slow.length)
+          consts.push(`static const uint16_t ${fn}_slow[${slow.length}] = {\n${cArray(slow)}\n};`);
+        const store = (acc: string, oc: string) =>
+          `tp_clamp_u8(tp_mbqm(${acc}, ${fn}_m[${oc}], ${fn}_s[${oc}]) + ${qy.zp + 128}, ${clampLo}, ${clampHi})`;
+        // A layer descriptor for the shared drivers (kernels.ts): shapes, constants and its
+        // requantisation; the layer's code is then one call.
+        const descriptor = (fields: Record<string, string | number>) => {
+          const all: Record<string, string | number> = {
+            ...fields,
+            b: `${fn}_b`,
+            path: fast ? (plan.path === 'mul2' ? 2 : 4) : 0,
+            ...(fast && { rq: `${fn}_rq` }),
+            ...((!fast || slow.length) && { m: `${fn}_m`, s: `${fn}_s` }),
+            ...(slow.length && { slow: `${fn}_slow`, nslow: slow.length }),
+            ...{ inH, inW, inC, outH, outW, outC, kH, kW, sH, sW, dH, dW, padT, padL },
+            ...{ lo: clampLo, hi: clampHi, zo: qy.zp + 128, zu },
+          };
+          const init = Object.entries(all)
+            .map(([k, v]) => `.${k} = ${v}`)
+            .join(', ');
+          consts.push(`static const tp_layer_t ${fn}_L = {${init}};`);
+        };
         if (gemm) {
           // GEMM over pixels: 4 output channels per pass share each loaded input; weights
           // interleaved [outC/4][K][4] (K even, a zero weight pads an odd K) so the inner loop
@@ -398,103 +403,36 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           consts.push(
             `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
           );
-          dotSizes.add(Kp);
-          const channels = `    tp_dot4row_${Kp}(src, ${fn}_wi, acc, acc + ${outC});
-    for (int c = 0; c < ${outC}; c += 4) {
-      ${[0, 1, 2, 3].map((j) => `out[c + ${j}] = ${store(`acc[c + ${j}]`, `c + ${j}`)};`).join('\n      ')}
-      /* the next pixel starts from the biases */
-      ${[0, 1, 2, 3].map((j) => `acc[c + ${j}] = ${fn}_b[c + ${j}];`).join('\n      ')}
-    }`;
-          const accInit = `  int32_t acc[${outC}];
-  for (int c = 0; c < ${outC}; c++) acc[c] = ${fn}_b[c];
-`;
-          if (direct) {
-            body = `${accInit}  for (int p = 0; p < ${outH * outW}; p++, in += ${inC}, out += ${outC}) {
-    const uint8_t *src = in;
-${channels}
-  }
-`;
-          } else {
-            const rowOk = `iy >= 0 && iy < ${inH}`;
-            // Window wholly inside the image with contiguous taps (dW = 1, small rows): each
-            // kernel row is one run of kW·inC bytes, copied unrolled without per-tap checks.
-            const run = kW * inC;
-            const interior =
-              dW === 1 && run <= 32
-                ? `      const int iy0 = oy * ${sH} - ${padT}, ix0 = ox * ${sW} - ${padL};
-      if (iy0 >= 0 && iy0 + ${(kH - 1) * dH} < ${inH} && ix0 >= 0 && ix0 + ${kW - 1} < ${inW}) {
-${Array.from(
-  { length: kH },
-  (_, ky) => `        { const uint8_t *s = in + ((iy0 + ${ky * dH}) * ${inW} + ix0) * ${inC};
-          ${Array.from({ length: run }, (_, k) => `d[${ky * run + k}] = s[${k}];`).join(' ')} }`,
-).join('\n')}
-      } else {
-`
-                : '';
-            body = `${accInit}  uint8_t patch[${Kp}] __attribute__((aligned(4)));
-  patch[${Kp - 1}] = 0;
-  for (int oy = 0; oy < ${outH}; oy++)
-    for (int ox = 0; ox < ${outW}; ox++, out += ${outC}) {
-      uint8_t *d = patch;
-${interior}      for (int ky = 0; ky < ${kH}; ky++) {
-        const int iy = oy * ${sH} - ${padT} + ky * ${dH};
-        const int rowOk = ${rowOk};
-        for (int kx = 0; kx < ${kW}; kx++, d += ${inC}) {
-          const int ix = ox * ${sW} - ${padL} + kx * ${dW};
-          if (rowOk && ix >= 0 && ix < ${inW}) {
-            const uint8_t *s = in + (iy * ${inW} + ix) * ${inC};
-            for (int c = 0; c < ${inC}; c++) d[c] = s[c];
-          } else {
-            for (int c = 0; c < ${inC}; c++) d[c] = ${zu};
-          }
-        }
-      }
-${interior ? '      }\n' : ''}      const uint8_t *src = patch;
-${channels}
-    }
-`;
-          }
-        } else if (op.kind === 'depthwiseConv2d' && mult === 1 && outC % 4 === 0 && taps <= 31) {
-          // Per output pixel: one pointer per tap (the input pixel, or a row of zu for padding,
-          // so borders need no per-tap checks), then groups of four channels through the
-          // hand-scheduled tp_dwrow kernel; weights interleaved int8 [C/4][taps][4].
+          descriptor({ w: `${fn}_wi`, K: Kp });
+          body = direct
+            ? `  tp_conv_direct(&${fn}_L, in, out, ${op.kind === 'fullyConnected' ? outH : outH * outW});\n`
+            : `  tp_conv_patch(&${fn}_L, in, out);\n`;
+        } else if (depthwise4) {
+          // Per output pixel, all channel groups through the tp_dwrow kernel; weights
+          // interleaved int8 [C/4][taps][4]. Interior pixels use constant tap offsets; border
+          // pixels point padding taps at a row of the input zero point (no per-tap checks).
           const wi = new Int8Array(outC * taps);
           for (let o = 0; o < outC; o++)
             for (let t = 0; t < taps; t++)
               wi[((o >> 2) * taps + t) * 4 + (o & 3)] = wr[o * taps + t]!;
+          const ofs = Array.from(
+            { length: taps },
+            (_, t) => (Math.floor(t / kW) * dH * inW + (t % kW) * dW) * inC,
+          );
           dwTaps.add(taps);
           consts.push(
             `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
             `static const uint8_t ${fn}_pad[${inC}] __attribute__((aligned(4))) = {\n${cArray(new Uint8Array(inC).fill(zu))}\n};`,
+            `static const int32_t ${fn}_ofs[${taps}] = {\n${cArray(ofs)}\n};`,
           );
-          body = `  const uint8_t *pt[${taps}];
-  int32_t acc[${outC}];
-  for (int c = 0; c < ${outC}; c++) acc[c] = ${fn}_b[c];
-  for (int oy = 0; oy < ${outH}; oy++)
-    for (int ox = 0; ox < ${outW}; ox++, out += ${outC}) {
-      const int iy0 = oy * ${sH} - ${padT}, ix0 = ox * ${sW} - ${padL};
-      if (iy0 >= 0 && iy0 + ${(kH - 1) * dH} < ${inH} && ix0 >= 0 && ix0 + ${(kW - 1) * dW} < ${inW}) {
-        /* window inside the image: taps at fixed offsets from its corner */
-        const uint8_t *b = in + (iy0 * ${inW} + ix0) * ${inC};
-        ${Array.from({ length: taps }, (_, t) => `pt[${t}] = b + ${(Math.floor(t / kW) * dH * inW + (t % kW) * dW) * inC};`).join('\n        ')}
-      } else {
-        for (int ky = 0; ky < ${kH}; ky++) {
-          const int iy = iy0 + ky * ${dH};
-          for (int kx = 0; kx < ${kW}; kx++) {
-            const int ix = ix0 + kx * ${dW};
-            pt[ky * ${kW} + kx] = iy >= 0 && iy < ${inH} && ix >= 0 && ix < ${inW}
-                ? in + (iy * ${inW} + ix) * ${inC} : ${fn}_pad;
-          }
-        }
-      }
-      tp_dwrow_${taps}(pt, ${outC - 4}, ${fn}_wi + ${(outC - 4) * taps}, acc + ${outC - 4});
-      for (int c = 0; c < ${outC}; c += 4) {
-        ${[0, 1, 2, 3].map((j) => `out[c + ${j}] = ${store(`acc[c + ${j}]`, `c + ${j}`)};`).join('\n        ')}
-        /* the next pixel starts from the biases */
-        ${[0, 1, 2, 3].map((j) => `acc[c + ${j}] = ${fn}_b[c + ${j}];`).join('\n        ')}
-      }
-    }
-`;
+          descriptor({
+            w: `${fn}_wi`,
+            K: taps,
+            ofs: `${fn}_ofs`,
+            pad: `${fn}_pad`,
+            dwrow: `tp_dwrow_${taps}`,
+          });
+          body = `  tp_depthwise(&${fn}_L, in, out);\n`;
         } else if (op.kind === 'depthwiseConv2d' && mult === 1) {
           // Per output pixel: one pointer per tap (the input pixel, or a row of zu for padding,
           // so borders need no per-tap checks), then all channels with the taps unrolled and the
@@ -524,7 +462,10 @@ ${channels}
     }
 `;
         } else {
-          consts.push(`static const int8_t ${fn}_w[${wr.length}] = {\n${cArray(wr)}\n};`);
+          consts.push(
+            `static const int8_t ${fn}_w[${wr.length}] = {\n${cArray(wr)}\n};`,
+            `static const int32_t ${fn}_braw[${outC}] = {\n${cArray(bRaw)}\n};`,
+          );
           const storeO = `out[o] = ${store('acc', 'oc')};`;
           if (op.kind === 'depthwiseConv2d') {
             body = `  for (int oy = 0; oy < ${outH}; oy++)
@@ -752,9 +693,8 @@ void model_invoke(void);
   const source = `/* ${g.name}: generated by tinyprune. */
 ${PRELUDE}
 ${REQUANT_C}
-${DOT4_MACRO}
-${[...dotSizes].map(dot4RowFunction).join('\n')}
 ${[...dwTaps].map(depthwiseRowFunction).join('\n')}
+${LAYER_C}
 static uint8_t tp_arena[${arenaBytes}] __attribute__((aligned(4)));
 
 int8_t *model_input(void) { return (int8_t *)(tp_arena + ${off(input.name)}); }

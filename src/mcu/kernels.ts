@@ -1,154 +1,327 @@
-// Hand-scheduled Thumb-1 inner loops for the generated C (GCC spills accumulators to the stack
-// in these loops on Cortex-M0+, costing about twice the cycles).
+// Shared kernels of the generated C: hand-scheduled Thumb-1 routines (GCC spills accumulators
+// to the stack in these loops on a Cortex-M0+, costing about twice the cycles) and the small C
+// drivers that run a layer from its constant descriptor. Every layer of a model shares these,
+// so the code beyond the constants stays a few KB whatever the model's depth.
+//
+// Register use follows the AAPCS: r4-r11 are saved, arguments beyond the fourth are on the
+// stack (at sp + 36 once r4-r11 and lr are pushed).
+
+const PROLOGUE = [
+  'push {r4, r5, r6, r7, lr}',
+  'mov r4, r8',
+  'mov r5, r9',
+  'mov r6, r10',
+  'mov r7, r11',
+  'push {r4, r5, r6, r7}',
+];
+const EPILOGUE = [
+  'pop {r4, r5, r6, r7}',
+  'mov r8, r4',
+  'mov r9, r5',
+  'mov r10, r6',
+  'mov r11, r7',
+  'pop {r4, r5, r6, r7, pc}',
+];
+/** Four accumulators (r8-r11) out to memory at r3, post-incremented. */
+const STORE_ACC = ['mov r4, r8', 'mov r5, r9', 'mov r6, r10', 'mov r7, r11', 'stmia r3!, {r4, r5, r6, r7}'];
 
 /**
- * TP_DOT4: four dot products of n (even) offset-binary inputs with int8 weights interleaved
- * [n][4]. One input load feeds four multiplies; one 32-bit load brings four weights, which are
- * sign-extended in registers. Accumulators may live in high registers (ADD takes any register).
- * About 20 cycles per input (4 MACs) on a Cortex-M0+.
+ * One input byte (r5, offset-binary) times the int8 weight of channel j in the packed weight word
+ * (r6), added to r8 + j; r7 is scratch. 14 cycles for four channels, plus the loads.
  */
-export const DOT4_MACRO = String.raw`#define TP_DOT4_STEP(OFF_I, OFF_W)                                              \
-  "ldrb %[u], [%[i], #" #OFF_I "]\n ldr %[x], [%[w], #" #OFF_W "]\n"            \
-  "sxtb %[t], %[x]\n muls %[t], %[u]\n add %[a0], %[t]\n"                      \
-  "lsls %[t], %[x], #16\n asrs %[t], %[t], #24\n muls %[t], %[u]\n add %[a1], %[t]\n" \
-  "lsls %[t], %[x], #8\n asrs %[t], %[t], #24\n muls %[t], %[u]\n add %[a2], %[t]\n" \
-  "asrs %[t], %[x], #24\n muls %[t], %[u]\n add %[a3], %[t]\n"
-#define TP_DOT4X4(IN, W, N, A0, A1, A2, A3)                                     \
-  do {                                                                          \
-    const uint8_t *tp_i = (IN), *tp_e = (IN) + (N);                             \
-    uint32_t tp_u, tp_x, tp_t;                                                  \
-    __asm volatile(".syntax unified\n1:\n" TP_DOT4_STEP(0, 0) TP_DOT4_STEP(1, 4)                 \
-                   TP_DOT4_STEP(2, 8) TP_DOT4_STEP(3, 12)                      \
-                   "adds %[i], #4\n adds %[w], #16\n cmp %[i], %[e]\n bne 1b\n"  \
-                   : [i] "+l"(tp_i), [w] "+l"(W), [u] "=&l"(tp_u),           \
-                     [x] "=&l"(tp_x), [t] "=&l"(tp_t), [a0] "+r"(A0),           \
-                     [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3)                \
-                   : [e] "r"(tp_e)                                              \
-                   : "cc", "memory");                                           \
-  } while (0)
-#define TP_DOT4X8(IN, W, N, A0, A1, A2, A3)                                     \
-  do {                                                                          \
-    const uint8_t *tp_i = (IN), *tp_e = (IN) + (N);                             \
-    uint32_t tp_u, tp_x, tp_t;                                                  \
-    __asm volatile(".syntax unified\n1:\n" TP_DOT4_STEP(0, 0) TP_DOT4_STEP(1, 4)                 \
-                   TP_DOT4_STEP(2, 8) TP_DOT4_STEP(3, 12) TP_DOT4_STEP(4, 16)  \
-                   TP_DOT4_STEP(5, 20) TP_DOT4_STEP(6, 24) TP_DOT4_STEP(7, 28) \
-                   "adds %[i], #8\n adds %[w], #32\n cmp %[i], %[e]\n beq 2f\n b 1b\n2:\n" \
-                   : [i] "+l"(tp_i), [w] "+l"(W), [u] "=&l"(tp_u),           \
-                     [x] "=&l"(tp_x), [t] "=&l"(tp_t), [a0] "+r"(A0),           \
-                     [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3)                \
-                   : [e] "r"(tp_e)                                              \
-                   : "cc", "memory");                                           \
-  } while (0)
-#define TP_DOT4(IN, W, N, A0, A1, A2, A3)                                       \
-  do {                                                                          \
-    const uint8_t *tp_i = (IN), *tp_e = (IN) + (N);                             \
-    uint32_t tp_u, tp_x, tp_t;                                                  \
-    __asm volatile(".syntax unified\n1:\n" TP_DOT4_STEP(0, 0) TP_DOT4_STEP(1, 4)                 \
-                   "adds %[i], #2\n adds %[w], #8\n cmp %[i], %[e]\n bne 1b\n"  \
-                   : [i] "+l"(tp_i), [w] "+l"(W), [u] "=&l"(tp_u),           \
-                     [x] "=&l"(tp_x), [t] "=&l"(tp_t), [a0] "+r"(A0),           \
-                     [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3)                \
-                   : [e] "r"(tp_e)                                              \
-                   : "cc", "memory");                                           \
-  } while (0)
-`;
+const MAC = [
+  ['sxtb r7, r6', 'muls r7, r5', 'add r8, r7'],
+  ['lsls r7, r6, #16', 'asrs r7, r7, #24', 'muls r7, r5', 'add r9, r7'],
+  ['lsls r7, r6, #8', 'asrs r7, r7, #24', 'muls r7, r5', 'add r10, r7'],
+  ['asrs r7, r6, #24', 'muls r7, r5', 'add r11, r7'],
+];
+const MAC4 = MAC.flat();
 
-/**
- * The TP_DOT4 loop over all channel groups of one pixel, in a function of its own (inlined into a
- * layer, the register allocator can run out of low registers around it: "impossible
- * constraints"). `acc` holds the biases on entry and the accumulators on return; `end` is
- * `acc` + output channels; weights interleaved [groups][n][4]. One call per pixel.
- */
-export function dot4RowFunction(n: number): string {
-  // Fully unrolled in blocks of 8 inputs (immediate offsets reach 8 inputs / 32 weight bytes):
-  // no end pointer, which leaves the allocator registers for the group loop.
-  const blocks = Array.from({ length: Math.ceil(n / 8) }, (_, b) =>
-    Array.from({ length: Math.min(8, n - 8 * b) }, (_, s) => `TP_DOT4_STEP(${s}, ${4 * s})`).join(
-      ' ',
-    ),
-  );
-  return `static __attribute__((noinline)) void tp_dot4row_${n}(const uint8_t *in, const int8_t *w,
-                                                   int32_t *acc, const int32_t *end) {
-  do {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    const uint8_t *tp_i = in;
-    uint32_t tp_u, tp_x, tp_t;
-    __asm volatile(".syntax unified\\n"
-      ${blocks.join('\n      "adds %[i], #8\\n adds %[w], #32\\n"\n      ')}
-      "adds %[w], #${4 * (n - 8 * (blocks.length - 1))}\\n"
-      : [i] "+l"(tp_i), [w] "+l"(w), [u] "=&l"(tp_u), [x] "=&l"(tp_x), [t] "=&l"(tp_t),
-        [a0] "+h"(a0), [a1] "+h"(a1), [a2] "+h"(a2), [a3] "+h"(a3)
-      :
-      : "cc", "memory");
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    acc += 4;
-  } while (acc != end);
-}
-`;
-}
-
-/**
- * Depthwise kernel for all channels of one output pixel, taps unrolled: `pt[t]` points at the
- * input pixel of tap t (or a row of the input zero point for padding) and the weights are
- * interleaved [taps][4] per group of four channels, so one tap-pointer load and one 32-bit weight
- * load feed four multiplies (GCC's version of the same loop spills the tap pointers). The loop
- * runs over the channel groups, last group first (it ends on a sign test, one register fewer). `ac`
- * holds the biases on entry and the accumulators on return; `c`, `w` and `ac` point at the last
- * group. One call per pixel instead of one per group of four channels.
- */
-export function depthwiseRowFunction(taps: number): string {
-  const step = (t: number) => [
-    `ldr %[p], [%[pa], #${4 * t}]`,
-    'add %[p], %[c]',
-    `ldr %[x], [%[w], #${4 * t}]`,
-    'ldrb %[u], [%[p], #0]',
-    'sxtb %[t], %[x]',
-    'muls %[t], %[u]',
-    'add %[a0], %[t]',
-    'ldrb %[u], [%[p], #1]',
-    'lsls %[t], %[x], #16',
-    'asrs %[t], %[t], #24',
-    'muls %[t], %[u]',
-    'add %[a1], %[t]',
-    'ldrb %[u], [%[p], #2]',
-    'lsls %[t], %[x], #8',
-    'asrs %[t], %[t], #24',
-    'muls %[t], %[u]',
-    'add %[a2], %[t]',
-    'ldrb %[u], [%[p], #3]',
-    'asrs %[t], %[x], #24',
-    'muls %[t], %[u]',
-    'add %[a3], %[t]',
-  ];
-  const lines = [
-    '1:',
-    ...[0, 1, 2, 3].flatMap((j) => [`ldr %[t], [%[ac], #${4 * j}]`, `mov %[a${j}], %[t]`]),
-    ...Array.from({ length: taps }, (_, k) => step(k)).flat(),
-    ...[0, 1, 2, 3].flatMap((j) => [`mov %[t], %[a${j}]`, `str %[t], [%[ac], #${4 * j}]`]),
-    'subs %[ac], #16',
-    `subs %[w], #${4 * taps}`,
-    'mov %[t], %[c]',
-    'subs %[t], #4',
-    'mov %[c], %[t]',
-    'bmi 2f',
-    'b 1b',
-    '2:',
-  ];
-  return `static __attribute__((noinline)) void tp_dwrow_${taps}(const uint8_t *const *pt, int c,
-                                                  const int8_t *w, int32_t *ac) {
-  int32_t a0, a1, a2, a3;
-  const uint8_t *p;
-  uint32_t u, x, t;
+function nakedFunction(signature: string, lines: string[]): string {
+  return `__attribute__((naked, noinline)) ${signature} {
   __asm volatile(".syntax unified\\n"
 ${lines.map((s) => `      "${s}\\n"`).join('\n')}
-      : [p] "=&l"(p), [u] "=&l"(u), [x] "=&l"(x), [t] "=&l"(t), [a0] "=&h"(a0), [a1] "=&h"(a1),
-        [a2] "=&h"(a2), [a3] "=&h"(a3), [c] "+r"(c), [w] "+l"(w), [ac] "+l"(ac)
-      : [pa] "l"(pt)
-      : "cc", "memory");
+  );
 }
 `;
 }
+
+/**
+ * tp_dot4rows: for each group of four output channels, bias + the dot products of n (even)
+ * offset-binary inputs with int8 weights interleaved [group][n][4]; one input load feeds four
+ * multiplies, one word load brings four weights. Accumulators go to acc[] (up to accEnd).
+ * About 18 cycles per input and group.
+ */
+const DOT4ROWS = nakedFunction(
+  'void tp_dot4rows(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int n, int32_t *accEnd)',
+  [
+    ...PROLOGUE,
+    'ldr r4, [sp, #36]', // n
+    'adds r5, r0, r4',
+    'mov lr, r5', // in + n
+    'lsrs r4, r4, #3',
+    'lsls r4, r4, #3',
+    'adds r4, r0',
+    'mov r12, r4', // in + 8*floor(n/8)
+    '1:',
+    'ldmia r2!, {r4, r5, r6, r7}',
+    'mov r8, r4',
+    'mov r9, r5',
+    'mov r10, r6',
+    'mov r11, r7',
+    'movs r4, r0',
+    'cmp r4, r12',
+    'bne 2f', // (the 8-input loop is too long for a conditional branch across it)
+    'b 3f',
+    '2:',
+    ...Array.from({ length: 8 }, (_, s) => [`ldrb r5, [r4, #${s}]`, `ldr r6, [r1, #${4 * s}]`, ...MAC4]).flat(),
+    'adds r4, #8',
+    'adds r1, #32',
+    'cmp r4, r12',
+    'beq 3f',
+    'b 2b',
+    '3:',
+    'cmp r4, lr',
+    'beq 5f',
+    '4:',
+    ...[0, 1].flatMap((s) => [`ldrb r5, [r4, #${s}]`, `ldr r6, [r1, #${4 * s}]`, ...MAC4]),
+    'adds r4, #2',
+    'adds r1, #8',
+    'cmp r4, lr',
+    'bne 4b',
+    '5:',
+    ...STORE_ACC,
+    'ldr r4, [sp, #40]',
+    'cmp r3, r4',
+    'beq 6f',
+    'b 1b',
+    '6:',
+    ...EPILOGUE,
+  ],
+);
+
+/**
+ * tp_dwrow_<taps>: all channel groups of one depthwise output pixel, taps unrolled. Tap t reads
+ * the four channels at pt[t] + c, where c = base + 4·group: with base = 0, pt holds pointers
+ * (border pixels, padding taps point at a row of the input zero point); with base = the window's
+ * corner, pt holds the layer's constant tap offsets (interior pixels: nothing to set up).
+ * Weights are interleaved [group][taps][4]; accumulators start from b[] and go to acc[].
+ */
+export function depthwiseRowFunction(taps: number): string {
+  return nakedFunction(
+    `void tp_dwrow_${taps}(const void *pt, uint32_t base, const int8_t *w, int32_t *acc, const int32_t *b, int32_t *accEnd)`,
+    [
+      ...PROLOGUE,
+      'ldr r4, [sp, #36]',
+      'mov r12, r4', // b
+      'ldr r4, [sp, #40]',
+      'mov lr, r4', // accEnd
+      '1:',
+      'mov r4, r12',
+      'ldmia r4, {r4, r5, r6, r7}',
+      'mov r8, r4',
+      'mov r9, r5',
+      'mov r10, r6',
+      'mov r11, r7',
+      'mov r4, r12',
+      'adds r4, #16',
+      'mov r12, r4',
+      ...Array.from({ length: taps }, (_, t) => [
+        `ldr r4, [r0, #${4 * t}]`,
+        'adds r4, r4, r1',
+        `ldr r6, [r2, #${4 * t}]`,
+        ...MAC.flatMap((mac, j) => [`ldrb r5, [r4, #${j}]`, ...mac]),
+      ]).flat(),
+      `adds r2, #${4 * taps}`,
+      'adds r1, #4',
+      ...STORE_ACC,
+      'cmp r3, lr',
+      'beq 2f',
+      'b 1b',
+      '2:',
+      ...EPILOGUE,
+    ],
+  );
+}
+
+/**
+ * Requantisation of n accumulators to offset-binary bytes with the exact fast forms of
+ * requant.ts (table entries {t, mh | ml << 16, rnd, sh}): x <= 0 gives lo, x >= t gives hi, and
+ * in between 2 (x < 2^16) or 4 16x16-bit multiplies. About 33 cycles in the multiply path,
+ * 13 for a clamped output.
+ */
+function requantRow(name: string, mul4: boolean): string {
+  const tail = ['strb r5, [r1]', 'adds r1, #1', 'adds r2, #16', 'cmp r0, r12', 'bne 1b', 'b 9f'];
+  const mul = mul4
+    ? [
+        'lsrs r6, r4, #16', // xh
+        'uxth r4, r4', // xl
+        'lsrs r7, r5, #16', // ml
+        'uxth r5, r5', // mh
+        'movs r3, r7',
+        'muls r3, r4', // xl·ml
+        'lsrs r3, r3, #16',
+        'muls r7, r6', // xh·ml
+        'adds r3, r7',
+        'muls r4, r5', // xl·mh
+        'adds r3, r4',
+        'ldr r4, [r2, #8]',
+        'adds r3, r4', // + rnd
+        'lsrs r3, r3, #16',
+        'muls r5, r6', // xh·mh
+        'adds r5, r3',
+      ]
+    : [
+        'lsrs r7, r5, #16', // ml
+        'uxth r5, r5', // mh
+        'muls r7, r4', // x·ml
+        'lsrs r7, r7, #16',
+        'muls r5, r4', // x·mh
+        'adds r5, r7',
+        'ldr r4, [r2, #8]',
+        'adds r5, r4', // + rnd
+      ];
+  return nakedFunction(
+    `void ${name}(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo, uint32_t hi)`,
+    [
+      'push {r4, r5, r6, r7, lr}',
+      'mov r4, r8',
+      'mov r5, r9',
+      'push {r4, r5}',
+      'ldr r4, [sp, #28]',
+      'mov r8, r4', // lo
+      'ldr r4, [sp, #32]',
+      'mov r9, r4', // hi
+      'lsls r3, r3, #2',
+      'adds r3, r0',
+      'mov r12, r3', // acc end
+      '1:',
+      'ldmia r0!, {r4}',
+      'cmp r4, #0',
+      'ble 3f',
+      'ldr r3, [r2, #0]',
+      'cmp r4, r3',
+      'bge 4f',
+      'ldr r5, [r2, #4]',
+      ...mul,
+      'ldr r4, [r2, #12]',
+      'lsrs r5, r4', // >> sh
+      'add r5, r8', // + lo (the output zero point)
+      ...tail,
+      '3:',
+      'mov r5, r8',
+      ...tail,
+      '4:',
+      'mov r5, r9',
+      ...tail,
+      '9:',
+      'pop {r4, r5}',
+      'mov r8, r4',
+      'mov r9, r5',
+      'pop {r4, r5, r6, r7, pc}',
+    ],
+  );
+}
+
+/** The layer descriptor and drivers every conv, depthwise and FC layer runs through. */
+export const LAYER_C = `typedef void tp_dwrow_fn(const void *pt, uint32_t base, const int8_t *w, int32_t *acc,
+                        const int32_t *b, int32_t *accEnd);
+/* One conv / depthwise / FC layer: shapes, constants and its requantisation. */
+typedef struct {
+  const int8_t *w;        /* weights, interleaved [outC/4][K][4] */
+  const int32_t *b;       /* bias with the input zero point folded in */
+  const tp_rq_t *rq;      /* fast requantisation table (path 2 or 4) */
+  const int32_t *m;       /* general path: multipliers and shifts */
+  const int8_t *s;
+  const uint16_t *slow;   /* channels that take the general path within a fast layer */
+  const int32_t *ofs;     /* depthwise: tap offsets from the window's corner */
+  const uint8_t *pad;     /* depthwise: a row of the input zero point */
+  tp_dwrow_fn *dwrow;
+  uint16_t inH, inW, inC, outH, outW, outC, K, nslow;
+  uint8_t kH, kW, sH, sW, dH, dW, padT, padL;
+  uint8_t path, lo, hi, zo, zu;
+} tp_layer_t;
+
+${DOT4ROWS}
+${requantRow('tp_rq4row', true)}
+${requantRow('tp_rq2row', false)}
+/* Requantises one pixel's accumulators into out[0 .. outC). */
+static void tp_requant(const tp_layer_t *L, const int32_t *acc, uint8_t *out) {
+  int n = L->nslow; /* channels for the general routine */
+  if (L->path == 4) tp_rq4row(acc, out, L->rq, L->outC, L->lo, L->hi);
+  else if (L->path == 2) tp_rq2row(acc, out, L->rq, L->outC, L->lo, L->hi);
+  else n = L->outC;
+  for (int k = 0; k < n; k++) {
+    const int c = L->path ? L->slow[k] : k;
+    out[c] = tp_clamp_u8(tp_mbqm(acc[c], L->m[c], L->s[c]) + L->zo, L->lo, L->hi);
+  }
+}
+
+/* 1x1 stride-1 convolution or FC: rows of inC (= K) inputs. */
+static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out, int rows) {
+  int32_t acc[L->outC];
+  for (int p = 0; p < rows; p++, in += L->inC, out += L->outC) {
+    tp_dot4rows(in, L->w, L->b, acc, L->K, acc + L->outC);
+    tp_requant(L, acc, out);
+  }
+}
+
+/* Any other convolution: each pixel's patch is gathered (padding reads zu), then one GEMM row. */
+static void tp_conv_patch(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
+  int32_t acc[L->outC];
+  uint8_t patch[L->K] __attribute__((aligned(4)));
+  const int run = L->kW * L->inC;
+  patch[L->K - 1] = 0; /* a zero weight pads an odd K */
+  for (int oy = 0; oy < L->outH; oy++)
+    for (int ox = 0; ox < L->outW; ox++, out += L->outC) {
+      const int iy0 = oy * L->sH - L->padT, ix0 = ox * L->sW - L->padL;
+      uint8_t *d = patch;
+      if (L->dW == 1 && iy0 >= 0 && iy0 + (L->kH - 1) * L->dH < L->inH && ix0 >= 0 &&
+          ix0 + L->kW - 1 < L->inW) {
+        /* inside the image: each kernel row is one run of kW·inC bytes */
+        for (int ky = 0; ky < L->kH; ky++, d += run) {
+          const uint8_t *s = in + ((iy0 + ky * L->dH) * L->inW + ix0) * L->inC;
+          for (int k = 0; k < run; k++) d[k] = s[k];
+        }
+      } else {
+        for (int ky = 0; ky < L->kH; ky++) {
+          const int iy = iy0 + ky * L->dH;
+          for (int kx = 0; kx < L->kW; kx++, d += L->inC) {
+            const int ix = ix0 + kx * L->dW;
+            const int ok = iy >= 0 && iy < L->inH && ix >= 0 && ix < L->inW;
+            const uint8_t *s = in + (iy * L->inW + ix) * L->inC;
+            for (int c = 0; c < L->inC; c++) d[c] = ok ? s[c] : L->zu;
+          }
+        }
+      }
+      tp_dot4rows(patch, L->w, L->b, acc, L->K, acc + L->outC);
+      tp_requant(L, acc, out);
+    }
+}
+
+/* Depthwise (multiplier 1, channels a multiple of 4): one tp_dwrow call per output pixel. */
+static void tp_depthwise(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
+  int32_t acc[L->outC];
+  const uint8_t *pt[L->kH * L->kW];
+  for (int oy = 0; oy < L->outH; oy++)
+    for (int ox = 0; ox < L->outW; ox++, out += L->outC) {
+      const int iy0 = oy * L->sH - L->padT, ix0 = ox * L->sW - L->padL;
+      if (iy0 >= 0 && iy0 + (L->kH - 1) * L->dH < L->inH && ix0 >= 0 &&
+          ix0 + (L->kW - 1) * L->dW < L->inW) {
+        L->dwrow(L->ofs, (uint32_t)(in + (iy0 * L->inW + ix0) * L->inC), L->w, acc, L->b,
+                 acc + L->outC);
+      } else {
+        for (int ky = 0, t = 0; ky < L->kH; ky++) {
+          const int iy = iy0 + ky * L->dH;
+          for (int kx = 0; kx < L->kW; kx++, t++) {
+            const int ix = ix0 + kx * L->dW;
+            pt[t] = iy >= 0 && iy < L->inH && ix >= 0 && ix < L->inW
+                        ? in + (iy * L->inW + ix) * L->inC : L->pad;
+          }
+        }
+        L->dwrow(pt, 0, L->w, acc, L->b, acc + L->outC);
+      }
+      tp_requant(L, acc, out);
+    }
+}
+`;

@@ -1,16 +1,19 @@
 // Exact, cheap requantisation for ReLU-family layers on a core without a 32x32→64 multiply.
 //
-// TFLite's MultiplyByQuantizedMultiplier for x > 0 and shift = −e ≤ 0 collapses (the two
-// roundings nest: ⌊(⌊z/A⌋ + c)/B⌋ = ⌊(z + cA)/AB⌋) into one floor:
-//   f(x) = ⌊(x·m + 2^30 + [e>0]·2^(30+e)) / 2^(31+e)⌋.
-// With the ReLU clamp at the output zero point, x ≤ 0 always gives the low clamp, and f is
-// monotone, so every x ≥ T (a per-channel threshold found here exactly) gives the high clamp.
-// Only 0 < x < T needs the product, and T is small, so it fits in 16x16-bit partial products:
-// - 2 multiplies when T ≤ 2^16: f = (x·mh + ((x·ml) >> 16) + rnd) >> (15 + e), m = mh·2^16 + ml;
-// - 4 multiplies when T ≤ 2^30 and 1 ≤ e ≤ 16: x = xh·2^16 + xl,
-//   w = xh·ml + xl·mh + ((xl·ml) >> 16) + rnd, f = (xh·mh + (w >> 16)) >> (e − 1).
-// Channels whose accumulator bound keeps f at 0 (tiny multipliers, e > 16) are encoded as
-// constants. A layer that fits neither form keeps the general 64-bit routine.
+// With the ReLU clamp at the output zero point, x ≤ 0 always gives the low clamp, and TFLite's
+// MultiplyByQuantizedMultiplier f is monotone for x > 0, so every x ≥ T (a per-channel threshold
+// found here exactly) gives the high clamp. Only 0 < x < T needs arithmetic, and there f is a
+// staircase of at most 255 steps. We reproduce it with
+//   g(x) = ⌊(x·M + rnd·2^16) / 2^(B + sh)⌋,  M = mh·2^16 + ml < 2^32,
+// evaluated with 16x16-bit products:
+// - 'mul2' (B = 16, all x < 2^16): g = (x·mh + ((x·ml) >> 16) + rnd) >> sh;
+// - 'mul4' (B = 32): x = xh·2^16 + xl, w = xh·ml + xl·mh + ((xl·ml) >> 16) + rnd,
+//   g = (xh·mh + (w >> 16)) >> sh.
+// M, rnd and sh are chosen per channel so that g equals f at every step (both are monotone, so
+// equal steps mean equal functions on (0, T)) and no 32-bit sum overflows; channels whose natural
+// form does not fit (tiny multipliers with big accumulators, e = 0) get a rescaled multiplier that
+// is exact on their few steps. Channels that fit neither form (multipliers above 1) keep the
+// general 64-bit routine on their own.
 import { multiplyByQuantizedMultiplier, quantizeMultiplier } from '../quant/fixedpoint.js';
 
 export type RequantPath = 'mul2' | 'mul4' | 'general';
@@ -22,14 +25,86 @@ export interface RequantPlan {
   /** Per channel (the general path): Q31 multiplier and shift. */
   mult: number[];
   shift: number[];
-  /**
-   * Fast paths only: channels that fit neither fast form (a tiny multiplier that can still give
-   * a non-zero output) and run the general 64-bit routine on their own; absent when none.
-   */
+  /** Fast paths only: channels that run the general 64-bit routine; absent when none. */
   slow?: boolean[];
 }
 
-const INT32_MAX = 2147483647;
+const TWO_16 = 65536;
+const TWO_32 = 4294967296;
+
+interface Fit {
+  M: number;
+  rnd: number;
+  sh: number;
+}
+
+/** The steps of f on [x0, X): f(x0) and the first x of every higher value. */
+function staircase(f: (x: number) => number, slope: number, x0: number, X: number) {
+  const empty = X <= x0;
+  const v0 = empty ? 0 : f(x0);
+  const vmax = empty ? 0 : f(X - 1);
+  const xs: number[] = [];
+  for (let v = v0 + 1; v <= vmax; v++) {
+    let x = Math.min(X - 1, Math.max(x0 + 1, Math.ceil((v - 0.5) / slope)));
+    while (x > x0 + 1 && f(x - 1) >= v) x--;
+    while (f(x) < v) x++;
+    xs.push(x);
+  }
+  return { x0, v0, vmax, xs };
+}
+
+/** M, rnd, sh of one channel for the given form, or undefined when none is exact and safe. */
+function fitChannel(
+  steps: ReturnType<typeof staircase>,
+  slope: number,
+  X: number,
+  form: 'mul2' | 'mul4',
+): Fit | undefined {
+  const base = form === 'mul2' ? 16 : 32;
+  const xm = Math.max(X - 1, 0);
+  if (form === 'mul2' && xm >= TWO_16) return undefined;
+  const { x0, v0, vmax, xs } = steps;
+  // f constant on the range: g = rnd >> 16 (mul4) or rnd (mul2).
+  if (vmax === v0) return { M: 0, rnd: form === 'mul2' ? v0 : v0 * TWO_16, sh: 0 };
+  const top = Math.min(base + 31, Math.floor(Math.log2(TWO_32 / slope)));
+  for (let n = top; n >= base; n--) {
+    const ideal = slope * 2 ** n;
+    for (const M of [Math.round(ideal), Math.floor(ideal), Math.ceil(ideal) + 1]) {
+      if (M < 1 || M >= TWO_32) continue;
+      const P = 1n << BigInt(n);
+      const bM = BigInt(M);
+      // rnd·2^16 must lie in [lower, upper].
+      let lower = BigInt(v0) * P - BigInt(x0) * bM;
+      let upper = BigInt(v0 + 1) * P - BigInt(x0) * bM - 1n;
+      const top2 = BigInt(vmax + 1) * P - BigInt(xm) * bM - 1n;
+      if (top2 < upper) upper = top2;
+      for (let k = 0; k < xs.length && lower <= upper; k++) {
+        const v = BigInt(v0 + 1 + k) * P;
+        const x = BigInt(xs[k]!);
+        const lo = v - x * bM;
+        const hi = v - (x - 1n) * bM - 1n;
+        if (lo > lower) lower = lo;
+        if (hi < upper) upper = hi;
+      }
+      if (lower < 0n) lower = 0n;
+      const rnd = Number((lower + 65535n) >> 16n);
+      if (BigInt(rnd) << 16n > upper || rnd >= TWO_32) continue;
+      // No 32-bit sum may overflow for any x < X (each term is monotone in x).
+      const mh = Math.floor(M / TWO_16);
+      const ml = M % TWO_16;
+      if (form === 'mul2') {
+        if (xm * mh + Math.floor((xm * ml) / TWO_16) + rnd >= TWO_32) continue;
+      } else {
+        const xh = Math.floor(xm / TWO_16);
+        const xl = Math.min(xm, TWO_16 - 1);
+        const w = xh * ml + xl * mh + Math.floor((xl * ml) / TWO_16) + rnd;
+        if (w >= TWO_32 || xh * mh + Math.floor(w / TWO_16) >= TWO_32) continue;
+      }
+      return { M, rnd, sh: n - base };
+    }
+  }
+  return undefined;
+}
 
 /**
  * Plans the requantisation of one layer. `accMin/accMax` bound each channel's accumulator (all
@@ -53,77 +128,48 @@ export function planRequant(
   }
   const general: RequantPlan = { path: 'general', table: new Int32Array(0), mult, shift };
   if (lo !== zp) return general;
-  const t: number[] = [];
-  const constant: boolean[] = [];
-  const slow: boolean[] = [];
-  let maxT = 0;
-  let minE = 99;
-  let maxE = 0;
+  const T: number[] = [];
+  const fits: Record<'mul2' | 'mul4', (Fit | undefined)[]> = { mul2: [], mul4: [] };
   for (let c = 0; c < n; c++) {
     const f = (x: number) => multiplyByQuantizedMultiplier(x, mult[c]!, shift[c]!);
-    const bound = Math.max(Math.abs(accMin[c]!), Math.abs(accMax[c]!), 1);
-    const e = -shift[c]!;
-    if (f(bound) === 0 && f(-bound) === 0 && (e > 16 || shift[c]! > 0)) {
-      constant.push(true);
-      slow.push(false);
-      t.push(INT32_MAX);
-      continue;
-    }
-    if (shift[c]! > 0 || e > 16 || bound >= 2 ** 30) {
-      constant.push(false);
-      slow.push(true);
-      t.push(INT32_MAX);
-      continue;
-    }
-    constant.push(false);
-    slow.push(false);
-    // Smallest x ≥ 1 with f(x) + zp ≥ hi, or bound + 1 when no reachable x saturates.
-    let T = bound + 1;
+    // Only positive accumulators need arithmetic (x ≤ 0 gives lo): those in [x0, bound].
+    const x0 = Math.max(accMin[c]!, 1);
+    const bound = Math.max(accMax[c]!, x0);
+    // Smallest x ≥ x0 with f(x) + zp ≥ hi, or bound + 1 when no reachable x saturates.
+    let t = bound + 1;
     if (f(bound) + zp >= hi) {
-      let a = 1;
+      let a = x0;
       let b = bound;
       while (a < b) {
         const mid = Math.floor((a + b) / 2);
         if (f(mid) + zp >= hi) b = mid;
         else a = mid + 1;
       }
-      T = a;
+      t = a;
     }
-    t.push(T);
-    maxT = Math.max(maxT, T);
-    minE = Math.min(minE, e);
-    maxE = Math.max(maxE, e);
+    T.push(t);
+    const slope = mult[c]! * 2 ** (shift[c]! - 31);
+    if (t >= 2 ** 31 || slope >= 1) {
+      fits.mul2.push(undefined);
+      fits.mul4.push(undefined);
+      continue;
+    }
+    const steps = staircase(f, slope, x0, t);
+    fits.mul2.push(fitChannel(steps, slope, t, 'mul2'));
+    fits.mul4.push(fitChannel(steps, slope, t, 'mul4'));
   }
-  if (slow.every(Boolean)) return general;
-  let path: RequantPath;
-  if (maxT <= 65536) path = 'mul2';
-  else if (maxT <= 2 ** 29 && minE >= 1) path = 'mul4';
-  else {
-    // A few channels outside the 4-multiply form (e = 0, or a huge threshold) take the general
-    // routine on their own; the rest keep the fast one.
-    const fits = (c: number) => !constant[c] && !slow[c] && t[c]! <= 2 ** 29 && -shift[c]! >= 1;
-    const misfits = Array.from({ length: n }, (_, c) => !constant[c] && !slow[c] && !fits(c));
-    if (misfits.filter(Boolean).length * 4 > n) return general;
-    misfits.forEach((m, c) => {
-      if (m) {
-        slow[c] = true;
-        t[c] = INT32_MAX;
-      }
-    });
-    if (slow.every(Boolean)) return general;
-    path = 'mul4';
-  }
+  const path = fits.mul2.every(Boolean) ? 'mul2' : 'mul4';
+  const chosen = fits[path];
+  if (chosen.every((x) => !x)) return general;
   const table = new Int32Array(4 * n);
-  for (let c = 0; c < n; c++) {
-    table[4 * c] = t[c]!;
-    if (constant[c] || slow[c]) continue; // mh = ml = rnd = sh = 0: f = 0
-    const m = mult[c]!;
-    const e = -shift[c]!;
-    table[4 * c + 1] = (m >>> 16) | ((m & 0xffff) << 16) | 0;
-    table[4 * c + 2] = 2 ** 14 + (e > 0 ? 2 ** (14 + e) : 0);
-    table[4 * c + 3] = path === 'mul2' ? 15 + e : e - 1;
-  }
-  void maxE;
+  const slow = chosen.map((x) => !x);
+  chosen.forEach((fit, c) => {
+    table[4 * c] = slow[c] ? 0x7fffffff : T[c]!;
+    if (!fit) return; // mh = ml = rnd = sh = 0: g = 0, then the general routine
+    table[4 * c + 1] = (Math.floor(fit.M / TWO_16) | ((fit.M % TWO_16) << 16)) | 0;
+    table[4 * c + 2] = fit.rnd | 0;
+    table[4 * c + 3] = fit.sh;
+  });
   return slow.some(Boolean) ? { path, table, mult, shift, slow } : { path, table, mult, shift };
 }
 
@@ -157,20 +203,6 @@ export function fastRequantRef(
   return ((((mul(xh, mh) + (w >>> 16)) >>> 0) >>> sh) + zp) | 0;
 }
 
-/** C for the fast paths (struct and inline functions); values are in offset-binary (u = q + 128). */
+/** The table entry of the fast paths (kernels.ts evaluates it); values are offset-binary. */
 export const REQUANT_C = `typedef struct { int32_t t; uint16_t mh, ml; uint32_t rnd; uint32_t sh; } tp_rq_t;
-/* ReLU-family requantisation, exact (see src/mcu/requant.ts): x <= 0 -> lo, x >= t -> hi. */
-static inline uint32_t tp_rq2(int32_t x, const tp_rq_t *q, uint32_t lo, uint32_t hi) {
-  if (x <= 0) return lo;
-  if (x >= q->t) return hi;
-  uint32_t a = (uint32_t)x;
-  return ((a * q->mh + ((a * q->ml) >> 16) + q->rnd) >> q->sh) + lo;
-}
-static inline uint32_t tp_rq4(int32_t x, const tp_rq_t *q, uint32_t lo, uint32_t hi) {
-  if (x <= 0) return lo;
-  if (x >= q->t) return hi;
-  uint32_t al = (uint32_t)x & 0xffffu, ah = (uint32_t)x >> 16;
-  uint32_t w = ah * q->ml + al * q->mh + ((al * q->ml) >> 16) + q->rnd;
-  return ((ah * q->mh + (w >> 16)) >> q->sh) + lo;
-}
 `;
