@@ -378,10 +378,9 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           const all: Record<string, string | number> = {
             ...fields,
             b: `${fn}_b`,
-            path: fast ? (plan.path === 'mul2' ? 2 : 4) : 0,
-            ...(fast && { rq: `${fn}_rq` }),
-            ...((!fast || slow.length) && { m: `${fn}_m`, s: `${fn}_s` }),
-            ...(slow.length && { slow: `${fn}_slow`, nslow: slow.length }),
+            ...(fast && { rq: `${fn}_rq`, rqrow: plan.path === 'mul2' ? 'tp_rq2row' : 'tp_rq4row' }),
+            ...((!fast || slow.length) && { m: `${fn}_m`, s: `${fn}_s`, nslow: fast ? slow.length : outC }),
+            ...(slow.length && { slow: `${fn}_slow` }),
             ...{ inH, inW, inC, outH, outW, outC, kH, kW, sH, sW, dH, dW, padT, padL },
             ...{ lo: clampLo, hi: clampHi, zo: qy.zp + 128, zu },
           };
@@ -403,7 +402,20 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           consts.push(
             `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
           );
-          descriptor({ w: `${fn}_wi`, K: Kp });
+          if (!direct) {
+            // The patch of a window inside the image, copied unrolled (tap offsets are constants).
+            const copies = Array.from({ length: kH * kW * inC }, (_, k) => {
+              const t = Math.floor(k / inC);
+              const src = (Math.floor(t / kW) * dH * inW + (t % kW) * dW) * inC + (k % inC);
+              return `d[${k}] = s[${src}];`;
+            });
+            consts.push(
+              `static void ${fn}_gather(const uint8_t *s, uint8_t *d) {
+  ${copies.join(' ')}
+}`,
+            );
+          }
+          descriptor({ w: `${fn}_wi`, K: Kp, ...(!direct && { gather: `${fn}_gather` }) });
           body = direct
             ? `  tp_conv_direct(&${fn}_L, in, out, ${op.kind === 'fullyConnected' ? outH : outH * outW});\n`
             : `  tp_conv_patch(&${fn}_L, in, out);\n`;

@@ -59,10 +59,10 @@ const DOT4ROWS = nakedFunction(
     'ldr r4, [sp, #36]', // n
     'adds r5, r0, r4',
     'mov lr, r5', // in + n
-    'lsrs r4, r4, #3',
-    'lsls r4, r4, #3',
+    'lsrs r4, r4, #4',
+    'lsls r4, r4, #4',
     'adds r4, r0',
-    'mov r12, r4', // in + 8*floor(n/8)
+    'mov r12, r4', // in + 16*floor(n/16)
     '1:',
     'ldmia r2!, {r4, r5, r6, r7}',
     'mov r8, r4',
@@ -71,16 +71,26 @@ const DOT4ROWS = nakedFunction(
     'mov r11, r7',
     'movs r4, r0',
     'cmp r4, r12',
-    'bne 2f', // (the 8-input loop is too long for a conditional branch across it)
+    'bne 2f', // (the 16-input loop is too long for a conditional branch across it)
     'b 3f',
     '2:',
-    ...Array.from({ length: 8 }, (_, s) => [`ldrb r5, [r4, #${s}]`, `ldr r6, [r1, #${4 * s}]`, ...MAC4]).flat(),
-    'adds r4, #8',
-    'adds r1, #32',
+    ...Array.from({ length: 16 }, (_, s) => [`ldrb r5, [r4, #${s}]`, `ldr r6, [r1, #${4 * s}]`, ...MAC4]).flat(),
+    'adds r4, #16',
+    'adds r1, #64',
     'cmp r4, r12',
     'beq 3f',
     'b 2b',
     '3:',
+    'mov r5, lr',
+    'subs r5, r5, r4',
+    'cmp r5, #8',
+    'bge 8f',
+    'b 7f',
+    '8:',
+    ...Array.from({ length: 8 }, (_, s) => [`ldrb r5, [r4, #${s}]`, `ldr r6, [r1, #${4 * s}]`, ...MAC4]).flat(),
+    'adds r4, #8',
+    'adds r1, #32',
+    '7:',
     'cmp r4, lr',
     'beq 5f',
     '4:',
@@ -155,6 +165,7 @@ function requantRow(name: string, mul4: boolean): string {
   const mul = mul4
     ? [
         'lsrs r6, r4, #16', // xh
+        'beq 6f', // x < 2^16: the 2-multiply form gives the same w
         'uxth r4, r4', // xl
         'lsrs r7, r5, #16', // ml
         'uxth r5, r5', // mh
@@ -208,6 +219,24 @@ function requantRow(name: string, mul4: boolean): string {
       'lsrs r5, r4', // >> sh
       'add r5, r8', // + lo (the output zero point)
       ...tail,
+      ...(mul4
+        ? [
+            '6:',
+            'lsrs r7, r5, #16',
+            'uxth r5, r5',
+            'muls r7, r4',
+            'lsrs r7, r7, #16',
+            'muls r5, r4',
+            'adds r5, r7',
+            'ldr r4, [r2, #8]',
+            'adds r5, r4', // w
+            'lsrs r5, r5, #16',
+            'ldr r4, [r2, #12]',
+            'lsrs r5, r4',
+            'add r5, r8',
+            ...tail,
+          ]
+        : []),
       '3:',
       'mov r5, r8',
       ...tail,
@@ -226,6 +255,8 @@ function requantRow(name: string, mul4: boolean): string {
 /** The layer descriptor and drivers every conv, depthwise and FC layer runs through. */
 export const LAYER_C = `typedef void tp_dwrow_fn(const void *pt, uint32_t base, const int8_t *w, int32_t *acc,
                         const int32_t *b, int32_t *accEnd);
+typedef void tp_rqrow_fn(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo,
+                         uint32_t hi);
 /* One conv / depthwise / FC layer: shapes, constants and its requantisation. */
 typedef struct {
   const int8_t *w;        /* weights, interleaved [outC/4][K][4] */
@@ -233,28 +264,32 @@ typedef struct {
   const tp_rq_t *rq;      /* fast requantisation table (path 2 or 4) */
   const int32_t *m;       /* general path: multipliers and shifts */
   const int8_t *s;
-  const uint16_t *slow;   /* channels that take the general path within a fast layer */
+  const uint16_t *slow;   /* channels for the general routine (NULL: all nslow = outC) */
   const int32_t *ofs;     /* depthwise: tap offsets from the window's corner */
   const uint8_t *pad;     /* depthwise: a row of the input zero point */
   tp_dwrow_fn *dwrow;
+  tp_rqrow_fn *rqrow;     /* fast requantisation routine, or NULL */
+  void (*gather)(const uint8_t *s, uint8_t *d); /* conv: copies a window inside the image */
   uint16_t inH, inW, inC, outH, outW, outC, K, nslow;
   uint8_t kH, kW, sH, sW, dH, dW, padT, padL;
-  uint8_t path, lo, hi, zo, zu;
+  uint8_t lo, hi, zo, zu;
 } tp_layer_t;
 
 ${DOT4ROWS}
 ${requantRow('tp_rq4row', true)}
 ${requantRow('tp_rq2row', false)}
-/* Requantises one pixel's accumulators into out[0 .. outC). */
-static void tp_requant(const tp_layer_t *L, const int32_t *acc, uint8_t *out) {
-  int n = L->nslow; /* channels for the general routine */
-  if (L->path == 4) tp_rq4row(acc, out, L->rq, L->outC, L->lo, L->hi);
-  else if (L->path == 2) tp_rq2row(acc, out, L->rq, L->outC, L->lo, L->hi);
-  else n = L->outC;
-  for (int k = 0; k < n; k++) {
-    const int c = L->path ? L->slow[k] : k;
+/* The general 64-bit routine for the channels listed in slow[] (all when slow is NULL). */
+static __attribute__((noinline)) void tp_requant_slow(const tp_layer_t *L, const int32_t *acc,
+                                                      uint8_t *out) {
+  for (int k = 0; k < L->nslow; k++) {
+    const int c = L->slow ? L->slow[k] : k;
     out[c] = tp_clamp_u8(tp_mbqm(acc[c], L->m[c], L->s[c]) + L->zo, L->lo, L->hi);
   }
+}
+/* Requantises one pixel's accumulators into out[0 .. outC). */
+static inline void tp_requant(const tp_layer_t *L, const int32_t *acc, uint8_t *out) {
+  if (L->rqrow) L->rqrow(acc, out, L->rq, L->outC, L->lo, L->hi);
+  if (L->nslow) tp_requant_slow(L, acc, out);
 }
 
 /* 1x1 stride-1 convolution or FC: rows of inC (= K) inputs. */
@@ -270,19 +305,14 @@ static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out,
 static void tp_conv_patch(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
   int32_t acc[L->outC];
   uint8_t patch[L->K] __attribute__((aligned(4)));
-  const int run = L->kW * L->inC;
   patch[L->K - 1] = 0; /* a zero weight pads an odd K */
   for (int oy = 0; oy < L->outH; oy++)
     for (int ox = 0; ox < L->outW; ox++, out += L->outC) {
       const int iy0 = oy * L->sH - L->padT, ix0 = ox * L->sW - L->padL;
       uint8_t *d = patch;
-      if (L->dW == 1 && iy0 >= 0 && iy0 + (L->kH - 1) * L->dH < L->inH && ix0 >= 0 &&
-          ix0 + L->kW - 1 < L->inW) {
-        /* inside the image: each kernel row is one run of kW·inC bytes */
-        for (int ky = 0; ky < L->kH; ky++, d += run) {
-          const uint8_t *s = in + ((iy0 + ky * L->dH) * L->inW + ix0) * L->inC;
-          for (int k = 0; k < run; k++) d[k] = s[k];
-        }
+      if (L->gather && iy0 >= 0 && iy0 + (L->kH - 1) * L->dH < L->inH && ix0 >= 0 &&
+          ix0 + (L->kW - 1) * L->dW < L->inW) {
+        L->gather(in + (iy0 * L->inW + ix0) * L->inC, patch);
       } else {
         for (int ky = 0; ky < L->kH; ky++) {
           const int iy = iy0 + ky * L->dH;
