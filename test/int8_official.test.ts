@@ -7,12 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cloneGraph, isConstant, pruneUnusedTensors } from '../src/graph/graph.js';
 import type { Graph } from '../src/graph/types.js';
 import { loadModel } from '../src/io/load.js';
-import { writeTflite } from '../src/io/tflite/writer.js';
 import { prepareInt8 } from '../src/quant/interpreter.js';
 import { data, model, needsShared } from './helpers/shared.js';
+import { perOpMaxDiff } from './helpers/perOp.js';
 import { createTfliteRunner } from './helpers/tfliteRuntime.js';
 
 const COUNT = 200;
@@ -44,45 +43,6 @@ const argmax = (v: ArrayLike<number>) => {
   for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
   return best;
 };
-
-/**
- * Runs every op alone, in both runtimes, on the activations our interpreter computed for its
- * input, so each comparison isolates one kernel.
- */
-async function perOpMaxDiff(g: Graph, inputs: Int8Array[]) {
-  const acts = inputs.map((x) => new Map<string, Int8Array>([[g.inputs[0]!, x]]));
-  const report: { op: string; differing: number; total: number; maxDiff: number }[] = [];
-  for (const op of g.ops) {
-    const single = cloneGraph(g);
-    single.ops = [op];
-    single.inputs = op.inputs.filter((n) => n !== '' && !isConstant(g, n));
-    single.outputs = [op.outputs[0]!];
-    pruneUnusedTensors(single);
-    const ours = prepareInt8(single);
-    const official = await createTfliteRunner(writeTflite(single));
-    let differing = 0;
-    let total = 0;
-    let maxDiff = 0;
-    try {
-      for (const m of acts) {
-        const ins = single.inputs.map((n) => m.get(n)!);
-        const a = ours.run(ins)[0]!;
-        const b = official.run(ins)[0] as Int8Array;
-        for (let i = 0; i < a.length; i++) {
-          const d = Math.abs(a[i]! - b[i]!);
-          if (d) differing++;
-          if (d > maxDiff) maxDiff = d;
-        }
-        total += a.length;
-        m.set(op.outputs[0]!, a);
-      }
-    } finally {
-      official.close();
-    }
-    report.push({ op: `${op.kind} ${op.name}`, differing, total, maxDiff });
-  }
-  return report;
-}
 
 async function endToEnd(g: Graph, path: string, inputs: Int8Array[]) {
   const ours = prepareInt8(g);

@@ -80,11 +80,14 @@ interface Buffer {
   last: number;
 }
 
-/** Greedy first-fit by size: each buffer goes at the lowest offset free during its lifetime. */
-function planArena(bufs: Buffer[]): number {
+/**
+ * Places each buffer at the lowest offset free during its lifetime, in the given order;
+ * returns the arena size.
+ */
+function placeInOrder(order: Buffer[]): number {
   const placed: Buffer[] = [];
   let total = 0;
-  for (const b of [...bufs].sort((x, y) => y.bytes - x.bytes || x.first - y.first)) {
+  for (const b of order) {
     const live = placed
       .filter((p) => p.first <= b.last && b.first <= p.last)
       .sort((x, y) => x.offset - y.offset);
@@ -98,6 +101,26 @@ function planArena(bufs: Buffer[]): number {
     total = Math.max(total, off + b.bytes);
   }
   return (total + 3) & ~3;
+}
+
+/**
+ * Lays out the arena with a few first-fit orders (largest first, by first use, by last use) and
+ * keeps the smallest: no single order wins on every network (MobileNet's first layers need
+ * first-use order to reach the two-tensor lower bound).
+ */
+function planArena(bufs: Buffer[]): number {
+  const orders = [
+    (x: Buffer, y: Buffer) => y.bytes - x.bytes || x.first - y.first,
+    (x: Buffer, y: Buffer) => x.first - y.first || y.bytes - x.bytes,
+    (x: Buffer, y: Buffer) => y.last - x.last || y.bytes - x.bytes,
+  ];
+  let best: { size: number; offsets: number[] } | undefined;
+  for (const cmp of orders) {
+    const size = placeInOrder([...bufs].sort(cmp));
+    if (!best || size < best.size) best = { size, offsets: bufs.map((b) => b.offset) };
+  }
+  bufs.forEach((b, i) => (b.offset = best!.offsets[i]!));
+  return best!.size;
 }
 
 const PRELUDE = `#include <stdint.h>
