@@ -32,6 +32,14 @@ interface Case {
   name: string;
   floatGraph: () => Promise<Graph>;
   examples: () => Promise<Example[]>;
+  /**
+   * Whether the end-to-end outputs stay within ±1 of our interpreter's. Measured (100 inputs,
+   * this calibration): KWS max 19, VWW max 15 — the 1-LSB op differences compound to a few LSB
+   * in the logits (KWS 4, VWW 5) and softmax (output scale 1/256) magnifies them; so for those
+   * only arg-max agreement is asserted. The untrained pruned model's near-flat logits stay
+   * within 1.
+   */
+  within1: boolean;
 }
 
 const CASES: Case[] = [
@@ -39,11 +47,13 @@ const CASES: Case[] = [
     name: 'KWS',
     floatGraph: () => loadModel(model('kws_ref_model_float32.tflite')),
     examples: kwsExamples,
+    within1: false,
   },
   {
     name: 'VWW',
     floatGraph: () => loadModel(model('vww_96_float.tflite')),
     examples: async () => vwwExamples(),
+    within1: false,
   },
   {
     // A depth-pruned model as tinyprune makes them: the KWS model cut after block 2 with the
@@ -54,6 +64,7 @@ const CASES: Case[] = [
       return deployableGraph(pruneModel(g, resolveCutPoint(g, 'block2'), 'aux', new Rng(7)));
     },
     examples: kwsExamples,
+    within1: true,
   },
 ];
 
@@ -160,7 +171,9 @@ for (const c of CASES) {
   );
 
   test(
-    `${c.name} int8 export: the official runtime agrees with our interpreter end to end`,
+    c.within1
+      ? `${c.name} int8 export: official runtime outputs equal our interpreter's within ±1 on ${COUNT} real inputs`
+      : `${c.name} int8 export: official runtime arg-max agrees with our interpreter on ≥ 98% of ${COUNT} real inputs`,
     { skip: needsShared },
     async (t) => {
       const e = await exportCase(c);
@@ -170,7 +183,13 @@ for (const c of CASES) {
           `(${r.differingOutputs}/${COUNT} outputs), max diff ${r.maxDiff}, ` +
           `${r.argmaxDisagree}/${COUNT} arg-max disagreements`,
       );
-      assert.ok(r.maxDiff <= 100, `max difference ${r.maxDiff}`);
+      // The comparison is not vacuous: the runtimes do differ somewhere on these inputs.
+      assert.ok(r.differingValues > 0);
+      if (c.within1) {
+        assert.ok(r.maxDiff <= 1, `max difference ${r.maxDiff}`);
+      } else {
+        assert.ok(r.argmaxDisagree <= COUNT * 0.02, `${r.argmaxDisagree} arg-max disagreements`);
+      }
     },
   );
 }

@@ -163,7 +163,9 @@ test('fast ReLU requantisation equals MultiplyByQuantizedMultiplier on seeded ca
   for (let trial = 0; trial < 400; trial++) {
     // Multipliers from 2^-24 to 1, and now and then above 1 (the general routine).
     const big = r() < 0.1;
-    const scales = Array.from({ length: 3 }, () => (big ? 1 + 2 * r() : 2 ** (-(r() * 23) - 1) * (1 + r())));
+    const scales = Array.from({ length: 3 }, () =>
+      big ? 1 + 2 * r() : 2 ** (-(r() * 23) - 1) * (1 + r()),
+    );
     const zp = Math.floor(r() * 60) - 128;
     const hi = r() < 0.5 ? 127 : Math.min(127, zp + 1 + Math.floor(r() * 200));
     const bound = Math.floor(2 ** (r() * 24));

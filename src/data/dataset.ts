@@ -151,6 +151,11 @@ function apportion(n: number, fractions: number[]): number[] {
 
 /** Random split, stratified by label: each class is divided by `fractions`. */
 export function splitRandom(ds: Dataset, fractions: number[], seed: number): Dataset[] {
+  return partitionRandom(ds, fractions, seed).map((p) => ds.subset(p));
+}
+
+/** The example indices (ascending) of each part of `splitRandom`. */
+export function partitionRandom(ds: Dataset, fractions: number[], seed: number): number[][] {
   checkFractions(fractions);
   const rng = new Rng(seed);
   const parts: number[][] = fractions.map(() => []);
@@ -162,7 +167,7 @@ export function splitRandom(ds: Dataset, fractions: number[], seed: number): Dat
       at += count;
     });
   }
-  return parts.map((p) => ds.subset(p.sort((a, b) => a - b)));
+  return parts.map((p) => p.sort((a, b) => a - b));
 }
 
 /**
@@ -171,6 +176,11 @@ export function splitRandom(ds: Dataset, fractions: number[], seed: number): Dat
  * fraction. Examples without a group count as their own group.
  */
 export function splitBySpeaker(ds: Dataset, fractions: number[], seed: number): Dataset[] {
+  return partitionBySpeaker(ds, fractions, seed).map((p) => ds.subset(p));
+}
+
+/** The example indices (ascending) of each part of `splitBySpeaker`. */
+export function partitionBySpeaker(ds: Dataset, fractions: number[], seed: number): number[][] {
   checkFractions(fractions);
   if (!ds.groups) {
     throw new TinypruneError(
@@ -200,7 +210,7 @@ export function splitBySpeaker(ds: Dataset, fractions: number[], seed: number): 
     });
     parts[best]!.push(...byGroup.get(g)!);
   }
-  return parts.map((p) => ds.subset(p.sort((a, b) => a - b)));
+  return parts.map((p) => p.sort((a, b) => a - b));
 }
 
 /**

@@ -401,8 +401,15 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           const all: Record<string, string | number> = {
             ...fields,
             b: `${fn}_b`,
-            ...(fast && { rq: `${fn}_rq`, rqrow: plan.path === 'mul2' ? 'tp_rq2row' : 'tp_rq4row' }),
-            ...((!fast || slow.length) && { m: `${fn}_m`, s: `${fn}_s`, nslow: fast ? slow.length : outC }),
+            ...(fast && {
+              rq: `${fn}_rq`,
+              rqrow: plan.path === 'mul2' ? 'tp_rq2row' : 'tp_rq4row',
+            }),
+            ...((!fast || slow.length) && {
+              m: `${fn}_m`,
+              s: `${fn}_s`,
+              nslow: fast ? slow.length : outC,
+            }),
             ...(slow.length && { slow: `${fn}_slow` }),
             ...{ inH, inW, inC, outH, outW, outC, kH, kW, sH, sW, dH, dW, padT, padL },
             ...{ lo: clampLo, hi: clampHi, zo: qy.zp + 128, zu },

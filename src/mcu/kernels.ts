@@ -23,7 +23,13 @@ const EPILOGUE = [
   'pop {r4, r5, r6, r7, pc}',
 ];
 /** Four accumulators (r8-r11) out to memory at r3, post-incremented. */
-const STORE_ACC = ['mov r4, r8', 'mov r5, r9', 'mov r6, r10', 'mov r7, r11', 'stmia r3!, {r4, r5, r6, r7}'];
+const STORE_ACC = [
+  'mov r4, r8',
+  'mov r5, r9',
+  'mov r6, r10',
+  'mov r7, r11',
+  'stmia r3!, {r4, r5, r6, r7}',
+];
 
 /**
  * One input byte (r5, offset-binary) times the int8 weight of channel j in the packed weight word
@@ -74,7 +80,11 @@ const DOT4ROWS = nakedFunction(
     'bne 2f', // (the 16-input loop is too long for a conditional branch across it)
     'b 3f',
     '2:',
-    ...Array.from({ length: 16 }, (_, s) => [`ldrb r5, [r4, #${s}]`, `ldr r6, [r1, #${4 * s}]`, ...MAC4]).flat(),
+    ...Array.from({ length: 16 }, (_, s) => [
+      `ldrb r5, [r4, #${s}]`,
+      `ldr r6, [r1, #${4 * s}]`,
+      ...MAC4,
+    ]).flat(),
     'adds r4, #16',
     'adds r1, #64',
     'cmp r4, r12',
@@ -87,7 +97,11 @@ const DOT4ROWS = nakedFunction(
     'bge 8f',
     'b 7f',
     '8:',
-    ...Array.from({ length: 8 }, (_, s) => [`ldrb r5, [r4, #${s}]`, `ldr r6, [r1, #${4 * s}]`, ...MAC4]).flat(),
+    ...Array.from({ length: 8 }, (_, s) => [
+      `ldrb r5, [r4, #${s}]`,
+      `ldr r6, [r1, #${4 * s}]`,
+      ...MAC4,
+    ]).flat(),
     'adds r4, #8',
     'adds r1, #32',
     '7:',

@@ -166,7 +166,7 @@ export function planRequant(
   chosen.forEach((fit, c) => {
     table[4 * c] = slow[c] ? 0x7fffffff : T[c]!;
     if (!fit) return; // mh = ml = rnd = sh = 0: g = 0, then the general routine
-    table[4 * c + 1] = (Math.floor(fit.M / TWO_16) | ((fit.M % TWO_16) << 16)) | 0;
+    table[4 * c + 1] = Math.floor(fit.M / TWO_16) | ((fit.M % TWO_16) << 16) | 0;
     table[4 * c + 2] = fit.rnd | 0;
     table[4 * c + 3] = fit.sh;
   });

@@ -1,5 +1,6 @@
 import type { Dataset } from '../data/dataset.js';
-import { splitBySpeaker, splitRandom } from '../data/dataset.js';
+import { partitionBySpeaker, partitionRandom } from '../data/dataset.js';
+import { TinypruneError } from '../graph/types.js';
 import { openDataset } from '../data/open.js';
 import { augmentImage } from '../data/augment-image.js';
 import { Rng } from '../data/random.js';
@@ -24,19 +25,54 @@ export interface PruneData {
   augmentedTrain?: (v: number) => Promise<Dataset>;
 }
 
+/** One fold of K-fold cross-validation: 0-based index and the number of folds. */
+export interface Fold {
+  index: number;
+  count: number;
+}
+
 /**
  * Opens a dataset and splits it 60/20/20: speaker-disjoint when the data knows its speakers
  * (Speech Commands), stratified by class otherwise. The same seed gives the same split.
+ * With `fold`, the data is cut into `count` equal parts instead: part `index` is the test set,
+ * the next part the validation set and the rest trains, so over all folds every example is
+ * tested exactly once by a model that neither trained on it nor was selected with it.
  */
-export async function preparePruneData(spec: string, seed: number): Promise<PruneData> {
+export async function preparePruneData(
+  spec: string,
+  seed: number,
+  fold?: Fold,
+): Promise<PruneData> {
   const all = await openDataset(spec);
   const bySpeaker = all.groups !== undefined;
-  const [train, val, test] = (bySpeaker ? splitBySpeaker : splitRandom)(
-    all,
-    SPLIT_FRACTIONS,
-    seed,
-  ) as [Dataset, Dataset, Dataset];
-  const split = `${bySpeaker ? 'speaker-disjoint' : 'stratified random'} 60/20/20, seed ${seed}`;
+  const partition = bySpeaker ? partitionBySpeaker : partitionRandom;
+  const how = bySpeaker ? 'speaker-disjoint' : 'stratified random';
+  let train: Dataset, val: Dataset, test: Dataset, split: string;
+  if (fold) {
+    const { index, count } = fold;
+    if (!Number.isInteger(count) || count < 3 || !(index >= 0 && index < count))
+      throw new TinypruneError(
+        `--folds: expected at least 3 folds and a fold index below their count, found fold ${index + 1} of ${count}`,
+      );
+    const parts = partition(all, new Array<number>(count).fill(1 / count), seed);
+    const v = (index + 1) % count;
+    test = all.subset(parts[index]!);
+    val = all.subset(parts[v]!);
+    train = all.subset(
+      parts
+        .filter((_, k) => k !== index && k !== v)
+        .flat()
+        .sort((a, b) => a - b),
+    );
+    split = `${how} ${count}-fold cross-validation, fold ${index + 1} (test part ${index + 1}, validation part ${v + 1}), seed ${seed}`;
+  } else {
+    [train, val, test] = partition(all, SPLIT_FRACTIONS, seed).map((p) => all.subset(p)) as [
+      Dataset,
+      Dataset,
+      Dataset,
+    ];
+    split = `${how} 60/20/20, seed ${seed}`;
+  }
   const kind = spec.slice(0, spec.indexOf(':'));
   let augmentedTrain: PruneData['augmentedTrain'];
   if (kind === 'eembc-vww' || kind === 'vww-folders') {

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelTotals } from '../graph/accounting.js';
 import type { CutPoint } from '../graph/cutpoints.js';
-import type { SweepRow } from '../report/types.js';
+import type { AccuracyStat, SweepRow } from '../report/types.js';
+import { wilson } from '../report/stats.js';
 import { budgetViolations, selectCandidate, type Budget } from './budget.js';
 import { saveTflite } from './save.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -133,4 +134,27 @@ export function selectFromSweep(
       (c) => `${c.cut}+${c.head}: ${budgetViolations(c, budget, ref).join('; ')}`,
     ),
   };
+}
+
+/**
+ * Pools the rows of a K-fold sweep: per cut and head, test (and validation) counts summed over
+ * the folds, so each example counts once; sizes are the same in every fold.
+ */
+export function poolFolds(perFold: SweepRecord[][]): SweepRecord[] {
+  const sum = (stats: (AccuracyStat | undefined)[]): AccuracyStat | undefined =>
+    stats.every(Boolean)
+      ? wilson(
+          stats.reduce((a, s) => a + s!.correct, 0),
+          stats.reduce((a, s) => a + s!.n, 0),
+        )
+      : undefined;
+  const key = (r: SweepRecord) => `${r.cut}|${r.head}|${r.variant}`;
+  const pooled = perFold[0]!.map((first) => {
+    const same = perFold.map((rows) => rows.find((r) => key(r) === key(first))!);
+    const { file: _file, ...rest } = first;
+    return { ...rest, test: sum(same.map((r) => r.test))!, val: sum(same.map((r) => r.val)) };
+  });
+  const base = pooled.find((r) => r.variant === 'unpruned')!;
+  for (const r of pooled) r.dropVsUnpruned = base.test.accuracy - r.test.accuracy;
+  return pooled;
 }

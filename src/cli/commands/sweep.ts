@@ -7,7 +7,7 @@ import { resolveCutPoint } from '../../prune/cut.js';
 import { preparePruneData } from '../../prune/data.js';
 import { parseHead } from '../../prune/heads.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { runSweep, selectFromSweep } from '../../prune/sweep.js';
+import { poolFolds, runSweep, selectFromSweep, type SweepRecord } from '../../prune/sweep.js';
 import { PruneSession, taskOf } from '../../prune/train.js';
 import { paretoSvg } from '../../report/charts.js';
 import { renderSweepMarkdown } from '../../report/markdown.js';
@@ -36,6 +36,12 @@ export const sweepCommand: Command = {
       description: 'select the best cut meeting e.g. params=20k,macs=4M,drop=1%',
     },
     'save-models': { type: 'boolean', description: 'also write each pruned model as .tflite' },
+    folds: {
+      type: 'string',
+      value: 'K',
+      description:
+        'K-fold cross-validation: train every row K times (each fold tests one part, validates on the next) and pool the test predictions, so every example is tested once',
+    },
   },
   async run(args) {
     const modelPath = stringOption(args, 'sweep', 'model');
@@ -58,19 +64,43 @@ export const sweepCommand: Command = {
     if (cuts.length === 0) throw new TinypruneError(`${modelPath}: no cut points found`);
     const quiet = args.values.quiet === true;
     const log = (s: string) => quiet || console.error(s);
-    const data = await preparePruneData(spec, opts.seed);
-    const session = await PruneSession.open(base, data);
-    const rows = await runSweep(session, cuts, heads, opts, out, {
+    const folds = args.values.folds !== undefined ? Number(args.values.folds) : undefined;
+    if (folds !== undefined && !(Number.isInteger(folds) && folds >= 3))
+      throw new TinypruneError(
+        `tinyprune sweep: --folds: expected an integer of at least 3, found "${String(args.values.folds)}"`,
+      );
+    const sweepOptions = {
       saveModels: args.values['save-models'] === true,
       log,
-      progress: (label, total) => progress(label, total, { quiet }),
-    });
+      progress: (label: string, total: number) => progress(label, total, { quiet }),
+    };
+    let rows: SweepRecord[];
+    let split: string;
+    if (folds) {
+      const perFold: SweepRecord[][] = [];
+      for (let f = 0; f < folds; f++) {
+        log(`fold ${f + 1}/${folds}`);
+        const data = await preparePruneData(spec, opts.seed, { index: f, count: folds });
+        const session = await PruneSession.open(base, data);
+        perFold.push(
+          await runSweep(session, cuts, heads, opts, join(out, `fold-${f + 1}`), sweepOptions),
+        );
+        split = data.split;
+      }
+      rows = poolFolds(perFold);
+      split = `${folds}-fold cross-validation (${split!.replace(/ \d+-fold.*/, '')}): test predictions of the ${folds} folds pooled, every example tested once`;
+    } else {
+      const data = await preparePruneData(spec, opts.seed);
+      const session = await PruneSession.open(base, data);
+      rows = await runSweep(session, cuts, heads, opts, out, sweepOptions);
+      split = data.split;
+    }
     const budgetText = String(args.values.budget);
     const selection = budget ? selectFromSweep(rows, budget, budgetText) : undefined;
     const summary = {
       model: modelPath,
       data: spec,
-      split: data.split,
+      split,
       seed: opts.seed,
       settings: { ...opts },
       rows,
@@ -80,7 +110,7 @@ export const sweepCommand: Command = {
     const md = [
       `# Sweep: ${modelPath}`,
       '',
-      `Data: \`${spec}\` (${data.split}); test accuracy with its sample count and 95% Wilson interval.`,
+      `Data: \`${spec}\` (${split}); test accuracy with its sample count and 95% Wilson interval.`,
       '',
       renderSweepMarkdown(rows),
       '![accuracy vs parameters](pareto-params.svg) ![accuracy vs MACs](pareto-macs.svg)',
