@@ -34,7 +34,7 @@ variants | all)
 runs | all)
   # The whole pipeline (quantise, deploy on the emulated RP2040, report) at the paper's cuts,
   # with the best training variant found above.
-  $T run --model "$KWS" --data "$KWS_DATA" --cut block2 --heads aux --distill --views 4 --epoch-scale 6 --out docs/results/kws-run
-  $T run --model "$VWW" --data "$VWW_DATA" --cut block5 --heads aux --distill --views 8 --epoch-scale 2 --out docs/results/vww-run
+  $T run --model "$KWS" --data "$KWS_DATA" --cut block2 --heads aux --distill --views 4 --epoch-scale 6 --deploy-inputs 100 --out docs/results/kws-run
+  $T run --model "$VWW" --data "$VWW_DATA" --cut block5 --heads aux --distill --views 8 --epoch-scale 2 --deploy-inputs 100 --out docs/results/vww-run
   ;;
 esac
