@@ -118,7 +118,8 @@ export function attachHead(
         'depthwiseConv2d',
         'dw',
         [
-          constant(`${p}/depthwise`, [1, k, k, c], glorotUniform(rng, k * k * c, k * k, k * k)),
+          // Keras's fans for a depthwise kernel [k, k, c, 1] (the paper's code): c·k² in, k² out.
+          constant(`${p}/depthwise`, [1, k, k, c], glorotUniform(rng, k * k * c, k * k * c, k * k)),
           constant(`${p}/bias`, [c], new Float32Array(c)),
         ],
         {
