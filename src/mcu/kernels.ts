@@ -52,6 +52,16 @@ ${lines.map((s) => `      "${s}\\n"`).join('\n')}
 `;
 }
 
+/** n inputs (r4, then advanced) times their packed weights (r1, then advanced) into r8-r11. */
+function dotInputs(n: number): string[] {
+  const steps = Array.from({ length: n }, (_, s) => [
+    `ldrb r5, [r4, #${s}]`,
+    `ldr r6, [r1, #${4 * s}]`,
+    ...MAC4,
+  ]);
+  return [...steps.flat(), `adds r4, #${n}`, `adds r1, #${4 * n}`];
+}
+
 /**
  * tp_dot4rows: for each group of four output channels, bias + the dot products of n (even)
  * offset-binary inputs with int8 weights interleaved [group][n][4]; one input load feeds four
@@ -80,13 +90,7 @@ const DOT4ROWS = nakedFunction(
     'bne 2f', // (the 16-input loop is too long for a conditional branch across it)
     'b 3f',
     '2:',
-    ...Array.from({ length: 16 }, (_, s) => [
-      `ldrb r5, [r4, #${s}]`,
-      `ldr r6, [r1, #${4 * s}]`,
-      ...MAC4,
-    ]).flat(),
-    'adds r4, #16',
-    'adds r1, #64',
+    ...dotInputs(16),
     'cmp r4, r12',
     'beq 3f',
     'b 2b',
@@ -97,20 +101,12 @@ const DOT4ROWS = nakedFunction(
     'bge 8f',
     'b 7f',
     '8:',
-    ...Array.from({ length: 8 }, (_, s) => [
-      `ldrb r5, [r4, #${s}]`,
-      `ldr r6, [r1, #${4 * s}]`,
-      ...MAC4,
-    ]).flat(),
-    'adds r4, #8',
-    'adds r1, #32',
+    ...dotInputs(8),
     '7:',
     'cmp r4, lr',
     'beq 5f',
     '4:',
-    ...[0, 1].flatMap((s) => [`ldrb r5, [r4, #${s}]`, `ldr r6, [r1, #${4 * s}]`, ...MAC4]),
-    'adds r4, #2',
-    'adds r1, #8',
+    ...dotInputs(2),
     'cmp r4, lr',
     'bne 4b',
     '5:',
