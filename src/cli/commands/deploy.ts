@@ -110,7 +110,7 @@ export const deployCommand: Command = {
       `flash ${kb(r.flashBytes)} KB (code ${kb(r.codeBytes)} KB, constants ${kb(r.constBytes)} KB), RAM ${kb(r.ramBytes)} KB (arena ${kb(r.arenaBytes)} KB, stack ${r.peakStackBytes} B)`,
     );
     console.log(
-      `${r.cycles.toLocaleString('en-US')} cycles (${(r.cycles / r.macs).toFixed(2)}/MAC), ${r.latencyMs.at133MHz} ms at 133 MHz, ${r.latencyMs.atClock} ms at ${r.latencyMs.clockHz / 1e6} MHz; Cortex-M0 estimate ${r.cortexM0Cycles.toLocaleString('en-US')} cycles`,
+      `${r.cycles.toLocaleString('en-US')} cycles (${(r.cycles / r.macs).toFixed(2)}/MAC), ${r.latencyMs.at133MHz} ms at 133 MHz${r.latencyMs.clockHz === 133e6 ? '' : `, ${r.latencyMs.atClock} ms at ${r.latencyMs.clockHz / 1e6} MHz`}; Cortex-M0 estimate ${r.cortexM0Cycles.toLocaleString('en-US')} cycles`,
     );
     console.log(
       `bit-exact vs the int8 interpreter: ${r.bitExact.inputs - r.bitExact.mismatches}/${r.bitExact.inputs} inputs`,
