@@ -329,6 +329,8 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           if (op.kind === 'depthwiseConv2d') mult = outC / inC;
         }
         const taps = kH * kW;
+        // Byte offset of tap t from the window's corner pixel (NHWC).
+        const tapOffset = (t: number) => (Math.floor(t / kW) * dH * inW + (t % kW) * dW) * inC;
         const perOut = op.kind === 'depthwiseConv2d' ? taps : taps * inC;
         macs = outH * outW * outC * perOut;
         // Weights rearranged as [outC][taps(, inC)] and the folded bias: b − zu·Σw.
@@ -435,9 +437,7 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           if (!direct) {
             // The patch of a window inside the image, copied unrolled (tap offsets are constants).
             const copies = Array.from({ length: kH * kW * inC }, (_, k) => {
-              const t = Math.floor(k / inC);
-              const src = (Math.floor(t / kW) * dH * inW + (t % kW) * dW) * inC + (k % inC);
-              return `d[${k}] = s[${src}];`;
+              return `d[${k}] = s[${tapOffset(Math.floor(k / inC)) + (k % inC)}];`;
             });
             consts.push(
               `static void ${fn}_gather(const uint8_t *s, uint8_t *d) {
@@ -457,10 +457,7 @@ export function generateC(g: Graph, _opts: CodegenOptions = {}): GeneratedModel 
           for (let o = 0; o < outC; o++)
             for (let t = 0; t < taps; t++)
               wi[((o >> 2) * taps + t) * 4 + (o & 3)] = wr[o * taps + t]!;
-          const ofs = Array.from(
-            { length: taps },
-            (_, t) => (Math.floor(t / kW) * dH * inW + (t % kW) * dW) * inC,
-          );
+          const ofs = Array.from({ length: taps }, (_, t) => tapOffset(t));
           dwTaps.add(taps);
           consts.push(
             `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
