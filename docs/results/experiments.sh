@@ -21,6 +21,9 @@ variants | all)
   # training-set size: 10-fold cross-validation trains on 80% of the clips (≈780 steps), tests
   # each clip once.
   $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux,dense --folds 10 --out docs/results/kws-block2-paper-10fold
+  # VWW the same way (10 folds: 80% of the images train, as in the reference), and on 5 folds.
+  $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5,block6 --heads aux,dense --folds 10 --out docs/results/vww-block5-paper-10fold
+  $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5,block6 --heads aux,dense --folds 5 --out docs/results/vww-block5-paper-5fold
   # Beyond the paper: distillation on augmented views with longer schedules; fine-tuning.
   $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux --distill --views 4 --epoch-scale 6 --out docs/results/kws-block2-distill-long
   $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux --finetune --out docs/results/kws-block2-finetune
