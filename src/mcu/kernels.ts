@@ -172,6 +172,19 @@ export function depthwiseRowFunction(taps: number): string {
  */
 function requantRow(name: string, mul4: boolean): string {
   const tail = ['strb r5, [r1]', 'adds r1, #1', 'adds r2, #16', 'cmp r0, r12', 'bne 1b', 'b 9f'];
+  // x (r4, below 2^16) times M = mh | ml << 16 (r5): x·mh + (x·ml >> 16) + rnd in r5.
+  const mul2 = [
+    'lsrs r7, r5, #16', // ml
+    'uxth r5, r5', // mh
+    'muls r7, r4', // x·ml
+    'lsrs r7, r7, #16',
+    'muls r5, r4', // x·mh
+    'adds r5, r7',
+    'ldr r4, [r2, #8]',
+    'adds r5, r4', // + rnd
+  ];
+  // >> sh, + lo (the output zero point), store.
+  const finish = ['ldr r4, [r2, #12]', 'lsrs r5, r4', 'add r5, r8', ...tail];
   const mul = mul4
     ? [
         'lsrs r6, r4, #16', // xh
@@ -192,16 +205,7 @@ function requantRow(name: string, mul4: boolean): string {
         'muls r5, r6', // xh·mh
         'adds r5, r3',
       ]
-    : [
-        'lsrs r7, r5, #16', // ml
-        'uxth r5, r5', // mh
-        'muls r7, r4', // x·ml
-        'lsrs r7, r7, #16',
-        'muls r5, r4', // x·mh
-        'adds r5, r7',
-        'ldr r4, [r2, #8]',
-        'adds r5, r4', // + rnd
-      ];
+    : mul2;
   return nakedFunction(
     `void ${name}(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo, uint32_t hi)`,
     [
@@ -225,28 +229,9 @@ function requantRow(name: string, mul4: boolean): string {
       'bge 4f',
       'ldr r5, [r2, #4]',
       ...mul,
-      'ldr r4, [r2, #12]',
-      'lsrs r5, r4', // >> sh
-      'add r5, r8', // + lo (the output zero point)
-      ...tail,
-      ...(mul4
-        ? [
-            '6:',
-            'lsrs r7, r5, #16',
-            'uxth r5, r5',
-            'muls r7, r4',
-            'lsrs r7, r7, #16',
-            'muls r5, r4',
-            'adds r5, r7',
-            'ldr r4, [r2, #8]',
-            'adds r5, r4', // w
-            'lsrs r5, r5, #16',
-            'ldr r4, [r2, #12]',
-            'lsrs r5, r4',
-            'add r5, r8',
-            ...tail,
-          ]
-        : []),
+      ...finish,
+      // mul4 with xh = 0: w is the 2-multiply sum, and the result w >> 16 >> sh.
+      ...(mul4 ? ['6:', ...mul2, 'lsrs r5, r5, #16', ...finish] : []),
       '3:',
       'mov r5, r8',
       ...tail,
