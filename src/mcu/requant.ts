@@ -129,7 +129,8 @@ export function planRequant(
   const general: RequantPlan = { path: 'general', table: new Int32Array(0), mult, shift };
   if (lo !== zp) return general;
   const T: number[] = [];
-  const fits: Record<'mul2' | 'mul4', (Fit | undefined)[]> = { mul2: [], mul4: [] };
+  // Per channel, what fitting needs; undefined for channels no fast form can take.
+  const stairs: ({ steps: ReturnType<typeof staircase>; slope: number } | undefined)[] = [];
   for (let c = 0; c < n; c++) {
     const f = (x: number) => multiplyByQuantizedMultiplier(x, mult[c]!, shift[c]!);
     // Only positive accumulators need arithmetic (x ≤ 0 gives lo): those in [x0, bound].
@@ -149,17 +150,16 @@ export function planRequant(
     }
     T.push(t);
     const slope = mult[c]! * 2 ** (shift[c]! - 31);
-    if (t >= 2 ** 31 || slope >= 1) {
-      fits.mul2.push(undefined);
-      fits.mul4.push(undefined);
-      continue;
-    }
-    const steps = staircase(f, slope, x0, t);
-    fits.mul2.push(fitChannel(steps, slope, t, 'mul2'));
-    fits.mul4.push(fitChannel(steps, slope, t, 'mul4'));
+    stairs.push(
+      t >= 2 ** 31 || slope >= 1 ? undefined : { steps: staircase(f, slope, x0, t), slope },
+    );
   }
-  const path = fits.mul2.every(Boolean) ? 'mul2' : 'mul4';
-  const chosen = fits[path];
+  const fitAll = (form: 'mul2' | 'mul4') =>
+    stairs.map((st, c) => st && fitChannel(st.steps, st.slope, T[c]!, form));
+  // The 2-multiply form when every channel takes it, else the 4-multiply one.
+  const mul2 = fitAll('mul2');
+  const path = mul2.every(Boolean) ? 'mul2' : 'mul4';
+  const chosen = path === 'mul2' ? mul2 : fitAll('mul4');
   if (chosen.every((x) => !x)) return general;
   const table = new Int32Array(4 * n);
   const slow = chosen.map((x) => !x);
