@@ -18,6 +18,8 @@ export interface PruneData {
   test: Dataset;
   /** How the split was made, for result files. */
   split: string;
+  /** How examples are dealt to parts: 'speaker-disjoint' or 'stratified random'. */
+  grouping: string;
   /**
    * The training examples under augmentation view `v` (v ≥ 1), aligned with `train`; undefined
    * when the dataset kind has no augmentation.
@@ -46,7 +48,7 @@ export async function preparePruneData(
   const all = await openDataset(spec);
   const bySpeaker = all.groups !== undefined;
   const partition = bySpeaker ? partitionBySpeaker : partitionRandom;
-  const how = bySpeaker ? 'speaker-disjoint' : 'stratified random';
+  const grouping = bySpeaker ? 'speaker-disjoint' : 'stratified random';
   let train: Dataset, val: Dataset, test: Dataset, split: string;
   if (fold) {
     const { index, count } = fold;
@@ -64,14 +66,14 @@ export async function preparePruneData(
         .flat()
         .sort((a, b) => a - b),
     );
-    split = `${how} ${count}-fold cross-validation, fold ${index + 1} (test part ${index + 1}, validation part ${v + 1}), seed ${seed}`;
+    split = `${grouping} ${count}-fold cross-validation, fold ${index + 1} (test part ${index + 1}, validation part ${v + 1}), seed ${seed}`;
   } else {
     [train, val, test] = partition(all, SPLIT_FRACTIONS, seed).map((p) => all.subset(p)) as [
       Dataset,
       Dataset,
       Dataset,
     ];
-    split = `${how} 60/20/20, seed ${seed}`;
+    split = `${grouping} 60/20/20, seed ${seed}`;
   }
   const kind = spec.slice(0, spec.indexOf(':'));
   let augmentedTrain: PruneData['augmentedTrain'];
@@ -89,7 +91,7 @@ export async function preparePruneData(
       return aug.subset(train.ids!.map((id) => position.get(id)!));
     };
   }
-  return { spec, train, val, test, split, augmentedTrain };
+  return { spec, train, val, test, split, grouping, augmentedTrain };
 }
 
 /** A dataset whose examples are `f` of another's (same labels and order). */

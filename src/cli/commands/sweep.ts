@@ -78,6 +78,7 @@ export const sweepCommand: Command = {
     let split: string;
     if (folds) {
       const perFold: SweepRecord[][] = [];
+      let grouping = '';
       for (let f = 0; f < folds; f++) {
         log(`fold ${f + 1}/${folds}`);
         const data = await preparePruneData(spec, opts.seed, { index: f, count: folds });
@@ -85,10 +86,10 @@ export const sweepCommand: Command = {
         perFold.push(
           await runSweep(session, cuts, heads, opts, join(out, `fold-${f + 1}`), sweepOptions),
         );
-        split = data.split;
+        grouping = data.grouping;
       }
       rows = poolFolds(perFold);
-      split = `${folds}-fold cross-validation (${split!.replace(/ \d+-fold.*/, '')}): test predictions of the ${folds} folds pooled, every example tested once`;
+      split = `${folds}-fold cross-validation (${grouping}): test predictions of the ${folds} folds pooled, every example tested once`;
     } else {
       const data = await preparePruneData(spec, opts.seed);
       const session = await PruneSession.open(base, data);
