@@ -1,7 +1,7 @@
 import { modelTotals } from '../graph/accounting.js';
 import type { CutPoint } from '../graph/cutpoints.js';
 import { cloneGraph, getTensor, pruneUnusedTensors } from '../graph/graph.js';
-import type { Graph } from '../graph/types.js';
+import { TinypruneError, type Graph } from '../graph/types.js';
 import { OnnxRunner } from '../engine/onnxRun.js';
 import { TfModel } from '../engine/model.js';
 import { useBackend } from '../engine/backend.js';
@@ -11,6 +11,7 @@ import { argmaxRows } from '../eval/predict.js';
 import { evaluatePredictions, type Evaluation } from '../eval/metrics.js';
 import { cutGraph, pruneModel } from './cut.js';
 import { loadAll, type PruneData } from './data.js';
+import { mixup, type Examples } from './mixup.js';
 
 export interface Schedule {
   optimizer: 'adam' | 'sgd';
@@ -52,6 +53,12 @@ export interface PruneOptions {
    * clean one; 0 trains on clean data only.
    */
   views?: number;
+  /**
+   * With distillation: each augmented view is mixed with a shuffled copy of itself,
+   * λ ~ Beta(mixup, mixup), and the teacher scores the mixed inputs; 0 or absent leaves views as
+   * they are.
+   */
+  mixup?: number;
   patience?: number;
   workers?: number;
   onEpochEnd?: (logs: EpochLogs) => void;
@@ -75,11 +82,7 @@ export interface PruneResult {
   bestEpoch: number;
 }
 
-interface Arrays {
-  x: Float32Array;
-  y: Int32Array;
-  n: number;
-}
+type Arrays = Examples;
 
 /** The part of a pruned graph after the cut, as a graph reading the cut tensor. */
 export function headGraph(pruned: Graph, cut: CutPoint): Graph {
@@ -104,8 +107,9 @@ async function runGraph(g: Graph, x: Float32Array, n: number): Promise<Float32Ar
  * and the unpruned model's outputs (teacher logits and its accuracy on each split).
  */
 export class PruneSession {
-  private views = new Map<number, Arrays>();
-  private teacher = new Map<number, Float32Array>();
+  /** Training views by `viewKey`. */
+  private views = new Map<string, Arrays>();
+  private teacher = new Map<string, Float32Array>();
   unpruned?: { train: Evaluation; val: Evaluation; test: Evaluation };
 
   private constructor(
@@ -124,7 +128,7 @@ export class PruneSession {
       await loadAll(data.test),
     ];
     const s = new PruneSession(base, data, train, val, test);
-    s.views.set(0, train);
+    s.views.set(viewKey(0), train);
     return s;
   }
 
@@ -132,24 +136,33 @@ export class PruneSession {
     return this.data.train.classes;
   }
 
-  /** Training view v (0 = clean). */
-  async view(v: number): Promise<Arrays> {
-    const hit = this.views.get(v);
+  /** Training view v (0 = clean), mixed up when `mix` is given (v ≥ 1). */
+  async view(v: number, mix?: { alpha: number; seed: number }): Promise<Arrays> {
+    const key = viewKey(v, mix);
+    const hit = this.views.get(key);
     if (hit) return hit;
-    if (!this.data.augmentedTrain) return this.train;
-    const arrays = await loadAll(await this.data.augmentedTrain(v));
-    this.views.set(v, arrays);
+    let arrays: Arrays;
+    if (mix) {
+      const m = mixup(await this.view(v), mix.alpha, mix.seed * 1_000_003 + v);
+      arrays = { x: m.x, y: m.y, n: m.n };
+    } else if (this.data.augmentedTrain) {
+      arrays = await loadAll(await this.data.augmentedTrain(v));
+    } else {
+      return this.train;
+    }
+    this.views.set(key, arrays);
     return arrays;
   }
 
-  /** The unpruned model's log-probabilities on training view v (distillation targets). */
-  async teacherLogits(v: number): Promise<Float32Array> {
-    const hit = this.teacher.get(v);
+  /** The unpruned model's log-probabilities on a training view (distillation targets). */
+  async teacherLogits(v: number, mix?: { alpha: number; seed: number }): Promise<Float32Array> {
+    const key = viewKey(v, mix);
+    const hit = this.teacher.get(key);
     if (hit) return hit;
-    const a = await this.view(v);
+    const a = await this.view(v, mix);
     const p = await runGraph(this.base, a.x, a.n);
     const logits = p.map((q) => Math.log(Math.max(q, 1e-12)));
-    this.teacher.set(v, logits);
+    this.teacher.set(key, logits);
     return logits;
   }
 
@@ -174,6 +187,11 @@ export class PruneSession {
     const rng = new Rng(opts.seed);
     const graph = pruneModel(this.base, cut, head, rng, this.classes.length);
     const views = opts.views ?? 0;
+    if (opts.mixup && (!opts.distill || views < 1))
+      throw new TinypruneError(
+        '--mixup needs --distill and --views 1 or more: it mixes the augmented views, and the teacher scores the mixed inputs',
+      );
+    const mix = opts.mixup ? { alpha: opts.mixup, seed: opts.seed } : undefined;
     const fitCommon = {
       epochs: opts.schedule.epochs,
       batchSize: opts.schedule.batchSize,
@@ -187,7 +205,7 @@ export class PruneSession {
     };
     let history;
     if (opts.finetune) {
-      const trainSet = await this.stackViews(views, (a) => a.x, opts.distill !== undefined);
+      const trainSet = await this.stackViews(views, mix, (a) => a.x, opts.distill !== undefined);
       const model = new TfModel(graph);
       try {
         history = await fit(model, {
@@ -207,7 +225,7 @@ export class PruneSession {
       let valFeatures: Float32Array;
       try {
         const feats = async (a: Arrays) => tailRunner.predict(a.x, a.n);
-        trainSet = await this.stackViews(views, feats, opts.distill !== undefined);
+        trainSet = await this.stackViews(views, mix, feats, opts.distill !== undefined);
         valFeatures = await feats(this.val);
       } finally {
         await tailRunner.dispose();
@@ -247,9 +265,13 @@ export class PruneSession {
     };
   }
 
-  /** Clean training data plus `views` augmented views, mapped by `f` (features or raw inputs). */
+  /**
+   * Clean training data plus `views` augmented (and with `mix`, mixed) views, mapped by `f`
+   * (features or raw inputs).
+   */
   private async stackViews(
     views: number,
+    mix: { alpha: number; seed: number } | undefined,
     f: (a: Arrays) => Float32Array | Promise<Float32Array>,
     withTeacher: boolean,
   ): Promise<{ x: Float32Array; y: Int32Array; n: number; teacherLogits?: Float32Array }> {
@@ -257,10 +279,11 @@ export class PruneSession {
     const labels: Int32Array[] = [];
     const teachers: Float32Array[] = [];
     for (let v = 0; v <= views; v++) {
-      const a = await this.view(v);
+      const m = v === 0 ? undefined : mix;
+      const a = await this.view(v, m);
       parts.push(await f(a));
       labels.push(a.y);
-      if (withTeacher) teachers.push(await this.teacherLogits(v));
+      if (withTeacher) teachers.push(await this.teacherLogits(v, m));
     }
     const concat = <T extends Float32Array | Int32Array>(list: T[], make: (n: number) => T): T => {
       const out = make(list.reduce((s, p) => s + p.length, 0));
@@ -279,4 +302,8 @@ export class PruneSession {
       teacherLogits: withTeacher ? concat(teachers, (k) => new Float32Array(k)) : undefined,
     };
   }
+}
+
+function viewKey(v: number, mix?: { alpha: number; seed: number }): string {
+  return mix ? `${v} mixup ${mix.alpha} seed ${mix.seed}` : `${v}`;
 }

@@ -78,6 +78,12 @@ export const TRAINING_OPTIONS: Command['options'] = {
     description: 'augmented views of the training set to cache (frozen tail)',
     default: '0',
   },
+  mixup: {
+    type: 'string',
+    value: 'A',
+    description: 'with --distill: mix each augmented view with a shuffled copy, λ ~ Beta(A, A)',
+    default: '0',
+  },
   patience: {
     type: 'string',
     value: 'N',
@@ -125,6 +131,7 @@ export function pruneOptionsFrom(args: ParsedArgs, cmd: string, task: 'kws' | 'v
       },
     },
     views: numberOption(args, cmd, 'views', { integer: true, min: 0 })!,
+    mixup: numberOption(args, cmd, 'mixup', { min: 0 })!,
     patience: numberOption(args, cmd, 'patience', { integer: true, min: 1 }),
     workers: numberOption(args, cmd, 'workers', { integer: true, min: 1, max: 8 })!,
   };
