@@ -115,6 +115,51 @@ test('validation keeps the best checkpoint; patience stops early', async () => {
   assert.equal(evaluate(m, validation).accuracy, h.bestValAccuracy, 'holds the best weights');
 });
 
+test('ema: the model ends with the bias-corrected moving average of the step weights', async () => {
+  await useBackend('wasm');
+  const train = problem(64, 5);
+  const m = new TfModel(tinyNet(1));
+  const vars = m.trainableVariables;
+  // The weights after each step, read back from the model (an independent path to the average).
+  const avg = vars.map((v) => Float64Array.from(v.dataSync()));
+  let last: Float32Array[] = [];
+  await fit(m, {
+    train,
+    epochs: 3,
+    batchSize: 16,
+    lr: 0.02,
+    seed: 4,
+    ema: 0.9,
+    onStepEnd: (t) => {
+      const d = Math.min(0.9, (1 + t) / (10 + t));
+      last = vars.map((v) => v.dataSync().slice() as Float32Array);
+      last.forEach((ws, k) => ws.forEach((w, i) => (avg[k]![i] = d * avg[k]![i]! + (1 - d) * w)));
+    },
+  });
+  let fromRaw = 0;
+  vars.forEach((v, k) =>
+    v.dataSync().forEach((w, i) => {
+      assert.ok(Math.abs(w - avg[k]![i]!) < 1e-5, `w${k}[${i}] ${w} vs ${avg[k]![i]}`);
+      fromRaw = Math.max(fromRaw, Math.abs(w - last[k]![i]!));
+    }),
+  );
+  assert.ok(fromRaw > 1e-3, `the average differs from the last step's weights (${fromRaw})`);
+  // Validation scores the averaged weights, and the kept checkpoint holds them.
+  const validation = problem(48, 10);
+  const v = new TfModel(tinyNet(1));
+  const h = await fit(v, {
+    train,
+    validation,
+    epochs: 3,
+    batchSize: 16,
+    lr: 0.02,
+    seed: 4,
+    ema: 0.9,
+  });
+  assert.equal(evaluate(v, validation).accuracy, h.bestValAccuracy);
+  await assert.rejects(fit(v, { train, ema: 1 }), /ema: expected a decay between 0 and 1, found 1/);
+});
+
 test('two data-parallel workers train the same problem (gradient averaging)', async () => {
   await useBackend('wasm');
   const train = problem(64, 5);

@@ -54,6 +54,12 @@ export interface FitOptions {
   validation?: Dataset;
   /** Stop after this many epochs without a better validation accuracy. */
   patience?: number;
+  /**
+   * Polyak averaging: keep an exponential moving average of the weights with this decay per
+   * step (bias-corrected early on, as TensorFlow's ExponentialMovingAverage with num_updates);
+   * validation and the returned model use the averaged weights.
+   */
+  ema?: number;
   seed?: number;
   /** Changes a batch in place before each step (augmentation); gets a seeded Rng. */
   augment?: (x: Float32Array, n: number, rng: Rng) => void;
@@ -281,6 +287,11 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
     y: new Int32Array(batchSize),
     t: train.teacherLogits ? new Float32Array(batchSize * classes) : undefined,
   };
+  if (opts.ema !== undefined && !(opts.ema > 0 && opts.ema < 1))
+    throw new TinypruneError(`ema: expected a decay between 0 and 1, found ${opts.ema}`);
+  const averaged = opts.ema !== undefined ? weights.map((w) => w.slice()) : undefined;
+  const load = (ws: Float32Array[]) =>
+    tf.tidy(() => vars.forEach((v, k) => v.assign(tf.tensor(ws[k]!, v.shape))));
   let best: Map<string, Float32Array> | undefined;
   let sinceBest = 0;
   try {
@@ -314,7 +325,15 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
                 return g;
               });
         optimizer.apply(weights, grads, lr);
-        tf.tidy(() => vars.forEach((v, k) => v.assign(tf.tensor(weights[k]!, v.shape))));
+        load(weights);
+        if (averaged) {
+          const t = history.steps + 1;
+          const d = Math.min(opts.ema!, (1 + t) / (10 + t));
+          averaged.forEach((a, k) => {
+            const w = weights[k]!;
+            for (let i = 0; i < a.length; i++) a[i] = d * a[i]! + (1 - d) * w[i]!;
+          });
+        }
         for (const r of results) {
           lossSum += r.lossSum;
           correct += r.correct;
@@ -330,6 +349,7 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
         lr,
         seconds: (performance.now() - t0) / 1000,
       };
+      if (averaged) load(averaged);
       if (opts.validation) {
         const v = evaluate(model, opts.validation);
         logs.valLoss = v.loss;
@@ -341,6 +361,9 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
           sinceBest = 0;
         } else sinceBest++;
       } else history.bestEpoch = epoch;
+      // Training goes on from the raw weights; after the last epoch the averaged ones stay.
+      const last = epoch === epochs - 1 || history.steps >= totalSteps;
+      if (averaged && !last) load(weights);
       history.epochs.push(logs);
       await opts.onEpochEnd?.(logs);
       if (opts.patience !== undefined && opts.validation && sinceBest >= opts.patience) break;

@@ -60,6 +60,8 @@ export interface PruneOptions {
    */
   mixup?: number;
   patience?: number;
+  /** Decay of the weights' moving average (Polyak averaging); absent trains without it. */
+  ema?: number;
   workers?: number;
   onEpochEnd?: (logs: EpochLogs) => void;
   onStage?: (stage: string) => void;
@@ -198,6 +200,7 @@ export class PruneSession {
       optimizer: opts.schedule.optimizer,
       lr: opts.schedule.lr,
       patience: opts.patience,
+      ema: opts.ema,
       seed: opts.seed,
       workers: opts.workers,
       distill: opts.distill,

@@ -84,6 +84,12 @@ export const TRAINING_OPTIONS: Command['options'] = {
     description: 'with --distill: mix each augmented view with a shuffled copy, λ ~ Beta(A, A)',
     default: '0',
   },
+  ema: {
+    type: 'string',
+    value: 'D',
+    description:
+      'validate and keep a moving average of the weights, decay D per step (e.g. 0.999; 0: off)',
+  },
   patience: {
     type: 'string',
     value: 'N',
@@ -133,6 +139,7 @@ export function pruneOptionsFrom(args: ParsedArgs, cmd: string, task: 'kws' | 'v
     views: numberOption(args, cmd, 'views', { integer: true, min: 0 })!,
     mixup: numberOption(args, cmd, 'mixup', { min: 0 })!,
     patience: numberOption(args, cmd, 'patience', { integer: true, min: 1 }),
+    ema: numberOption(args, cmd, 'ema', { min: 0, max: 0.99999 }) || undefined, // 0: off
     workers: numberOption(args, cmd, 'workers', { integer: true, min: 1, max: 8 })!,
   };
 }
