@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { modelTotals } from '../src/graph/accounting.js';
 import { findCutPoints } from '../src/graph/cutpoints.js';
 import { loadModel } from '../src/io/load.js';
-import { parseHead } from '../src/prune/heads.js';
+import { parseHead, parseHeadList } from '../src/prune/heads.js';
 import { pruneModel, resolveCutPoint } from '../src/prune/cut.js';
 import { model, needsShared } from './helpers/shared.js';
 import { Rng } from '../src/data/random.js';
@@ -28,6 +28,21 @@ test('head presets and specs parse; bad specs name the bad token', () => {
   assert.throws(() => parseHead('dw3,pw16'), /must end with the classifier "fc"/);
   assert.throws(() => parseHead('fc,gap,fc'), /"fc" must be the last layer/);
   assert.throws(() => parseHead('pw0,gap,fc'), /sizes above 0/);
+});
+
+test('head lists: presets stand alone, a spec runs to its "fc"', () => {
+  assert.deepEqual(parseHeadList('aux,dense'), ['aux', 'dense']);
+  assert.deepEqual(parseHeadList('aux, dw3,pw44,gap,fc ,dense,gap,fc64,fc'), [
+    'aux',
+    'dw3,pw44,gap,fc',
+    'dense',
+    'gap,fc64,fc',
+  ]);
+  assert.throws(
+    () => parseHeadList('aux,dw3,pw44'),
+    /head "dw3,pw44": must end with the classifier "fc"/,
+  );
+  assert.throws(() => parseHeadList('aux,bogus'), /unknown layer "bogus"/);
 });
 
 const VWW_AUX = [

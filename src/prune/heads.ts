@@ -29,6 +29,27 @@ export type HeadLayer =
 
 const TOKEN = /^(?:dw(\d+)(?:s(\d+))?|pw(\d+)|conv(\d+)x(\d+)(?:s(\d+))?|gap|fc(\d+)?)$/;
 
+/**
+ * Splits a comma-separated list of heads for sweep and run: preset names stand alone, and a
+ * head spec runs up to its classifier "fc" (which must be last), so "aux,dw3,pw44,gap,fc" is
+ * two heads. Every head is checked with parseHead.
+ */
+export function parseHeadList(list: string): string[] {
+  const heads: string[] = [];
+  let spec: string[] = [];
+  for (const tok of list.split(',').map((s) => s.trim())) {
+    if (tok === '') continue;
+    if (spec.length === 0 && HEAD_PRESETS[tok] !== undefined) heads.push(tok);
+    else if (tok === 'fc') {
+      heads.push([...spec, tok].join(','));
+      spec = [];
+    } else spec.push(tok);
+  }
+  if (spec.length > 0) heads.push(spec.join(','));
+  heads.forEach((h) => parseHead(h));
+  return heads;
+}
+
 /** Parses a preset name or a head spec; errors name the bad token. */
 export function parseHead(spec: string): HeadLayer[] {
   const text = HEAD_PRESETS[spec] ?? spec;

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { parseBudget } from '../../prune/budget.js';
-import { parseHead } from '../../prune/heads.js';
+import { parseHeadList } from '../../prune/heads.js';
 import { runPipeline } from '../../pipeline/run.js';
 import { taskOf } from '../../prune/train.js';
 import { loadModel } from '../../io/load.js';
@@ -39,7 +39,7 @@ export const runCommand: Command = {
     heads: {
       type: 'string',
       value: 'LIST',
-      description: 'head kinds to sweep',
+      description: 'heads to sweep: presets and specs, e.g. aux,dense,dw3,pw44,gap,fc',
       default: 'aux,dense',
     },
     budget: {
@@ -80,11 +80,7 @@ export const runCommand: Command = {
       throw new TinypruneError(
         `tinyprune run: --target expects rp2040 or cortex-m0, got "${target}"`,
       );
-    const heads = String(args.values.heads)
-      .split(',')
-      .map((h) => h.trim())
-      .filter(Boolean);
-    heads.forEach((h) => parseHead(h));
+    const heads = parseHeadList(String(args.values.heads));
     const budget = String(args.values.budget);
     parseBudget(budget);
     const quiet = args.values.quiet === true;

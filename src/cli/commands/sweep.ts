@@ -5,7 +5,7 @@ import { loadModel } from '../../io/load.js';
 import { parseBudget } from '../../prune/budget.js';
 import { resolveCutPoint } from '../../prune/cut.js';
 import { preparePruneData } from '../../prune/data.js';
-import { parseHead } from '../../prune/heads.js';
+import { parseHeadList } from '../../prune/heads.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { poolFolds, runSweep, selectFromSweep, type SweepRecord } from '../../prune/sweep.js';
 import { PruneSession, taskOf } from '../../prune/train.js';
@@ -26,7 +26,7 @@ export const sweepCommand: Command = {
     heads: {
       type: 'string',
       value: 'LIST',
-      description: 'comma-separated head kinds to train at each cut',
+      description: 'heads to train at each cut: presets and specs, e.g. aux,dense,dw3,pw44,gap,fc',
       default: 'aux,dense',
     },
     cuts: { type: 'string', value: 'LIST', description: 'only these cut points (default: all)' },
@@ -47,11 +47,7 @@ export const sweepCommand: Command = {
     const modelPath = stringOption(args, 'sweep', 'model');
     const spec = stringOption(args, 'sweep', 'data');
     const out = stringOption(args, 'sweep', 'out');
-    const heads = String(args.values.heads)
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    heads.forEach((h) => parseHead(h));
+    const heads = parseHeadList(String(args.values.heads));
     const budget =
       args.values.budget !== undefined ? parseBudget(String(args.values.budget)) : undefined;
     const base = await loadModel(modelPath);
