@@ -32,6 +32,11 @@ variants | all)
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --temperature 2 --epoch-scale 2 --folds 5 --out docs/results/vww-block5-distill-t2-5fold
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 16 --epoch-scale 2 --folds 5 --out docs/results/vww-block5-distill16-5fold
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --finetune --distill --views 2 --out docs/results/vww-block5-finetune
+  # The distilled recipe with the reference's training-set size (10 folds, 80% train), plain and
+  # with a moving average of the weights; a wider one-block head under the aux head's parameters.
+  $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --epoch-scale 2 --folds 10 --out docs/results/vww-block5-distill-10fold
+  $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --ema 0.999 --epoch-scale 2 --folds 10 --out docs/results/vww-block5-distill-ema-10fold
+  $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads dw3,pw44,gap,fc --distill --views 8 --epoch-scale 2 --folds 5 --out docs/results/vww-block5-pw44-distill-5fold
   ;;&
 runs | all)
   # The whole pipeline (quantise, deploy on the emulated RP2040, report) at the paper's cuts,
