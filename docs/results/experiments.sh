@@ -33,6 +33,7 @@ variants | all)
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --epoch-scale 2 --out docs/results/vww-block5-distill
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --epoch-scale 2 --folds 5 --out docs/results/vww-block5-distill-5fold
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --temperature 2 --epoch-scale 2 --folds 5 --out docs/results/vww-block5-distill-t2-5fold
+  $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --views 8 --epoch-scale 2 --folds 5 --out docs/results/vww-block5-views-5fold
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 16 --epoch-scale 2 --folds 5 --out docs/results/vww-block5-distill16-5fold
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --finetune --distill --views 2 --out docs/results/vww-block5-finetune
   # The distilled recipe with the reference's training-set size (10 folds, 80% train), plain and
