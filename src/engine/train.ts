@@ -362,8 +362,7 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
         } else sinceBest++;
       } else history.bestEpoch = epoch;
       // Training goes on from the raw weights; after the last epoch the averaged ones stay.
-      const last = epoch === epochs - 1 || history.steps >= totalSteps;
-      if (averaged && !last) load(weights);
+      if (averaged && history.steps < totalSteps) load(weights);
       history.epochs.push(logs);
       await opts.onEpochEnd?.(logs);
       if (opts.patience !== undefined && opts.validation && sinceBest >= opts.patience) break;

@@ -8,6 +8,12 @@ export interface Examples {
   n: number;
 }
 
+/** Mixup settings for the views of one training run: Beta(alpha, alpha), seeded. */
+export interface MixSettings {
+  alpha: number;
+  seed: number;
+}
+
 export interface Mixed extends Examples {
   /** The weight λ of example i in row i; the partner's weight is 1 − λ. */
   lambda: Float32Array;

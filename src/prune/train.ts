@@ -11,7 +11,7 @@ import { argmaxRows } from '../eval/predict.js';
 import { evaluatePredictions, type Evaluation } from '../eval/metrics.js';
 import { cutGraph, pruneModel } from './cut.js';
 import { loadAll, type PruneData } from './data.js';
-import { mixup, type Examples } from './mixup.js';
+import { mixup, type Examples, type MixSettings } from './mixup.js';
 
 export interface Schedule {
   optimizer: 'adam' | 'sgd';
@@ -84,8 +84,6 @@ export interface PruneResult {
   bestEpoch: number;
 }
 
-type Arrays = Examples;
-
 /** The part of a pruned graph after the cut, as a graph reading the cut tensor. */
 export function headGraph(pruned: Graph, cut: CutPoint): Graph {
   const head = cloneGraph(pruned, `${pruned.name}/head`);
@@ -110,16 +108,16 @@ async function runGraph(g: Graph, x: Float32Array, n: number): Promise<Float32Ar
  */
 export class PruneSession {
   /** Training views by `viewKey`. */
-  private views = new Map<string, Arrays>();
+  private views = new Map<string, Examples>();
   private teacher = new Map<string, Float32Array>();
   unpruned?: { train: Evaluation; val: Evaluation; test: Evaluation };
 
   private constructor(
     readonly base: Graph,
     readonly data: PruneData,
-    readonly train: Arrays,
-    readonly val: Arrays,
-    readonly test: Arrays,
+    readonly train: Examples,
+    readonly val: Examples,
+    readonly test: Examples,
   ) {}
 
   static async open(base: Graph, data: PruneData): Promise<PruneSession> {
@@ -139,11 +137,11 @@ export class PruneSession {
   }
 
   /** Training view v (0 = clean), mixed up when `mix` is given (v ≥ 1). */
-  async view(v: number, mix?: { alpha: number; seed: number }): Promise<Arrays> {
+  async view(v: number, mix?: MixSettings): Promise<Examples> {
     const key = viewKey(v, mix);
     const hit = this.views.get(key);
     if (hit) return hit;
-    let arrays: Arrays;
+    let arrays: Examples;
     if (mix) {
       const m = mixup(await this.view(v), mix.alpha, mix.seed * 1_000_003 + v);
       arrays = { x: m.x, y: m.y, n: m.n };
@@ -157,7 +155,7 @@ export class PruneSession {
   }
 
   /** The unpruned model's log-probabilities on a training view (distillation targets). */
-  async teacherLogits(v: number, mix?: { alpha: number; seed: number }): Promise<Float32Array> {
+  async teacherLogits(v: number, mix?: MixSettings): Promise<Float32Array> {
     const key = viewKey(v, mix);
     const hit = this.teacher.get(key);
     if (hit) return hit;
@@ -174,7 +172,7 @@ export class PruneSession {
 
   async unprunedAccuracy(): Promise<NonNullable<PruneSession['unpruned']>> {
     if (!this.unpruned) {
-      const ev = async (a: Arrays) => this.evaluate(await runGraph(this.base, a.x, a.n), a.y);
+      const ev = async (a: Examples) => this.evaluate(await runGraph(this.base, a.x, a.n), a.y);
       this.unpruned = {
         train: await ev(this.train),
         val: await ev(this.val),
@@ -227,7 +225,7 @@ export class PruneSession {
       let trainSet;
       let valFeatures: Float32Array;
       try {
-        const feats = async (a: Arrays) => tailRunner.predict(a.x, a.n);
+        const feats = async (a: Examples) => tailRunner.predict(a.x, a.n);
         trainSet = await this.stackViews(views, mix, feats, opts.distill !== undefined);
         valFeatures = await feats(this.val);
       } finally {
@@ -250,7 +248,7 @@ export class PruneSession {
     }
     opts.onStage?.('evaluate');
     const runner = await OnnxRunner.create(graph);
-    const ev = async (a: Arrays) => this.evaluate(await runner.predict(a.x, a.n), a.y);
+    const ev = async (a: Examples) => this.evaluate(await runner.predict(a.x, a.n), a.y);
     const [train, val, test] = [await ev(this.train), await ev(this.val), await ev(this.test)];
     await runner.dispose();
     const totals = modelTotals(graph);
@@ -274,8 +272,8 @@ export class PruneSession {
    */
   private async stackViews(
     views: number,
-    mix: { alpha: number; seed: number } | undefined,
-    f: (a: Arrays) => Float32Array | Promise<Float32Array>,
+    mix: MixSettings | undefined,
+    f: (a: Examples) => Float32Array | Promise<Float32Array>,
     withTeacher: boolean,
   ): Promise<{ x: Float32Array; y: Int32Array; n: number; teacherLogits?: Float32Array }> {
     const parts: Float32Array[] = [];
@@ -307,6 +305,6 @@ export class PruneSession {
   }
 }
 
-function viewKey(v: number, mix?: { alpha: number; seed: number }): string {
+function viewKey(v: number, mix?: MixSettings): string {
   return mix ? `${v} mixup ${mix.alpha} seed ${mix.seed}` : `${v}`;
 }
