@@ -432,6 +432,17 @@ export class TfModel {
       });
   }
 
+  /** A weight's values (tfjs layout, e.g. a gradient) in the Graph's layout. */
+  toGraphLayout(name: string, values: Float32Array): Float32Array {
+    for (const op of this.graph.ops) {
+      const idx = op.inputs.indexOf(name);
+      if (idx < 0) continue;
+      const v = this.weights.get(name)!;
+      return tf.tidy(() => fromTfLayout(op, idx, tf.tensor(values, v.shape)));
+    }
+    throw new Error(`toGraphLayout: ${name} is not an op input`);
+  }
+
   /** Current values of every trainable weight and moving statistic, by tensor name. */
   getState(): Map<string, Float32Array> {
     const m = new Map<string, Float32Array>();

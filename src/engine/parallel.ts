@@ -4,8 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Graph } from '../graph/types.js';
 import type { TfModel } from './model.js';
-import type { Distillation, ShardResult } from './train.js';
-import { shardGradients } from './train.js';
+import { shardGradients, type Distillation, type ShardResult } from './gradients.js';
 import { tf } from './backend.js';
 
 export interface WorkerInit {

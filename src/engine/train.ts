@@ -1,11 +1,22 @@
-// Keras-like training of a TfModel: Adam/SGD, piecewise-constant learning rates, cross-entropy
-// with optional distillation, best-validation checkpoint, early stopping, and data-parallel
-// workers (each its own tfjs-wasm instance) with gradient averaging.
-import { tf } from './backend.js';
+// Keras-like training of a model on either backend: Adam/SGD, piecewise-constant learning rates,
+// cross-entropy with optional distillation, and callbacks (weight averaging, best-validation
+// checkpoint, early stopping) shared by both. The backend runs each step (src/engine/trainable.ts).
 import { Rng } from './init.js';
-import type { TfModel } from './model.js';
+import { TfModel } from './model.js';
 import { TinypruneError } from '../graph/types.js';
-import { GradientWorkers } from './parallel.js';
+import type { Distillation } from './gradients.js';
+import {
+  BestCheckpoint,
+  EarlyStopping,
+  WeightAverage,
+  type Callback,
+  type EpochLogs,
+  type FitState,
+} from './callbacks.js';
+import { WasmTrainable, type StepBatch, type Trainable } from './trainable.js';
+
+export { batchLoss, shardGradients, type Distillation, type ShardResult } from './gradients.js';
+export type { EpochLogs } from './callbacks.js';
 
 export interface Dataset {
   /** n examples, each laid out like the model input (NHWC without the batch dim). */
@@ -22,22 +33,6 @@ export interface LrSchedule {
   boundaries: number[];
   values: number[];
   unit: 'step' | 'epoch';
-}
-
-export interface Distillation {
-  /** Weight of the label cross-entropy; (1 − alpha) weighs the T²-scaled KL term. */
-  alpha: number;
-  temperature: number;
-}
-
-export interface EpochLogs {
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  lr: number;
-  seconds: number;
 }
 
 export interface FitOptions {
@@ -68,6 +63,8 @@ export interface FitOptions {
   onEpochEnd?: (logs: EpochLogs) => void | Promise<void>;
   /** After every optimiser step (progress bars, benchmarks). */
   onStepEnd?: (step: number, batchLoss: number) => void;
+  /** More callbacks, run after the built-in ones (ema, checkpoint, early stopping). */
+  callbacks?: Callback[];
 }
 
 export interface History {
@@ -76,116 +73,8 @@ export interface History {
   /** Epoch whose weights the model holds at the end (best validation accuracy, or the last). */
   bestEpoch: number;
   bestValAccuracy?: number;
-}
-
-/** One shard's contribution to a step. */
-export interface ShardResult {
-  grads: Float32Array[];
-  lossSum: number;
-  correct: number;
-  n: number;
-}
-
-/** Loss on a batch: α·CE(labels) + (1−α)·T²·KL(teacher_T ‖ student_T), mean over examples. */
-export function batchLoss(
-  logits: tf.Tensor,
-  labels: tf.Tensor,
-  classes: number,
-  teacher?: tf.Tensor,
-  distill?: Distillation,
-): tf.Scalar {
-  return tf.tidy(() => {
-    const l2 = logits.reshape([-1, classes]);
-    const onehot = tf.oneHot(labels, classes).toFloat();
-    const ce = tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(l2)), -1)));
-    if (!teacher || !distill) return ce as tf.Scalar;
-    const t = distill.temperature;
-    const pt = tf.softmax(tf.div(teacher, t));
-    const kl = tf.mean(
-      tf.sum(
-        tf.mul(pt, tf.sub(tf.logSoftmax(tf.div(teacher, t)), tf.logSoftmax(tf.div(l2, t)))),
-        -1,
-      ),
-    );
-    return tf.add(tf.mul(ce, distill.alpha), tf.mul(kl, (1 - distill.alpha) * t * t)) as tf.Scalar;
-  });
-}
-
-/** Gradients of the mean loss over one shard (in this thread). */
-export function shardGradients(
-  model: TfModel,
-  x: Float32Array,
-  y: Int32Array,
-  n: number,
-  teacher?: Float32Array,
-  distill?: Distillation,
-): ShardResult {
-  const classes = model.outputSize;
-  let correct = 0;
-  const { value, grads } = tf.tidy(() => {
-    const xt = tf.tensor(x, [n, ...model.inputShape]);
-    const yt = tf.tensor1d(y, 'int32');
-    const tt = teacher ? tf.tensor2d(teacher, [n, classes]) : undefined;
-    return tf.variableGrads(() => {
-      const { logits } = model.forward(xt, true);
-      const pred = tf.argMax(logits.reshape([-1, classes]), -1);
-      correct = tf.sum(tf.equal(pred, yt).toInt()).dataSync()[0]!;
-      return batchLoss(logits, yt, classes, tt, distill);
-    }, model.trainableVariables);
-  });
-  const out = model.trainableVariables.map((v) => {
-    const gr = grads[v.name];
-    // dataSync already returns a copy owned by the caller.
-    return gr ? (gr.dataSync() as Float32Array) : new Float32Array(v.size);
-  });
-  const lossSum = value.dataSync()[0]! * n;
-  value.dispose();
-  for (const g of Object.values(grads)) g.dispose();
-  return { grads: out, lossSum, correct, n };
-}
-
-/** Adam (Keras defaults, ε = 1e-7) or SGD with momentum, on plain Float32Arrays. */
-class Optimizer {
-  private readonly m: Float32Array[];
-  private readonly v: Float32Array[];
-  private t = 0;
-  constructor(
-    private readonly kind: 'adam' | 'sgd',
-    sizes: number[],
-    private readonly momentum = 0.9,
-  ) {
-    this.m = sizes.map((s) => new Float32Array(s));
-    this.v = kind === 'adam' ? sizes.map((s) => new Float32Array(s)) : [];
-  }
-  apply(weights: Float32Array[], grads: Float32Array[], lr: number): void {
-    this.t++;
-    if (this.kind === 'sgd') {
-      weights.forEach((w, k) => {
-        const g = grads[k]!;
-        const vel = this.m[k]!;
-        for (let i = 0; i < w.length; i++) {
-          vel[i] = this.momentum * vel[i]! - lr * g[i]!;
-          w[i]! += vel[i]!;
-        }
-      });
-      return;
-    }
-    const b1 = 0.9;
-    const b2 = 0.999;
-    const eps = 1e-7;
-    const lrT = (lr * Math.sqrt(1 - b2 ** this.t)) / (1 - b1 ** this.t);
-    weights.forEach((w, k) => {
-      const g = grads[k]!;
-      const m = this.m[k]!;
-      const v = this.v[k]!;
-      for (let i = 0; i < w.length; i++) {
-        const gi = g[i]!;
-        m[i] = b1 * m[i]! + (1 - b1) * gi;
-        v[i] = b2 * v[i]! + (1 - b2) * gi * gi;
-        w[i]! -= (lrT * m[i]!) / (Math.sqrt(v[i]!) + eps);
-      }
-    });
-  }
+  /** Which backend trained. */
+  backend: 'torch' | 'wasm';
 }
 
 export function learningRate(lr: number | LrSchedule | undefined, step: number, epoch: number) {
@@ -197,7 +86,11 @@ export function learningRate(lr: number | LrSchedule | undefined, step: number, 
   return lr.values[Math.min(i, lr.values.length - 1)]!;
 }
 
-function checkDataset(model: TfModel, d: Dataset, what: string): void {
+function checkDataset(
+  model: Pick<Trainable, 'inputShape' | 'outputSize'>,
+  d: Dataset,
+  what: string,
+): void {
   const per = model.inputShape.reduce((a, b) => a * b, 1);
   if (d.x.length !== d.n * per)
     throw new TinypruneError(
@@ -220,7 +113,7 @@ function checkDataset(model: TfModel, d: Dataset, what: string): void {
 
 /** Loss and accuracy of the model in inference mode. */
 export function evaluate(
-  model: TfModel,
+  model: Pick<Trainable, 'predict' | 'outputSize'>,
   d: Dataset,
   batchSize = 128,
 ): { loss: number; accuracy: number } {
@@ -259,88 +152,59 @@ function gather(d: Dataset, idx: Int32Array, per: number, classes: number, buf: 
 }
 
 /** Trains `model` in place; its weights end as the best-validation checkpoint when validating. */
-export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
+export async function fit(model: TfModel | Trainable, opts: FitOptions): Promise<History> {
+  const m: Trainable = model instanceof TfModel ? new WasmTrainable(model) : model;
   const train = opts.train;
-  checkDataset(model, train, 'training data');
-  if (opts.validation) checkDataset(model, opts.validation, 'validation data');
+  checkDataset(m, train, 'training data');
+  if (opts.validation) checkDataset(m, opts.validation, 'validation data');
   if (opts.distill && !train.teacherLogits)
     throw new TinypruneError('distillation needs teacher logits for the training data');
+  const callbacks: Callback[] = [];
+  if (opts.ema !== undefined) callbacks.push(new WeightAverage(opts.ema));
+  callbacks.push(new BestCheckpoint());
+  if (opts.patience !== undefined && opts.validation)
+    callbacks.push(new EarlyStopping(opts.patience));
+  callbacks.push(...(opts.callbacks ?? []));
   const batchSize = opts.batchSize ?? 32;
   const stepsPerEpoch = Math.ceil(train.n / batchSize);
   const totalSteps = opts.steps ?? stepsPerEpoch * (opts.epochs ?? 1);
   const epochs = Math.ceil(totalSteps / stepsPerEpoch);
   const rng = new Rng(opts.seed ?? 0);
-  const per = model.inputShape.reduce((a, b) => a * b, 1);
-  const classes = model.outputSize;
-  const vars = model.trainableVariables;
-  const weights = vars.map((v) => (v.dataSync() as Float32Array).slice());
-  const optimizer = new Optimizer(
-    opts.optimizer ?? 'adam',
-    weights.map((w) => w.length),
-    opts.momentum,
-  );
-  const nWorkers = Math.max(1, Math.floor(opts.workers ?? 1));
-  const pool = nWorkers > 1 ? await GradientWorkers.start(model, nWorkers - 1) : undefined;
-  const history: History = { epochs: [], steps: 0, bestEpoch: -1 };
+  const per = m.inputShape.reduce((a, b) => a * b, 1);
+  const classes = m.outputSize;
+  const history: History = { epochs: [], steps: 0, bestEpoch: -1, backend: m.backend };
   const buffers: BatchBuffers = {
     x: new Float32Array(batchSize * per),
     y: new Int32Array(batchSize),
     t: train.teacherLogits ? new Float32Array(batchSize * classes) : undefined,
   };
-  if (opts.ema !== undefined && !(opts.ema > 0 && opts.ema < 1))
-    throw new TinypruneError(`ema: expected a decay between 0 and 1, found ${opts.ema}`);
-  const averaged = opts.ema !== undefined ? weights.map((w) => w.slice()) : undefined;
-  const load = (ws: Float32Array[]) =>
-    tf.tidy(() => vars.forEach((v, k) => v.assign(tf.tensor(ws[k]!, v.shape))));
-  let best: Map<string, Float32Array> | undefined;
-  let sinceBest = 0;
+  const state: FitState = { model: m, step: 0, totalSteps, epoch: 0, stop: false, bestEpoch: -1 };
+  const emit = (f: (c: Callback) => void) => callbacks.forEach(f);
+  await m.begin({ kind: opts.optimizer ?? 'adam', momentum: opts.momentum }, opts.workers);
   try {
-    for (let epoch = 0; epoch < epochs && history.steps < totalSteps; epoch++) {
+    emit((c) => c.onTrainBegin?.(state));
+    for (let epoch = 0; epoch < epochs && state.step < totalSteps && !state.stop; epoch++) {
+      state.epoch = epoch;
+      emit((c) => c.onEpochBegin?.(state));
       const t0 = performance.now();
       const order = Int32Array.from(rng.shuffle(Array.from({ length: train.n }, (_, i) => i)));
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
       let lr = 0;
-      for (let s = 0; s < train.n && history.steps < totalSteps; s += batchSize) {
+      for (let s = 0; s < train.n && state.step < totalSteps; s += batchSize) {
         const idx = order.subarray(s, Math.min(s + batchSize, train.n));
         const batch = gather(train, idx, per, classes, buffers);
         if (opts.augment) opts.augment(batch.x, idx.length, rng);
-        lr = learningRate(opts.lr, history.steps, epoch);
-        const results = pool
-          ? await pool.step(model, batch.x, batch.y, idx.length, batch.t, opts.distill)
-          : [shardGradients(model, batch.x, batch.y, idx.length, batch.t, opts.distill)];
-        // Average shard gradients weighted by shard size (= the full batch's mean gradient).
-        const n = results.reduce((a, r) => a + r.n, 0);
-        const grads =
-          results.length === 1
-            ? results[0]!.grads
-            : weights.map((w, k) => {
-                const g = new Float32Array(w.length);
-                for (const r of results) {
-                  const f = r.n / n;
-                  const rg = r.grads[k]!;
-                  for (let i = 0; i < g.length; i++) g[i]! += f * rg[i]!;
-                }
-                return g;
-              });
-        optimizer.apply(weights, grads, lr);
-        load(weights);
-        if (averaged) {
-          const t = history.steps + 1;
-          const d = Math.min(opts.ema!, (1 + t) / (10 + t));
-          averaged.forEach((a, k) => {
-            const w = weights[k]!;
-            for (let i = 0; i < a.length; i++) a[i] = d * a[i]! + (1 - d) * w[i]!;
-          });
-        }
-        for (const r of results) {
-          lossSum += r.lossSum;
-          correct += r.correct;
-        }
-        seen += n;
-        history.steps++;
-        opts.onStepEnd?.(history.steps, results.reduce((a, r) => a + r.lossSum, 0) / n);
+        lr = learningRate(opts.lr, state.step, epoch);
+        const b: StepBatch = { x: batch.x, y: batch.y, n: idx.length, teacher: batch.t };
+        const r = await m.step(b, lr, opts.distill);
+        lossSum += r.lossSum;
+        correct += r.correct;
+        seen += r.n;
+        state.step++;
+        emit((c) => c.onStepEnd?.(state));
+        opts.onStepEnd?.(state.step, r.lossSum / r.n);
       }
       const logs: EpochLogs = {
         epoch,
@@ -349,27 +213,22 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
         lr,
         seconds: (performance.now() - t0) / 1000,
       };
-      if (averaged) load(averaged);
+      emit((c) => c.onEpochStepsEnd?.(state));
       if (opts.validation) {
-        const v = evaluate(model, opts.validation);
+        const v = evaluate(m, opts.validation);
         logs.valLoss = v.loss;
         logs.valAccuracy = v.accuracy;
-        if (history.bestValAccuracy === undefined || v.accuracy > history.bestValAccuracy) {
-          history.bestValAccuracy = v.accuracy;
-          history.bestEpoch = epoch;
-          best = model.getState();
-          sinceBest = 0;
-        } else sinceBest++;
-      } else history.bestEpoch = epoch;
-      // Training goes on from the raw weights; after the last epoch the averaged ones stay.
-      if (averaged && history.steps < totalSteps) load(weights);
+      }
+      emit((c) => c.onEpochEnd?.(state, logs));
       history.epochs.push(logs);
       await opts.onEpochEnd?.(logs);
-      if (opts.patience !== undefined && opts.validation && sinceBest >= opts.patience) break;
     }
+    emit((c) => c.onTrainEnd?.(state));
   } finally {
-    await pool?.close();
+    await m.end();
   }
-  if (best) model.setState(best);
+  history.steps = state.step;
+  history.bestEpoch = state.bestEpoch;
+  history.bestValAccuracy = state.bestValAccuracy;
   return history;
 }

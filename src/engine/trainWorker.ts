@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { useBackend } from './backend.js';
 import { TfModel } from './model.js';
 import type { StepReply, StepRequest, WorkerInit } from './parallel.js';
-import { shardGradients } from './train.js';
+import { shardGradients } from './gradients.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
