@@ -3,11 +3,15 @@
 // Quiet when everything is present. Run by `npm start` and `npm test` before anything else.
 import { existsSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
 
 const DEBIAN_PACKAGES = [
   { command: 'arm-none-eabi-gcc', packages: ['gcc-arm-none-eabi', 'libnewlib-arm-none-eabi'] },
   { command: 'qemu-system-arm', packages: ['qemu-system-arm'] },
   { command: 'chromium', packages: ['chromium'] },
+  // The libtorch training backend (native/): headers and libraries, and node-gyp's compiler.
+  { file: '/usr/include/torch/csrc/api/include/torch/torch.h', packages: ['libtorch-dev'] },
+  { command: 'g++', packages: ['g++', 'make'] },
 ];
 
 function run(cmd, args, env = {}, quiet = false) {
@@ -32,7 +36,9 @@ if (!existsSync(marker) || statSync(marker).mtimeMs < statSync('package-lock.jso
   run('npm', ['ci', '--no-fund', '--no-audit'], { ONNXRUNTIME_NODE_INSTALL: 'skip' });
 }
 
-const missing = DEBIAN_PACKAGES.filter((d) => !has(d.command)).flatMap((d) => d.packages);
+const missing = DEBIAN_PACKAGES.filter((d) =>
+  d.file ? !existsSync(d.file) : !has(d.command),
+).flatMap((d) => d.packages);
 if (!has('arm-none-eabi-gcc') || !existsSync('/usr/lib/arm-none-eabi/newlib'))
   missing.push('libnewlib-arm-none-eabi');
 const wanted = [...new Set(missing)];
@@ -49,4 +55,34 @@ if (wanted.length > 0) {
         `\`sudo apt-get install ${wanted.join(' ')}\`; tests that need them will be skipped`,
     );
   }
+}
+
+// The libtorch addon: built with node-gyp when missing or older than its source. Training works
+// without it (tfjs-wasm), so a failed build says so in one line and the bootstrap goes on.
+const addon = 'native/build/Release/tinyprune_torch.node';
+const addonSources = ['native/torch_addon.cc', 'native/binding.gyp'];
+const stale =
+  !existsSync(addon) || addonSources.some((f) => statSync(f).mtimeMs > statSync(addon).mtimeMs);
+if (stale) {
+  const npmGyp = join(
+    dirname(process.execPath),
+    '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
+  );
+  const gyp = process.env.npm_config_node_gyp || (existsSync(npmGyp) ? npmGyp : undefined);
+  // Node's own headers when installed (Debian's nodejs), so node-gyp needs no download.
+  const nodeDir = dirname(dirname(process.execPath));
+  const args = existsSync(join(nodeDir, 'include/node/node_api.h')) ? [`--nodedir=${nodeDir}`] : [];
+  let why = 'node-gyp not found';
+  if (gyp) {
+    if (process.stderr.isTTY)
+      console.error('bootstrap: building the libtorch training backend (native/, about a minute)…');
+    const r = spawnSync(process.execPath, [gyp, 'rebuild', ...args], {
+      cwd: 'native',
+      encoding: 'utf8',
+    });
+    const err = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').find((l) => /error/i.test(l));
+    why = r.status === 0 ? '' : (err?.trim().slice(0, 160) ?? `node-gyp exit ${r.status}`);
+  }
+  if (why)
+    console.error(`bootstrap: libtorch addon not built (${why}); training falls back to tfjs-wasm`);
 }

@@ -1,9 +1,12 @@
 // fit(): seeded determinism, learning on a learnable problem, schedules, distillation loss,
-// best-validation checkpoint, early stopping, data-parallel workers, bad data.
+// best-validation checkpoint, early stopping, data-parallel workers, bad data. The fit tests run
+// on the default backend (torch when the addon is built); TINYPRUNE_BACKEND=wasm runs them on
+// the tfjs-wasm fallback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useBackend, tf } from '../src/engine/backend.js';
 import { TfModel } from '../src/engine/model.js';
+import { createTrainable } from '../src/engine/trainable.js';
 import { batchLoss, evaluate, fit, learningRate } from '../src/engine/train.js';
 import { Rng, randomNormalArray } from '../src/engine/init.js';
 import { TinypruneError } from '../src/graph/types.js';
@@ -23,9 +26,9 @@ test('same seed, same numbers; training lowers the loss', async () => {
   await useBackend('wasm');
   const train = problem(64, 5);
   const run = async (seed: number) => {
-    const m = new TfModel(tinyNet(1));
+    const m = await createTrainable(tinyNet(1), { threads: 1 });
     const h = await fit(m, { train, epochs: 4, batchSize: 16, lr: 0.01, seed });
-    const w = m.trainableVariables[0]!.dataSync().slice();
+    const w = m.getWeights()[0]!;
     m.dispose();
     return { h, w };
   };
@@ -96,7 +99,7 @@ test('validation keeps the best checkpoint; patience stops early', async () => {
   await useBackend('wasm');
   const train = problem(64, 9);
   const validation = problem(48, 10);
-  const m = new TfModel(tinyNet(1));
+  const m = await createTrainable(tinyNet(1), { threads: 1 });
   const seen: number[] = [];
   const h = await fit(m, {
     train,
@@ -118,10 +121,9 @@ test('validation keeps the best checkpoint; patience stops early', async () => {
 test('ema: the model ends with the bias-corrected moving average of the step weights', async () => {
   await useBackend('wasm');
   const train = problem(64, 5);
-  const m = new TfModel(tinyNet(1));
-  const vars = m.trainableVariables;
+  const m = await createTrainable(tinyNet(1), { threads: 1 });
   // The weights after each step, read back from the model (an independent path to the average).
-  const avg = vars.map((v) => Float64Array.from(v.dataSync()));
+  const avg = m.getWeights().map((w) => Float64Array.from(w));
   let last: Float32Array[] = [];
   await fit(m, {
     train,
@@ -132,13 +134,13 @@ test('ema: the model ends with the bias-corrected moving average of the step wei
     ema: 0.9,
     onStepEnd: (t) => {
       const d = Math.min(0.9, (1 + t) / (10 + t));
-      last = vars.map((v) => v.dataSync().slice() as Float32Array);
+      last = m.getWeights();
       last.forEach((ws, k) => ws.forEach((w, i) => (avg[k]![i] = d * avg[k]![i]! + (1 - d) * w)));
     },
   });
   let fromRaw = 0;
-  vars.forEach((v, k) =>
-    v.dataSync().forEach((w, i) => {
+  m.getWeights().forEach((v, k) =>
+    v.forEach((w, i) => {
       assert.ok(Math.abs(w - avg[k]![i]!) < 1e-5, `w${k}[${i}] ${w} vs ${avg[k]![i]}`);
       fromRaw = Math.max(fromRaw, Math.abs(w - last[k]![i]!));
     }),
@@ -146,7 +148,7 @@ test('ema: the model ends with the bias-corrected moving average of the step wei
   assert.ok(fromRaw > 1e-3, `the average differs from the last step's weights (${fromRaw})`);
   // Validation scores the averaged weights, and the kept checkpoint holds them.
   const validation = problem(48, 10);
-  const v = new TfModel(tinyNet(1));
+  const v = await createTrainable(tinyNet(1), { threads: 1 });
   const h = await fit(v, {
     train,
     validation,

@@ -3,7 +3,7 @@ import type { CutPoint } from '../graph/cutpoints.js';
 import { cloneGraph, getTensor, pruneUnusedTensors } from '../graph/graph.js';
 import { TinypruneError, type Graph } from '../graph/types.js';
 import { OnnxRunner } from '../engine/onnxRun.js';
-import { TfModel } from '../engine/model.js';
+import { createTrainable, type BackendChoice, type BackendKind } from '../engine/trainable.js';
 import { useBackend } from '../engine/backend.js';
 import { fit, type Distillation, type EpochLogs, type LrSchedule } from '../engine/train.js';
 import { Rng } from '../data/random.js';
@@ -63,6 +63,10 @@ export interface PruneOptions {
   /** Decay of the weights' moving average (Polyak averaging); absent trains without it. */
   ema?: number;
   workers?: number;
+  /** Training backend (default auto: torch when the libtorch addon loads, else wasm). */
+  backend?: BackendChoice;
+  /** Intra-op threads of the torch backend (default: all cores). */
+  threads?: number;
   onEpochEnd?: (logs: EpochLogs) => void;
   onStage?: (stage: string) => void;
 }
@@ -82,6 +86,8 @@ export interface PruneResult {
   test: Evaluation;
   epochs: EpochLogs[];
   bestEpoch: number;
+  /** The backend that trained. */
+  backend: BackendKind;
 }
 
 /** The part of a pruned graph after the cut, as a graph reading the cut tensor. */
@@ -207,7 +213,7 @@ export class PruneSession {
     let history;
     if (opts.finetune) {
       const trainSet = await this.stackViews(views, mix, (a) => a.x, opts.distill !== undefined);
-      const model = new TfModel(graph);
+      const model = await createTrainable(graph, { backend: opts.backend, threads: opts.threads });
       try {
         history = await fit(model, {
           ...fitCommon,
@@ -233,7 +239,10 @@ export class PruneSession {
       }
       opts.onStage?.('train');
       const headOnly = headGraph(graph, cut);
-      const model = new TfModel(headOnly);
+      const model = await createTrainable(headOnly, {
+        backend: opts.backend,
+        threads: opts.threads,
+      });
       try {
         history = await fit(model, {
           ...fitCommon,
@@ -263,6 +272,7 @@ export class PruneSession {
       test,
       epochs: history.epochs,
       bestEpoch: history.bestEpoch,
+      backend: history.backend,
     };
   }
 

@@ -17,6 +17,7 @@ import {
   type PruneOptions,
   type PruneResult,
 } from '../../prune/train.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../../engine/trainable.js';
 import type { Command, ParsedArgs } from '../command.js';
 import { numberOption, stringOption } from '../command.js';
 
@@ -96,6 +97,18 @@ export const TRAINING_OPTIONS: Command['options'] = {
     description: 'early stopping: epochs without a better validation accuracy',
   },
   workers: { type: 'string', value: 'N', description: 'training worker threads', default: '1' },
+  backend: {
+    type: 'string',
+    value: 'B',
+    description:
+      'training backend: torch (libtorch addon), wasm (tfjs), or auto (torch when built)',
+    default: 'auto',
+  },
+  threads: {
+    type: 'string',
+    value: 'N',
+    description: 'torch backend: intra-op threads (default: all cores)',
+  },
   seed: {
     type: 'string',
     value: 'N',
@@ -141,7 +154,18 @@ export function pruneOptionsFrom(args: ParsedArgs, cmd: string, task: 'kws' | 'v
     patience: numberOption(args, cmd, 'patience', { integer: true, min: 1 }),
     ema: numberOption(args, cmd, 'ema', { min: 0, max: 0.99999 }) || undefined, // 0: off
     workers: numberOption(args, cmd, 'workers', { integer: true, min: 1, max: 8 })!,
+    backend: backendOption(args, cmd),
+    threads: numberOption(args, cmd, 'threads', { integer: true, min: 1, max: 256 }),
   };
+}
+
+function backendOption(args: ParsedArgs, cmd: string): BackendChoice {
+  const b = String(args.values.backend ?? 'auto');
+  if (!(BACKEND_CHOICES as readonly string[]).includes(b))
+    throw new TinypruneError(
+      `tinyprune ${cmd}: --backend expects ${BACKEND_CHOICES.join('|')}, found ${JSON.stringify(b)}`,
+    );
+  return b as BackendChoice;
 }
 
 /** The JSON record of one trained cut (no weights). */
@@ -163,6 +187,7 @@ export function resultRecord(r: PruneResult, extra: Record<string, unknown>) {
     val: acc(r.val),
     test: { ...acc(r.test), perClass: r.test.perClass, confusion: r.test.confusion },
     bestEpoch: r.bestEpoch,
+    backend: r.backend,
     ...extra,
   };
 }
@@ -221,7 +246,7 @@ export const pruneCommand: Command = {
       });
       if (!quiet && process.stderr.isTTY) process.stderr.write('\n');
       log(
-        `${cut.name} + ${head}: val ${(r.val.accuracy * 100).toFixed(1)}%, test ${(r.test.accuracy * 100).toFixed(1)}% (n=${r.test.n})`,
+        `${cut.name} + ${head}: val ${(r.val.accuracy * 100).toFixed(1)}%, test ${(r.test.accuracy * 100).toFixed(1)}% (n=${r.test.n}; trained on ${r.backend})`,
       );
       results.push(r);
     }
