@@ -3,7 +3,13 @@
 // → Slice with step −1 → Transpose → Cast for every Pad); the Graph only holds the results.
 // Semantics from the ONNX operator documentation; values are held as doubles (OnnxConst).
 import type { OnnxAttr, OnnxConst, OnnxNode } from './schema.js';
-import { MAX_CONST_ELEMENTS, numElementsChecked, ONNX_DTYPE } from './schema.js';
+import {
+  fmt,
+  MAX_COMPUTED_ELEMENTS,
+  MAX_CONST_ELEMENTS,
+  numElementsChecked,
+  ONNX_DTYPE,
+} from './schema.js';
 import { ProtoError } from './proto.js';
 
 export class ConstError extends ProtoError {}
@@ -18,8 +24,8 @@ function strides(dims: number[]): number[] {
   return s;
 }
 
-function make(dtype: number, dims: number[], what: string): OnnxConst {
-  return { dtype, dims, data: new Float64Array(numElementsChecked(dims, what)) };
+function make(dtype: number, dims: number[], what: string, limit = MAX_CONST_ELEMENTS): OnnxConst {
+  return { dtype, dims, data: new Float64Array(numElementsChecked(dims, what, limit)) };
 }
 
 /** Visits every index of `dims` in row-major order. */
@@ -37,7 +43,7 @@ function forEachIndex(dims: number[], f: (idx: number[], flat: number) => void):
 
 export function transposeConst(c: OnnxConst, perm: number[], what: string): OnnxConst {
   if (perm.length !== c.dims.length || [...perm].sort().some((p, i) => p !== i))
-    throw new ConstError(`${what}: perm [${perm.join(', ')}] does not fit rank ${c.dims.length}`);
+    throw new ConstError(`${what}: perm ${fmt(perm)} does not fit rank ${c.dims.length}`);
   const out = make(
     c.dtype,
     perm.map((p) => c.dims[p]!),
@@ -55,16 +61,12 @@ export function transposeConst(c: OnnxConst, perm: number[], what: string): Onnx
 /** Numpy-style broadcast of `c` to `dims`. */
 export function broadcastConst(c: OnnxConst, dims: number[], what: string): OnnxConst {
   if (c.dims.length > dims.length)
-    throw new ConstError(
-      `${what}: cannot broadcast [${c.dims.join(', ')}] to [${dims.join(', ')}]`,
-    );
+    throw new ConstError(`${what}: cannot broadcast ${fmt(c.dims)} to ${fmt(dims)}`);
   const lead = dims.length - c.dims.length;
   const cd = [...new Array<number>(lead).fill(1), ...c.dims];
   cd.forEach((d, k) => {
     if (d !== 1 && d !== dims[k])
-      throw new ConstError(
-        `${what}: cannot broadcast [${c.dims.join(', ')}] to [${dims.join(', ')}]`,
-      );
+      throw new ConstError(`${what}: cannot broadcast ${fmt(c.dims)} to ${fmt(dims)}`);
   });
   const s = strides(cd);
   const out = make(c.dtype, [...dims], what);
@@ -83,9 +85,7 @@ function broadcastDims(a: number[], b: number[], what: string): number[] {
     const x = a[a.length - n + i] ?? 1;
     const y = b[b.length - n + i] ?? 1;
     if (x !== y && x !== 1 && y !== 1)
-      throw new ConstError(
-        `${what}: shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast`,
-      );
+      throw new ConstError(`${what}: shapes ${fmt(a)} and ${fmt(b)} do not broadcast`);
     out.push(x === 1 ? y : x);
   }
   return out;
@@ -115,18 +115,14 @@ export function reshapeDims(
   const out = target.map((d, i) => (d === 0 && !allowZero ? (inDims[i] ?? NaN) : d));
   const minus = out.filter((d) => d === -1).length;
   if (minus > 1 || out.some((d) => !Number.isInteger(d) || d < -1))
-    throw new ConstError(`${what}: invalid target shape [${target.join(', ')}]`);
+    throw new ConstError(`${what}: invalid target shape ${fmt(target)}`);
   const known = out.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   if (minus === 1) {
     if (known === 0 || total % known !== 0)
-      throw new ConstError(
-        `${what}: cannot reshape [${inDims.join(', ')}] into [${target.join(', ')}]`,
-      );
+      throw new ConstError(`${what}: cannot reshape ${fmt(inDims)} into ${fmt(target)}`);
     out[out.indexOf(-1)] = total / known;
   } else if (known !== total)
-    throw new ConstError(
-      `${what}: cannot reshape [${inDims.join(', ')}] into [${target.join(', ')}]`,
-    );
+    throw new ConstError(`${what}: cannot reshape ${fmt(inDims)} into ${fmt(target)}`);
   return out;
 }
 
@@ -225,7 +221,8 @@ export const CONSTANT_OPS: Record<string, Evaluator> = {
       data: Float64Array.of(0),
     };
     if (v.data.length !== 1) throw new ConstError(`${what}: value must hold one element`);
-    const out = make(v.dtype, shape, what);
+    // Shapes come from the file: a damaged one must not allocate gigabytes.
+    const out = make(v.dtype, shape, what, MAX_COMPUTED_ELEMENTS);
     out.data.fill(v.data[0]!);
     return out;
   },
@@ -343,7 +340,7 @@ export const CONSTANT_OPS: Record<string, Evaluator> = {
     const ind = need(inputs, 1, what);
     const axis = normAxis(attrInt(node, 'axis', 0), c.dims.length, what);
     const dims = [...c.dims.slice(0, axis), ...ind.dims, ...c.dims.slice(axis + 1)];
-    const out = make(c.dtype, dims, what);
+    const out = make(c.dtype, dims, what, MAX_COMPUTED_ELEMENTS);
     const outer = c.dims.slice(0, axis).reduce((a, b) => a * b, 1);
     const inner = c.dims.slice(axis + 1).reduce((a, b) => a * b, 1);
     const d = c.dims[axis]!;
@@ -366,5 +363,3 @@ export const CONSTANT_OPS: Record<string, Evaluator> = {
   Mul: elementwise((a, b) => a * b),
   Div: elementwise((a, b) => a / b),
 };
-
-export { MAX_CONST_ELEMENTS };

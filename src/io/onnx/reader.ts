@@ -21,7 +21,7 @@ import { fuseActivations } from '../../graph/passes/fuseActivations.js';
 import { broadcastConst, CONSTANT_OPS, reshapeDims, transposeConst } from './constants.js';
 import { ProtoError } from './proto.js';
 import type { OnnxConst, OnnxModel, OnnxNode } from './schema.js';
-import { decodeModel, dtypeName, ONNX_DTYPE } from './schema.js';
+import { decodeModel, dtypeName, fmt, ONNX_DTYPE } from './schema.js';
 
 export const MIN_OPSET = 11;
 export const MAX_OPSET = 17;
@@ -243,7 +243,7 @@ class Importer {
     const autoPad = node.attrs.get('auto_pad')?.s ?? 'NOTSET';
     const own = [...(node.attrs.get('pads')?.ints ?? [0, 0, 0, 0])];
     if (own.length !== 4 || own.some((p) => !Number.isInteger(p) || p < 0 || p > 1 << 16))
-      throw new FileProblem(`${what}: pads [${own.join(', ')}] is not four non-negative integers`);
+      throw new FileProblem(`${what}: pads ${fmt(own)} is not four non-negative integers`);
     if (autoPad !== 'SAME_UPPER' && autoPad !== 'VALID' && autoPad !== 'NOTSET')
       throw new FileProblem(
         `${what}: auto_pad ${autoPad} is not supported (NOTSET, SAME_UPPER and VALID are)`,
@@ -283,7 +283,7 @@ class Importer {
     if (padding) return { x, padding };
     if (!allowExplicit)
       throw new FileProblem(
-        `${what}: pads [${pads.join(', ')}] match neither TensorFlow's SAME nor VALID padding`,
+        `${what}: pads ${fmt(pads)} match neither TensorFlow's SAME nor VALID padding`,
       );
     // Other explicit pads: a pad op, then a VALID window.
     const padded = this.emit(
@@ -307,7 +307,7 @@ class Importer {
   requireNchw(x: Act, what: string): void {
     if (!same(x.perm, NCHW_TO_NHWC))
       throw new FileProblem(
-        `${what} needs a 4-D NCHW input, got shape [${this.onnxShape(x).join(', ')}]${x.perm.length === 4 ? ' in another layout' : ''}`,
+        `${what} needs a 4-D NCHW input, got shape ${fmt(this.onnxShape(x))}${x.perm.length === 4 ? ' in another layout' : ''}`,
       );
   }
 
@@ -422,7 +422,7 @@ function float(node: OnnxNode, name: string, dflt: number): number {
 
 function pair(v: number[], what: string, name: string): [number, number] {
   if (v.length !== 2 || v.some((x) => !Number.isInteger(x) || x < 1 || x > 1 << 16))
-    throw new FileProblem(`${what}: ${name} [${v.join(', ')}] is not two positive integers`);
+    throw new FileProblem(`${what}: ${name} ${fmt(v)} is not two positive integers`);
   return [v[0]!, v[1]!];
 }
 
@@ -431,13 +431,13 @@ function conv(im: Importer, node: OnnxNode, what: string): void {
   if (!w) throw new FileProblem(`${what} needs constant weights`);
   if (w.dims.length !== 4)
     throw new FileProblem(
-      `${what}: weights of shape [${w.dims.join(', ')}], expected 4-D (2-D convolution)`,
+      `${what}: weights of shape ${fmt(w.dims)}, expected 4-D (2-D convolution)`,
     );
   const [o, ipg, kh, kw] = w.dims as [number, number, number, number];
   const kernel = pair(ints(node, 'kernel_shape', [kh, kw]), what, 'kernel_shape');
   if (kernel[0] !== kh || kernel[1] !== kw)
     throw new FileProblem(
-      `${what}: kernel_shape [${kernel.join(', ')}] differs from the weights' [${kh}, ${kw}]`,
+      `${what}: kernel_shape ${fmt(kernel)} differs from the weights' [${kh}, ${kw}]`,
     );
   const strides = pair(ints(node, 'strides', [1, 1]), what, 'strides');
   const dil = pair(ints(node, 'dilations', [1, 1]), what, 'dilations');
@@ -571,7 +571,7 @@ const add: Converter = (im, node, what) => {
   const y = im.plainAct(b, what);
   if (!same(x.perm, y.perm) || !same(im.shape(x), im.shape(y)))
     throw new FileProblem(
-      `${what}: adds [${im.onnxShape(x).join(', ')}] and [${im.onnxShape(y).join(', ')}]; only equal shapes in the same layout are supported`,
+      `${what}: adds ${fmt(im.onnxShape(x))} and ${fmt(im.onnxShape(y))}; only equal shapes in the same layout are supported`,
     );
   im.setOutput(
     node,
@@ -620,7 +620,7 @@ const reduceMean: Converter = (im, node, what) => {
   const keep = int(node, 'keepdims', 1) === 1;
   const gAxes = x.perm.flatMap((p, k) => (onnxAxes.includes(p) ? [k] : [])).sort();
   if (gAxes.length !== onnxAxes.length)
-    throw new FileProblem(`${what}: axes [${axesIn.join(', ')}] out of range`);
+    throw new FileProblem(`${what}: axes ${fmt(axesIn)} out of range`);
   let perm = x.perm;
   if (!keep) {
     const kept = x.perm.filter((p) => !onnxAxes.includes(p));
@@ -644,7 +644,7 @@ function reshapeAct(im: Importer, node: OnnxNode, x: Act, target: number[], what
   outDims[0] = 1; // the batch stays 1
   if (numElements(outDims) !== numElements(onnxIn))
     throw new FileProblem(
-      `${what}: cannot reshape [${onnxIn.join(', ')}] into [${target.join(', ')}] with a batch of 1`,
+      `${what}: cannot reshape ${fmt(onnxIn)} into ${fmt(target)} with a batch of 1`,
     );
   // Same element order if the permutation keeps the non-unit axes in order.
   const nonUnit = x.perm.filter((p) => onnxIn[p]! !== 1);
@@ -664,7 +664,7 @@ function reshapeAct(im: Importer, node: OnnxNode, x: Act, target: number[], what
   }
   if (outDims.length !== 2 || x.flat)
     throw new FileProblem(
-      `${what}: reshaping [${onnxIn.join(', ')}] to [${outDims.join(', ')}] would reorder elements across the NCHW → NHWC layout change`,
+      `${what}: reshaping ${fmt(onnxIn)} to ${fmt(outDims)} would reorder elements across the NCHW → NHWC layout change`,
     );
   // Graph element i (in Graph order) is ONNX element flat[i].
   const gShape = im.shape(x);
@@ -722,7 +722,7 @@ function gemmLike(
   const s = im.onnxShape(x);
   if (s.length !== 2 || (!x.flat && !isIdentity(x.perm)))
     throw new FileProblem(
-      `${what}: input of shape [${s.join(', ')}]; a 2-D [batch, features] input is expected`,
+      `${what}: input of shape ${fmt(s)}; a 2-D [batch, features] input is expected`,
     );
   const [k, n] = kn.dims as [number, number];
   if (s[1] !== k)
@@ -732,7 +732,7 @@ function gemmLike(
   const inputs = [x.tensor, im.fcWeights(x, scaled, `${base}/weights`)];
   if (bias) {
     if (numElements(bias.dims) !== n && numElements(bias.dims) !== 1)
-      throw new FileProblem(`${what}: bias of shape [${bias.dims.join(', ')}] for ${n} outputs`);
+      throw new FileProblem(`${what}: bias of shape ${fmt(bias.dims)} for ${n} outputs`);
     const b =
       numElements(bias.dims) === 1
         ? new Float32Array(n).fill(bias.data[0]!)
@@ -802,9 +802,7 @@ const pad: Converter = (im, node, what) => {
   if (node.inputs[3]) throw new FileProblem(`${what}: the axes input is not supported`);
   const rank = x.perm.length;
   if (p.length !== 2 * rank || p.some((v) => !Number.isInteger(v) || v < 0 || v > 1 << 16))
-    throw new FileProblem(
-      `${what}: pads [${p.join(', ')}] must be ${2 * rank} non-negative integers`,
-    );
+    throw new FileProblem(`${what}: pads ${fmt(p)} must be ${2 * rank} non-negative integers`);
   const pads = x.perm.map((ax) => [p[ax]!, p[ax + rank]!] as [number, number]);
   if (pads.every(([a, b]) => a === 0 && b === 0)) {
     im.setOutput(node, x);
@@ -839,7 +837,7 @@ const transpose: Converter = (im, node, what) => {
     x.perm.map((_, i) => rank - 1 - i),
   );
   if (q.length !== rank || [...q].sort().some((v, i) => v !== i))
-    throw new FileProblem(`${what}: perm [${q.join(', ')}] does not fit rank ${rank}`);
+    throw new FileProblem(`${what}: perm ${fmt(q)} does not fit rank ${rank}`);
   const qinv = new Array<number>(rank);
   q.forEach((v, i) => (qinv[v] = i));
   // Graph axis k was ONNX axis perm[k] of the input, which is axis qinv[perm[k]] of the output.
@@ -902,14 +900,19 @@ export function readOnnx(bytes: Uint8Array, source: string): Graph {
       );
     return new Importer(model, opset, source).run();
   } catch (e) {
-    if (e instanceof TinypruneError)
-      throw new TinypruneError(`${source}: ${e.message}`, e.exitCode);
-    if (e instanceof FileProblem) throw new TinypruneError(`${source}: ${e.message}`);
-    if (e instanceof ProtoError)
-      throw new TinypruneError(`${source}: corrupt or truncated ONNX file: ${e.message}`);
+    // Names come from the file: control characters are escaped to keep the message one line.
+    const fail = (msg: string, code = 2) => new TinypruneError(oneLine(`${source}: ${msg}`), code);
+    if (e instanceof TinypruneError) throw fail(e.message, e.exitCode);
+    if (e instanceof FileProblem) throw fail(e.message);
+    if (e instanceof ProtoError) throw fail(`corrupt or truncated ONNX file: ${e.message}`);
     // Safety net: anything else a damaged file provokes is still a one-line user error.
-    throw new TinypruneError(
-      `${source}: cannot read this ONNX file (${(e as Error)?.message ?? String(e)})`,
-    );
+    throw fail(`cannot read this ONNX file (${(e as Error)?.message ?? String(e)})`);
   }
+}
+
+function oneLine(s: string): string {
+  return s.replace(
+    /[\u0000-\u001f\u007f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -98,13 +98,24 @@ export interface OnnxModel {
   outputs: OnnxValueInfo[];
 }
 
-export function numElementsChecked(dims: number[], what: string): number {
+/** Elements of a constant computed at import (pad amounts, shapes: small in every real model). */
+export const MAX_COMPUTED_ELEMENTS = 1 << 20;
+
+/** `[a, b, …]` with long lists shortened (messages stay short for damaged files). */
+export function fmt(v: readonly (number | string)[]): string {
+  return `[${v.slice(0, 8).join(', ')}${v.length > 8 ? `, … (${v.length} values)` : ''}]`;
+}
+
+export function numElementsChecked(
+  dims: number[],
+  what: string,
+  limit = MAX_CONST_ELEMENTS,
+): number {
   let n = 1;
   for (const d of dims) {
     if (!Number.isSafeInteger(d) || d < 0) throw new ProtoError(`${what}: invalid dimension ${d}`);
     n *= d;
-    if (n > MAX_CONST_ELEMENTS)
-      throw new ProtoError(`${what}: shape [${dims.join(', ')}] is implausibly large`);
+    if (n > limit) throw new ProtoError(`${what}: shape ${fmt(dims)} is implausibly large`);
   }
   return n;
 }
@@ -138,13 +149,13 @@ export function decodeTensor(buf: Uint8Array, what: string): OnnxConst & { name:
   const n = numElementsChecked(dims, w);
   const size = RAW_SIZE[dtype];
   if (size === undefined) throw new ProtoError(`${w}: unsupported tensor type ${dtypeName(dtype)}`);
-  const data = new Float64Array(n);
   const raw = getBytes(m, TENSOR.rawData, w);
+  if (raw !== undefined && raw.length !== n * size)
+    throw new ProtoError(
+      `${w}: raw_data has ${raw.length} bytes, shape ${fmt(dims)} of ${dtypeName(dtype)} needs ${n * size}`,
+    );
+  const data = new Float64Array(n);
   if (raw !== undefined) {
-    if (raw.length !== n * size)
-      throw new ProtoError(
-        `${w}: raw_data has ${raw.length} bytes, shape [${dims.join(', ')}] of ${dtypeName(dtype)} needs ${n * size}`,
-      );
     const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < n; i++) {
       switch (dtype) {
@@ -184,9 +195,7 @@ export function decodeTensor(buf: Uint8Array, what: string): OnnxConst & { name:
             ? getInts(m, TENSOR.int64Data, w)
             : getInts(m, TENSOR.int32Data, w);
     if (values.length !== n)
-      throw new ProtoError(
-        `${w}: holds ${values.length} values, shape [${dims.join(', ')}] needs ${n}`,
-      );
+      throw new ProtoError(`${w}: holds ${values.length} values, shape ${fmt(dims)} needs ${n}`);
     data.set(values);
   }
   return { name, dtype, dims, data };
