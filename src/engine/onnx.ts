@@ -15,8 +15,8 @@ const MODEL = { irVersion: 1, producerName: 2, producerVersion: 3, graph: 7, ops
 const OPSET = { domain: 1, version: 2 };
 const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12 };
 const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5 };
-const ATTR = { name: 1, f: 2, i: 3, ints: 8, type: 20 };
-const ATTR_TYPE = { FLOAT: 1, INT: 2, INTS: 7 };
+const ATTR = { name: 1, f: 2, i: 3, s: 4, ints: 8, type: 20 };
+const ATTR_TYPE = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 };
 const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 };
 const DATA_TYPE = { FLOAT: 1, INT64: 7 };
 const VALUE_INFO = { name: 1, type: 2 };
@@ -28,7 +28,7 @@ const DIM = { value: 1, param: 2 };
 const IR_VERSION = 7; // the IR that shipped with opset 13
 const OPSET_VERSION = 13;
 
-type AttrValue = number | number[] | { float: number };
+type AttrValue = number | number[] | { float: number } | { string: string };
 
 type Layout = 'nhwc' | 'nchw' | 'plain';
 
@@ -36,6 +36,7 @@ function attribute(name: string, value: AttrValue): ProtoWriter {
   const a = new ProtoWriter().string(ATTR.name, name);
   if (Array.isArray(value)) return a.repeatedInts(ATTR.ints, value).int(ATTR.type, ATTR_TYPE.INTS);
   if (typeof value === 'number') return a.int(ATTR.i, value).int(ATTR.type, ATTR_TYPE.INT);
+  if ('string' in value) return a.string(ATTR.s, value.string).int(ATTR.type, ATTR_TYPE.STRING);
   return a.float(ATTR.f, value.float).int(ATTR.type, ATTR_TYPE.FLOAT);
 }
 
@@ -147,6 +148,16 @@ class OnnxBuilder {
     this.setLayout(out, this.layout(x));
   }
 
+  /**
+   * TensorFlow's SAME is ONNX's auto_pad SAME_UPPER (extra padding at the end); writing it so,
+   * rather than as explicit pads, lets an importer tell 'same' from 'valid' when both pad 0.
+   */
+  padAttrs(op: Op, kernel: [number, number]): Record<string, AttrValue> {
+    return (op.attrs.padding ?? 'valid') === 'same'
+      ? { auto_pad: { string: 'SAME_UPPER' } }
+      : { pads: this.pads(op, kernel) };
+  }
+
   /** ONNX pads [top, left, bottom, right] for a windowed op on the op's NHWC input. */
   pads(op: Op, kernel: [number, number]): number[] {
     const x = getTensor(this.g, op.inputs[0]!).shape;
@@ -172,8 +183,30 @@ function weightData(g: Graph, name: string): Float32Array {
   return floatValues(getTensor(g, name));
 }
 
+const GRAPH_OUTPUT = 'output';
+
+/** A shallow copy of `g` with tensor `name` renamed to a free name. */
+function renamed(g: Graph, name: string): Graph {
+  let to = `${name}_`;
+  while (g.tensors.has(to)) to += '_';
+  const r = (n: string) => (n === name ? to : n);
+  const tensors = new Map(g.tensors);
+  tensors.delete(name);
+  tensors.set(to, { ...g.tensors.get(name)!, name: to });
+  return {
+    ...g,
+    tensors,
+    ops: g.ops.map((op) => ({ ...op, inputs: op.inputs.map(r), outputs: op.outputs.map(r) })),
+    inputs: g.inputs.map(r),
+    outputs: g.outputs.map(r),
+  };
+}
+
 /** Serialises a float Graph as an ONNX ModelProto (dynamic batch dimension "N"). */
-export function graphToOnnx(g: Graph): Uint8Array {
+export function graphToOnnx(model: Graph): Uint8Array {
+  // The model's output is named "output"; a Graph tensor of that name (an imported ONNX file's)
+  // would be defined twice.
+  const g = model.tensors.has(GRAPH_OUTPUT) ? renamed(model, GRAPH_OUTPUT) : model;
   if (g.inputs.length !== 1 || g.outputs.length !== 1)
     throw new TinypruneError(`${g.name}: ONNX export needs one input and one output`);
   const b = new OnnxBuilder(g);
@@ -224,7 +257,7 @@ export function graphToOnnx(g: Graph): Uint8Array {
           kernel_shape: [kh, kw],
           strides: a.strides ?? [1, 1],
           dilations: a.dilations ?? [1, 1],
-          pads: b.pads(op, [kh, kw]),
+          ...b.padAttrs(op, [kh, kw]),
           group,
         });
         b.setLayout(mid, 'nchw');
@@ -260,7 +293,7 @@ export function graphToOnnx(g: Graph): Uint8Array {
         const attrs: Record<string, AttrValue> = {
           kernel_shape: k,
           strides: a.strides ?? [1, 1],
-          pads: b.pads(op, k),
+          ...b.padAttrs(op, k),
         };
         if (op.kind === 'averagePool2d') attrs.count_include_pad = 0;
         b.node(
@@ -375,7 +408,7 @@ export function graphToOnnx(g: Graph): Uint8Array {
   const outName = g.outputs[0]!;
   const finalName = b.as(outName, 'nhwc');
   const outShape = getTensor(g, outName).shape;
-  const graphOut = 'output';
+  const graphOut = GRAPH_OUTPUT;
   b.node('Identity', [finalName], [graphOut]);
   const graph = new ProtoWriter();
   for (const nd of b.nodes) graph.message(GRAPH.node, nd);

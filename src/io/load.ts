@@ -4,8 +4,9 @@ import type { Graph } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
 import { readTflite } from './tflite/reader.js';
 import { readKerasH5 } from './keras/reader.js';
+import { readOnnx } from './onnx/reader.js';
 
-export type ModelFormat = 'tflite' | 'keras-h5';
+export type ModelFormat = 'tflite' | 'keras-h5' | 'onnx';
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -16,14 +17,14 @@ export function detectFormat(bytes: Uint8Array): ModelFormat | undefined {
   return undefined;
 }
 
-/** Reads a model file (.tflite or Keras .h5) into a Graph; user mistakes become TinypruneErrors. */
+/** Reads a model file (.tflite, Keras .h5 or .onnx) into a Graph; user mistakes become TinypruneErrors. */
 export async function loadModel(path: string): Promise<Graph> {
   let bytes: Uint8Array;
   try {
     const st = await stat(path);
     if (st.isDirectory())
       throw new TinypruneError(
-        `cannot read model ${path}: it is a directory, expected a .tflite or .h5 file`,
+        `cannot read model ${path}: it is a directory, expected a .tflite, .h5 or .onnx file`,
       );
     bytes = new Uint8Array(await readFile(path));
   } catch (e) {
@@ -37,8 +38,10 @@ export async function loadModel(path: string): Promise<Graph> {
   if (format === 'tflite') return readTflite(bytes, path);
   if (format === 'keras-h5') return readKerasH5(bytes, path);
   const ext = extname(path).toLowerCase();
+  // ONNX (protobuf) has no magic bytes: the extension decides.
+  if (ext === '.onnx') return readOnnx(bytes, path);
   throw new TinypruneError(
-    `${path} is not a model tinyprune can read: expected a TFLite flatbuffer ("TFL3" at byte 4) or a Keras HDF5 file${
+    `${path} is not a model tinyprune can read: expected a TFLite flatbuffer ("TFL3" at byte 4), a Keras HDF5 file or an .onnx file${
       bytes.length === 0
         ? ', found an empty file'
         : ext
