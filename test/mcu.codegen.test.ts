@@ -148,6 +148,26 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
       rep.layers.map((l) => l.kind),
       g.ops.map((o) => o.kind),
     );
+    // The chooser's pick per layer, from its geometry (recorded in deploy.json).
+    assert.deepEqual(
+      rep.layers.map((l) => l.kernel),
+      [
+        'gemm-patch',
+        'depthwise-4ch',
+        'gemm-direct',
+        'avgpool-loop',
+        'depthwise-4ch',
+        'loop',
+        'maxpool-loop',
+        'mean-loop',
+        'gemm-direct',
+        'loop',
+        'softmax-gemmlowp',
+      ],
+    );
+    assert.ok(
+      rep.layers.every((l) => l.cycles > 0 && (l.macs === 0) === (l.cyclesPerMac === null)),
+    );
     // Softmax outputs sum to about 256 (offset-binary probabilities of 1/256).
     const sum = rep.outputs[0]!.reduce((s, v) => s + v + 128, 0);
     assert.ok(Math.abs(sum - 256) <= 5, `softmax sum ${sum}`);

@@ -5,51 +5,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { delimiter, join } from 'node:path';
 import { TinypruneError } from '../graph/types.js';
 import { parseElf, type ElfFile } from './elf.js';
-import { linkerScript, RUNTIME_H, STARTUP_C, type MemoryMap } from './runtime.js';
+import { linkerScript, RUNTIME_H, STARTUP_C } from './runtime.js';
+import type { MemoryMap, Target } from './targets.js';
 
-export type TargetName = 'rp2040' | 'cortex-m0';
-
-export interface Target {
-  name: TargetName;
-  cpu: 'cortex-m0plus' | 'cortex-m0';
-  /** The memory map of the deliverable firmware. */
-  memory: MemoryMap;
-  /** Clock for the reported latency, in Hz. */
-  clockHz: number;
-}
-
-export const TARGETS: Record<TargetName, Target> = {
-  // RP2040: 2 MB QSPI flash executed in place at 0x10000000 (the first 256 bytes are left for
-  // the boot2 stage, which we do not ship), 264 KB SRAM of which we use 256 KB, 133 MHz.
-  rp2040: {
-    name: 'rp2040',
-    cpu: 'cortex-m0plus',
-    memory: {
-      flashOrigin: 0x10000000,
-      flashBytes: 2048 * 1024,
-      ramOrigin: 0x20000000,
-      ramBytes: 256 * 1024,
-      flashReserved: 0x100,
-    },
-    clockHz: 133_000_000,
-  },
-  // A generic Cortex-M0 part (nRF51/SAMD21 class): 256 KB flash at 0, 32 KB RAM, 48 MHz.
-  'cortex-m0': {
-    name: 'cortex-m0',
-    cpu: 'cortex-m0',
-    memory: {
-      flashOrigin: 0,
-      flashBytes: 256 * 1024,
-      ramOrigin: 0x20000000,
-      ramBytes: 32 * 1024,
-      flashReserved: 0,
-    },
-    clockHz: 48_000_000,
-  },
-};
-
-/** The memory map the emulator runs (RP2040's), for firmware of any target. */
-export const EMULATOR_MEMORY: MemoryMap = TARGETS.rp2040.memory;
+export { EMULATOR_MEMORY, TARGETS, type Target, type TargetName } from './targets.js';
 
 export const GCC = 'arm-none-eabi-gcc';
 

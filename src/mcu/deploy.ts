@@ -7,10 +7,11 @@ import { getTensor, numElements } from '../graph/graph.js';
 import type { Graph } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
 import { prepareInt8 } from '../quant/interpreter.js';
-import { compileFirmware, EMULATOR_MEMORY, TARGETS, type TargetName } from './build.js';
+import { compileFirmware } from './build.js';
 import { generateC } from './codegen.js';
 import { Emulator, type FirmwareRun } from './emulator.js';
 import { harnessC, MARK_END, MARK_START } from './runtime.js';
+import { EMULATOR_MEMORY, getTarget, type TargetName } from './targets.js';
 
 export interface DeployOptions {
   target: TargetName;
@@ -30,6 +31,8 @@ export interface LayerReport {
   macs: number;
   cycles: number;
   cyclesPerMac: number | null;
+  /** The kernel the generator chose for the layer (from its geometry). */
+  kernel: string;
   /** Requantisation routine (conv/depthwise/FC layers): 'mul2' | 'mul4' | 'general'. */
   requant?: string;
 }
@@ -38,6 +41,8 @@ export interface DeployReport {
   model: string;
   target: TargetName;
   cpu: string;
+  /** How the cycles were counted and what that count leaves out on the target. */
+  cycleModel: { source: string; uncounted: string[] };
   flashBytes: number;
   codeBytes: number;
   constBytes: number;
@@ -65,12 +70,8 @@ function median(xs: number[]): number {
 }
 
 export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployReport> {
-  const target = TARGETS[o.target];
-  if (!target)
-    throw new TinypruneError(
-      `deploy: unknown target "${o.target}" (expected one of ${Object.keys(TARGETS).join(', ')})`,
-    );
-  const gen = generateC(graph);
+  const target = getTarget(o.target);
+  const gen = generateC(graph, { target });
   const input = getTensor(graph, graph.inputs[0]!);
   const inputs = o.inputs?.length ? o.inputs : [new Int8Array(gen.inputBytes)];
   inputs.forEach((x, k) => {
@@ -151,6 +152,13 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
     model: graph.name,
     target: target.name,
     cpu: target.cpu,
+    cycleModel: {
+      source:
+        target.cycles === 'emulated'
+          ? 'rp2040js: per-instruction Cortex-M0+ cycles, no flash wait states'
+          : 'rp2040js Cortex-M0+ count plus one cycle per taken branch (Cortex-M0 estimate)',
+      uncounted: target.uncounted,
+    },
     flashBytes: sizes.flash,
     codeBytes: sizes.text,
     constBytes: sizes.rodata,

@@ -3,18 +3,8 @@
 // main, and one linker script per memory map. Kept as strings so that they ship with the
 // compiled package and need no file lookup at run time.
 
-/** A memory map the linker script is generated for. */
-export interface MemoryMap {
-  flashOrigin: number;
-  flashBytes: number;
-  ramOrigin: number;
-  ramBytes: number;
-  /**
-   * Bytes reserved at the start of flash before the vector table. The RP2040 boot ROM expects a
-   * 256-byte second-stage bootloader (boot2) there; we leave the space and do not provide it.
-   */
-  flashReserved: number;
-}
+export type { MemoryMap } from './targets.js';
+import type { MemoryMap } from './targets.js';
 
 /** Fill pattern of the unused stack; the first word that differs marks the peak stack use. */
 export const STACK_PAINT = 0x5afec0de;

@@ -15,6 +15,7 @@ import { argmaxRows, predictScores } from '../eval/predict.js';
 import { evaluatePredictions } from '../eval/metrics.js';
 import { quantizeGraph } from '../quant/quantize.js';
 import { deploy, type DeployReport } from '../mcu/deploy.js';
+import { cycleNote, TARGETS, type TargetName } from '../mcu/targets.js';
 import { parseBudget } from '../prune/budget.js';
 import { resolveCutPoint } from '../prune/cut.js';
 import { preparePruneData, type PruneData } from '../prune/data.js';
@@ -27,7 +28,7 @@ import {
   type SweepSelection,
 } from '../prune/sweep.js';
 import { PruneSession, taskOf, type PruneOptions } from '../prune/train.js';
-import { layerCosts } from '../report/layers.js';
+import { layerCosts, withDeployedLayers } from '../report/layers.js';
 import type { AccuracyStat, ModelSummary, PaperFigures, ReportData } from '../report/types.js';
 import { writeReport, type WrittenReport } from '../report/write.js';
 import type { Progress } from '../cli/progress.js';
@@ -42,7 +43,7 @@ export interface RunOptions {
   cut: string;
   heads: string[];
   budget: string;
-  target: 'rp2040' | 'cortex-m0';
+  target: TargetName;
   prune: PruneOptions;
   /** int8 inputs run on the emulated MCU for the bit-exactness check. */
   deployInputs: number;
@@ -263,7 +264,6 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
   ): Promise<ModelSummary> => {
     const g = deployableGraph(await loadModel(r.file));
     const totals = modelTotals(g);
-    const cycles = new Map(r.deploy.layers.map((l) => [l.name, l.cycles]));
     return {
       label,
       ...extra,
@@ -276,7 +276,7 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
       latencyMs: r.deploy.latencyMs.at133MHz,
       floatTest: r.floatTest,
       int8Test: r.int8Test,
-      layers: layerCosts(g).map((l) => ({ ...l, cycles: cycles.get(l.name) })),
+      layers: withDeployedLayers(layerCosts(g), r.deploy.layers),
       confusion: r.confusion,
     };
   };
@@ -305,10 +305,7 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
       bitExact: `unpruned ${unpruned.deploy.bitExact.inputs - unpruned.deploy.bitExact.mismatches}/${unpruned.deploy.bitExact.inputs}, pruned ${pruned.deploy.bitExact.inputs - pruned.deploy.bitExact.mismatches}/${pruned.deploy.bitExact.inputs} inputs identical to the host int8 interpreter`,
     },
     target: {
-      name:
-        o.target === 'rp2040'
-          ? 'RP2040 (Cortex-M0+, emulated)'
-          : 'Cortex-M0 (estimate from the emulated M0+)',
+      name: TARGETS[o.target].label,
       clockMHz: 133,
     },
     unpruned: await summary('unpruned', unpruned, {}),
@@ -320,7 +317,7 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
     paper: o.model ? paperFor(base) : undefined,
     notes: [
       `Accuracy is measured on the test split (${data.test.length} examples, ${data.split}); the cut is selected on validation accuracy only.`,
-      'Cycles are counted by the rp2040js emulator (Cortex-M0+ timings, no flash wait states); a Cortex-M0 takes one more cycle per taken branch.',
+      cycleNote(TARGETS[o.target]),
     ],
   };
   const written = await stage(dir, 'report', log, async () => writeReport(dir, report));

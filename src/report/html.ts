@@ -2,7 +2,7 @@
 import { reportCharts } from './charts.js';
 import type { ReportChart } from './charts.js';
 import { escapeXml } from './format.js';
-import { headlineTable, settingsTable, sweepTable } from './tables.js';
+import { headlineTable, kernelTables, settingsTable, sweepTable } from './tables.js';
 import type { TableModel } from './tables.js';
 import type { ReportData } from './types.js';
 
@@ -103,8 +103,16 @@ export function renderHtml(data: ReportData): string {
         '<p class="note">Error bars: 95% Wilson interval of test accuracy. Dashed line: Pareto front (cheapest model for each accuracy).</p></section>',
     );
   const layers = bySection('layers');
-  if (layers.length)
-    parts.push(`<section id="layers"><h2>Per-layer cost</h2>${figures(layers)}</section>`);
+  const kernels = kernelTables(data);
+  if (layers.length || kernels.length)
+    parts.push(
+      `<section id="layers"><h2>Per-layer cost</h2>${figures(layers)}${kernels
+        .map(
+          ([label, t]) =>
+            `<h3>${escapeXml(label)}: kernels on the target</h3>${htmlTable(t, 'kernels')}`,
+        )
+        .join('')}</section>`,
+    );
   const confusion = bySection('confusion');
   if (confusion.length)
     parts.push(

@@ -19,3 +19,26 @@ export function graphSummary(g: Graph, label: string): ModelSummary {
     layers: layerCosts(g),
   };
 }
+
+/** Target figures of one deployed layer (a subset of deploy.json's layers). */
+export interface DeployedLayer {
+  name: string;
+  cycles: number;
+  kernel?: string;
+  cyclesPerMac: number | null;
+}
+
+/** The layer costs with each deployed layer's cycles, kernel and cycles per MAC (by name). */
+export function withDeployedLayers(costs: LayerCost[], deployed: DeployedLayer[]): LayerCost[] {
+  const byName = new Map(deployed.map((l) => [l.name, l]));
+  return costs.map((l) => {
+    const d = byName.get(l.name);
+    if (!d) return l;
+    return {
+      ...l,
+      cycles: d.cycles,
+      ...(d.kernel !== undefined && { kernel: d.kernel }),
+      ...(d.cyclesPerMac !== null && { cyclesPerMac: d.cyclesPerMac }),
+    };
+  });
+}

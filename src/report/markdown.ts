@@ -3,7 +3,7 @@
 import { reportCharts } from './charts.js';
 import type { ReportChart } from './charts.js';
 import { escapeMd } from './format.js';
-import { headlineTable, settingsTable, sweepTable } from './tables.js';
+import { headlineTable, kernelTables, settingsTable, sweepTable } from './tables.js';
 import type { TableModel } from './tables.js';
 import type { ReportData, SweepRow } from './types.js';
 
@@ -64,7 +64,10 @@ export function renderMarkdown(data: ReportData): string {
       '',
     );
   const layers = bySection('layers');
-  if (layers.length) out.push('## Per-layer cost', '', ...images(layers), '');
+  const kernels = kernelTables(data);
+  if (layers.length || kernels.length) out.push('## Per-layer cost', '', ...images(layers), '');
+  for (const [label, t] of kernels)
+    out.push(`### ${escapeMd(label)}: kernels on the target`, '', markdownTable(t), '');
   const confusion = bySection('confusion');
   if (confusion.length)
     out.push(

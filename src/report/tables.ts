@@ -164,3 +164,29 @@ export function settingsTable(settings: Record<string, unknown>): TableModel {
   walk('', settings, 0);
   return { header: ['Setting', 'Value'], rows, numeric: [false, false] };
 }
+
+/** Per layer on the target: the chosen kernel, cycles and cycles per MAC (layers with code). */
+export function layerKernelTable(m: ModelSummary): TableModel | undefined {
+  const layers = m.layers.filter((l) => l.kernel !== undefined);
+  if (!layers.length) return undefined;
+  const header = ['Layer', 'Kind', 'Kernel', 'MACs', 'Cycles', 'Cycles/MAC'];
+  const rows = layers.map((l) => [
+    l.name,
+    l.kind,
+    l.kernel!,
+    formatInt(l.macs),
+    l.cycles !== undefined ? formatInt(l.cycles) : DASH,
+    l.cyclesPerMac !== undefined ? l.cyclesPerMac.toFixed(2) : DASH,
+  ]);
+  return { header, rows, numeric: header.map((_, i) => i >= 3) };
+}
+
+/** The kernel tables of the unpruned and pruned models, labelled, where deployed. */
+export function kernelTables(data: ReportData): [string, TableModel][] {
+  const out: [string, TableModel][] = [];
+  for (const m of [data.unpruned, data.pruned]) {
+    const t = m && layerKernelTable(m);
+    if (t) out.push([m.label, t]);
+  }
+  return out;
+}

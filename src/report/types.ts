@@ -41,6 +41,9 @@ export interface LayerCost {
   params: number;
   macs: number;
   cycles?: number;
+  /** The kernel the MCU code generator chose for the layer, and its cycles per MAC. */
+  kernel?: string;
+  cyclesPerMac?: number;
 }
 
 /** Rows are true classes, columns predicted classes, both in `classes` order. */
@@ -96,6 +99,8 @@ export interface PaperFigures {
 export interface ReportTarget {
   name: string;
   clockMHz: number;
+  /** Where the weights were placed (flash or SRAM), when deployed. */
+  weightsIn?: string;
 }
 
 export interface ReportData {

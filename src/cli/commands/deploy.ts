@@ -5,7 +5,7 @@ import type { Graph } from '../../graph/types.js';
 import { TinypruneError } from '../../graph/types.js';
 import { loadModel } from '../../io/load.js';
 import { deploy, inputSize } from '../../mcu/deploy.js';
-import type { TargetName } from '../../mcu/build.js';
+import { getTarget, TARGET_NAMES, TARGETS } from '../../mcu/targets.js';
 import { numberOption, stringOption, type Command } from '../command.js';
 
 /**
@@ -52,14 +52,13 @@ export const deployCommand: Command = {
   name: 'deploy',
   summary:
     'Generate C for an int8 model, build Cortex-M0/M0+ firmware, and measure it on the emulated RP2040',
-  usage:
-    'tinyprune deploy --model M_int8.tflite --target rp2040|cortex-m0 [--inputs SPEC] --out DIR',
+  usage: `tinyprune deploy --model M_int8.tflite --target ${TARGET_NAMES.join('|')} [--inputs SPEC] --out DIR`,
   options: {
     model: { type: 'string', value: 'FILE', description: 'int8 .tflite model' },
     target: {
       type: 'string',
       value: 'NAME',
-      description: 'rp2040 (Cortex-M0+) or cortex-m0',
+      description: TARGET_NAMES.map((n) => `${n} (${TARGETS[n].core})`).join(' or '),
       default: 'rp2040',
     },
     inputs: {
@@ -80,11 +79,10 @@ export const deployCommand: Command = {
   async run(args) {
     const modelPath = stringOption(args, 'deploy', 'model');
     const outDir = stringOption(args, 'deploy', 'out');
-    const target = stringOption(args, 'deploy', 'target');
-    if (target !== 'rp2040' && target !== 'cortex-m0')
-      throw new TinypruneError(
-        `tinyprune deploy: --target expects rp2040 or cortex-m0, got "${target}"`,
-      );
+    const target = getTarget(
+      stringOption(args, 'deploy', 'target'),
+      'tinyprune deploy: --target',
+    ).name;
     const format = stringOption(args, 'deploy', 'input-format');
     if (format !== 'int8' && format !== 'uint8')
       throw new TinypruneError(
@@ -95,7 +93,7 @@ export const deployCommand: Command = {
     const spec = stringOption(args, 'deploy', 'inputs', true);
     const inputs = spec ? readInputs(spec, graph, format) : undefined;
     const r = await deploy(graph, {
-      target: target as TargetName,
+      target,
       outDir,
       inputs,
       clockHz: mhz ? mhz * 1e6 : undefined,

@@ -8,14 +8,14 @@ import { TinypruneError } from '../../graph/types.js';
 import type { Command } from '../command.js';
 import { numberOption } from '../command.js';
 import { progress } from '../progress.js';
+import { getTarget, TARGET_NAMES } from '../../mcu/targets.js';
 import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
 
 export const runCommand: Command = {
   name: 'run',
   summary:
     'The whole job: inspect, sweep cut points, train, quantise, deploy on the emulated MCU, report',
-  usage:
-    'tinyprune run [--model M --data SPEC] [--cut NAME|auto] [--heads aux,dense] [--budget B] [--target rp2040|cortex-m0] [--out DIR]',
+  usage: `tinyprune run [--model M --data SPEC] [--cut NAME|auto] [--heads aux,dense] [--budget B] [--target ${TARGET_NAMES.join('|')}] [--out DIR]`,
   options: {
     ...TRAINING_OPTIONS,
     model: {
@@ -48,7 +48,12 @@ export const runCommand: Command = {
       description: 'selection rule, e.g. params=20k,drop=1%',
       default: 'params=50%,drop=3%',
     },
-    target: { type: 'string', value: 'T', description: 'rp2040 or cortex-m0', default: 'rp2040' },
+    target: {
+      type: 'string',
+      value: 'T',
+      description: TARGET_NAMES.join(' or '),
+      default: 'rp2040',
+    },
     'deploy-inputs': {
       type: 'string',
       value: 'N',
@@ -75,11 +80,7 @@ export const runCommand: Command = {
       throw new TinypruneError(
         'tinyprune run: --model needs --data (the data to prune and test on)',
       );
-    const target = String(args.values.target);
-    if (target !== 'rp2040' && target !== 'cortex-m0')
-      throw new TinypruneError(
-        `tinyprune run: --target expects rp2040 or cortex-m0, got "${target}"`,
-      );
+    const target = getTarget(String(args.values.target), 'tinyprune run: --target').name;
     const heads = parseHeadList(String(args.values.heads));
     const budget = String(args.values.budget);
     parseBudget(budget);

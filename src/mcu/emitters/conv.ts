@@ -1,0 +1,322 @@
+// Convolution, depthwise convolution and fully-connected layers: weights rearranged for the
+// chosen kernel, the input zero point folded into the bias, and a requantisation plan.
+import { getTensor, numElements } from '../../graph/graph.js';
+import { padBefore } from '../../graph/shapes.js';
+import { depthwiseRowFunction } from '../kernels.js';
+import { planRequant } from '../requant.js';
+import { cArray, type EmitContext, type LayerCode } from './types.js';
+
+/** The kernels a conv-family layer can run, from the fastest specialised ones to the loop. */
+export type ConvKernel =
+  /** 1x1 stride-1 convolution or FC: GEMM over pixels, 4 output channels per pass. */
+  | 'gemm-direct'
+  /** Any other convolution: each pixel's patch gathered, then one GEMM row. */
+  | 'gemm-patch'
+  /** Depthwise, multiplier 1, channels a multiple of 4: the hand-scheduled tap kernel. */
+  | 'depthwise-4ch'
+  /** Depthwise, multiplier 1, other channel counts: one pointer per tap, taps unrolled. */
+  | 'depthwise-taps'
+  /** Anything else (depth multipliers, odd output channels): plain loops. */
+  | 'loop';
+
+export interface ConvGeometry {
+  kind: 'conv2d' | 'depthwiseConv2d' | 'fullyConnected';
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  outC: number;
+  /** Depth multiplier (depthwise). */
+  mult: number;
+  /** MACs per output value. */
+  perOut: number;
+}
+
+/**
+ * Picks the specialised kernel from a layer's geometry (as CMSIS-NN's arm_convolve_wrapper_s8
+ * does); every kernel computes the same values, bit for bit.
+ */
+export function chooseConvKernel(c: ConvGeometry): ConvKernel {
+  const taps = c.kH * c.kW;
+  const direct = taps === 1 && c.sH === 1 && c.sW === 1 && c.perOut % 2 === 0;
+  if (c.outC % 4 === 0 && c.kind === 'conv2d') return direct ? 'gemm-direct' : 'gemm-patch';
+  if (c.outC % 4 === 0 && c.kind === 'fullyConnected' && direct) return 'gemm-direct';
+  if (c.kind === 'depthwiseConv2d' && c.mult === 1)
+    return c.outC % 4 === 0 && taps <= 63 ? 'depthwise-4ch' : 'depthwise-taps';
+  return 'loop';
+}
+
+export function emitConv(ctx: EmitContext): LayerCode {
+  const { g, op, fn, x, y, qx, qy, zu, lo, hi, clampLo, clampHi } = ctx;
+  const a = op.attrs;
+  const consts: string[] = [];
+  const helpers: Record<string, string> = {};
+  let body = '';
+  const wt = getTensor(g, op.inputs[1]!);
+  const w = wt.data as Int8Array;
+  const biasT = op.inputs[2] ? g.tensors.get(op.inputs[2]) : undefined;
+  const bias = biasT?.data as Int32Array | undefined;
+  let inH = 1,
+    inW = 1,
+    inC: number,
+    outH = 1,
+    outW = 1,
+    outC: number,
+    kH = 1,
+    kW = 1;
+  let sH = 1,
+    sW = 1,
+    dH = 1,
+    dW = 1,
+    padT = 0,
+    padL = 0,
+    mult = 1;
+  if (op.kind === 'fullyConnected') {
+    outC = wt.shape[0]!;
+    inC = wt.shape[1]!;
+    outH = numElements(x.shape) / inC; // batch rows
+  } else {
+    [, inH, inW, inC] = x.shape as [number, number, number, number];
+    [, outH, outW, outC] = y.shape as [number, number, number, number];
+    kH = wt.shape[1]!;
+    kW = wt.shape[2]!;
+    [sH, sW] = a.strides ?? [1, 1];
+    [dH, dW] = a.dilations ?? [1, 1];
+    padT = padBefore(inH, kH, sH, a.padding ?? 'valid', dH);
+    padL = padBefore(inW, kW, sW, a.padding ?? 'valid', dW);
+    if (op.kind === 'depthwiseConv2d') mult = outC / inC;
+  }
+  const taps = kH * kW;
+  // Byte offset of tap t from the window's corner pixel (NHWC).
+  const tapOffset = (t: number) => (Math.floor(t / kW) * dH * inW + (t % kW) * dW) * inC;
+  const perOut = op.kind === 'depthwiseConv2d' ? taps : taps * inC;
+  const macs = outH * outW * outC * perOut;
+  // Weights rearranged as [outC][taps(, inC)] and the folded bias: b − zu·Σw.
+  const wr = new Int8Array(outC * perOut);
+  const bFold = new Int32Array(outC);
+  const bRaw = new Int32Array(outC);
+  const accMin: number[] = [];
+  const accMax: number[] = [];
+  for (let o = 0; o < outC; o++) {
+    let s = 0;
+    let pos = 0;
+    let neg = 0;
+    for (let k = 0; k < perOut; k++) {
+      const v = op.kind === 'depthwiseConv2d' ? w[k * outC + o]! : w[o * perOut + k]!;
+      wr[o * perOut + k] = v;
+      s += v;
+      if (v > 0) pos += v;
+      else neg += v;
+    }
+    bRaw[o] = bias ? bias[o]! : 0;
+    bFold[o] = bRaw[o]! - zu * s;
+    // Every tap reads an offset-binary value in [0, 255] (padding reads zu).
+    accMin.push(bFold[o]! + 255 * neg);
+    accMax.push(bFold[o]! + 255 * pos);
+  }
+  const wScales = wt.quant?.scale ?? [1];
+  const plan = planRequant(
+    Array.from(
+      { length: outC },
+      (_, c) => (qx.scale * (wScales.length === 1 ? wScales[0]! : wScales[c]!)) / qy.scale,
+    ),
+    qy.zp,
+    lo,
+    hi,
+    accMin,
+    accMax,
+  );
+  const kernel = chooseConvKernel({
+    kind: op.kind as ConvGeometry['kind'],
+    kH,
+    kW,
+    sH,
+    sW,
+    outC,
+    mult,
+    perOut,
+  });
+  const direct = kernel === 'gemm-direct';
+  const gemm = kernel === 'gemm-direct' || kernel === 'gemm-patch';
+  const depthwise4 = kernel === 'depthwise-4ch';
+  // Layers outside the shared drivers (odd channel counts, depth multipliers) are small:
+  // they requantise with the general routine.
+  const shared = gemm || depthwise4;
+  const slow = shared ? (plan.slow?.flatMap((v, c) => (v ? [c] : [])) ?? []) : [];
+  const fast = shared && plan.path !== 'general';
+  const requant = fast ? plan.path : 'general';
+  consts.push(`static const int32_t ${fn}_b[${outC}] = {\n${cArray(bFold)}\n};`);
+  if (!fast || slow.length)
+    consts.push(
+      `static const int32_t ${fn}_m[${outC}] = {\n${cArray(plan.mult)}\n};`,
+      `static const int8_t ${fn}_s[${outC}] = {\n${cArray(plan.shift)}\n};`,
+    );
+  if (fast) {
+    const tb = plan.table;
+    const rows = Array.from({ length: outC }, (_, c) => {
+      const mhl = tb[4 * c + 1]! >>> 0;
+      return `{${tb[4 * c]}, ${mhl & 0xffff}, ${mhl >>> 16}, ${tb[4 * c + 2]! >>> 0}u, ${tb[4 * c + 3]}}`;
+    });
+    consts.push(`static const tp_rq_t ${fn}_rq[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
+  }
+  if (slow.length)
+    consts.push(`static const uint16_t ${fn}_slow[${slow.length}] = {\n${cArray(slow)}\n};`);
+  const store = (acc: string, oc: string) =>
+    `tp_clamp_u8(tp_mbqm(${acc}, ${fn}_m[${oc}], ${fn}_s[${oc}]) + ${qy.zp + 128}, ${clampLo}, ${clampHi})`;
+  // A layer descriptor for the shared drivers (kernels.ts): shapes, constants and its
+  // requantisation; the layer's code is then one call.
+  const descriptor = (fields: Record<string, string | number>) => {
+    const all: Record<string, string | number> = {
+      ...fields,
+      b: `${fn}_b`,
+      ...(fast && {
+        rq: `${fn}_rq`,
+        rqrow: plan.path === 'mul2' ? 'tp_rq2row' : 'tp_rq4row',
+      }),
+      ...((!fast || slow.length) && {
+        m: `${fn}_m`,
+        s: `${fn}_s`,
+        nslow: fast ? slow.length : outC,
+      }),
+      ...(slow.length && { slow: `${fn}_slow` }),
+      ...{ inH, inW, inC, outH, outW, outC, kH, kW, sH, sW, dH, dW, padT, padL },
+      ...{ lo: clampLo, hi: clampHi, zo: qy.zp + 128, zu },
+    };
+    const init = Object.entries(all)
+      .map(([k, v]) => `.${k} = ${v}`)
+      .join(', ');
+    consts.push(`static const tp_layer_t ${fn}_L = {${init}};`);
+  };
+  if (gemm) {
+    // GEMM over pixels: 4 output channels per pass share each loaded input; weights
+    // interleaved [outC/4][K][4] (K even, a zero weight pads an odd K) so the inner loop
+    // walks them sequentially. A kernel larger than 1x1 first gathers each pixel's patch
+    // (padding reads zu) into a small stack buffer: no im2col of the whole image.
+    const K = perOut;
+    const Kp = K + (K & 1);
+    const wi = new Int8Array(outC * Kp);
+    for (let o = 0; o < outC; o++)
+      for (let k = 0; k < K; k++) wi[((o >> 2) * Kp + k) * 4 + (o & 3)] = wr[o * K + k]!;
+    consts.push(
+      `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
+    );
+    if (!direct) {
+      // The patch of a window inside the image, copied unrolled (tap offsets are constants).
+      const copies = Array.from({ length: kH * kW * inC }, (_, k) => {
+        return `d[${k}] = s[${tapOffset(Math.floor(k / inC)) + (k % inC)}];`;
+      });
+      consts.push(
+        `static void ${fn}_gather(const uint8_t *s, uint8_t *d) {
+  ${copies.join(' ')}
+}`,
+      );
+    }
+    descriptor({ w: `${fn}_wi`, K: Kp, ...(!direct && { gather: `${fn}_gather` }) });
+    body = direct
+      ? `  tp_conv_direct(&${fn}_L, in, out, ${op.kind === 'fullyConnected' ? outH : outH * outW});\n`
+      : `  tp_conv_patch(&${fn}_L, in, out);\n`;
+  } else if (depthwise4) {
+    // Per output pixel, all channel groups through the tp_dwrow kernel; weights
+    // interleaved int8 [C/4][taps][4]. Interior pixels use constant tap offsets; border
+    // pixels point padding taps at a row of the input zero point (no per-tap checks).
+    const wi = new Int8Array(outC * taps);
+    for (let o = 0; o < outC; o++)
+      for (let t = 0; t < taps; t++) wi[((o >> 2) * taps + t) * 4 + (o & 3)] = wr[o * taps + t]!;
+    const ofs = Array.from({ length: taps }, (_, t) => tapOffset(t));
+    helpers[`tp_dwrow_${taps}`] = depthwiseRowFunction(taps);
+    consts.push(
+      `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
+      `static const uint8_t ${fn}_pad[${inC}] __attribute__((aligned(4))) = {\n${cArray(new Uint8Array(inC).fill(zu))}\n};`,
+      `static const int32_t ${fn}_ofs[${taps}] = {\n${cArray(ofs)}\n};`,
+    );
+    descriptor({
+      w: `${fn}_wi`,
+      K: taps,
+      ofs: `${fn}_ofs`,
+      pad: `${fn}_pad`,
+      dwrow: `tp_dwrow_${taps}`,
+    });
+    body = `  tp_depthwise(&${fn}_L, in, out);\n`;
+  } else if (kernel === 'depthwise-taps') {
+    // Per output pixel: one pointer per tap (the input pixel, or a row of zu for padding,
+    // so borders need no per-tap checks), then all channels with the taps unrolled and the
+    // weights pre-arranged as int32 [C][taps] (LDR with an immediate offset).
+    const w32 = Int32Array.from(wr);
+    consts.push(
+      `static const int32_t ${fn}_w32[${w32.length}] = {\n${cArray(w32)}\n};`,
+      `static const uint8_t ${fn}_pad[${inC}] = {\n${cArray(new Uint8Array(inC).fill(zu))}\n};`,
+    );
+    const terms = Array.from({ length: taps }, (_, t) => `pt[${t}][c] * w[${t}]`);
+    body = `  const uint8_t *pt[${taps}];
+  for (int oy = 0; oy < ${outH}; oy++)
+    for (int ox = 0; ox < ${outW}; ox++, out += ${outC}) {
+      for (int ky = 0; ky < ${kH}; ky++) {
+        const int iy = oy * ${sH} - ${padT} + ky * ${dH};
+        for (int kx = 0; kx < ${kW}; kx++) {
+          const int ix = ox * ${sW} - ${padL} + kx * ${dW};
+          pt[ky * ${kW} + kx] = iy >= 0 && iy < ${inH} && ix >= 0 && ix < ${inW}
+              ? in + (iy * ${inW} + ix) * ${inC} : ${fn}_pad;
+        }
+      }
+      const int32_t *w = ${fn}_w32;
+      for (int c = 0; c < ${outC}; c++, w += ${taps}) {
+        const int32_t acc = ${fn}_b[c] + ${terms.join('\n            + ')};
+        out[c] = ${store('acc', 'c')};
+      }
+    }
+`;
+  } else {
+    consts.push(
+      `static const int8_t ${fn}_w[${wr.length}] = {\n${cArray(wr)}\n};`,
+      `static const int32_t ${fn}_braw[${outC}] = {\n${cArray(bRaw)}\n};`,
+    );
+    const storeO = `out[o] = ${store('acc', 'oc')};`;
+    if (op.kind === 'depthwiseConv2d') {
+      body = `  for (int oy = 0; oy < ${outH}; oy++)
+    for (int ox = 0; ox < ${outW}; ox++) {
+      const int iy0 = oy * ${sH} - ${padT}, ix0 = ox * ${sW} - ${padL};
+      for (int oc = 0; oc < ${outC}; oc++) {
+        const int ic = oc / ${mult};
+        const int8_t *w = ${fn}_w + oc * ${taps};
+        int32_t acc = ${fn}_braw[oc];
+        for (int ky = 0; ky < ${kH}; ky++) {
+          const int iy = iy0 + ky * ${dH};
+          if (iy < 0 || iy >= ${inH}) continue;
+          for (int kx = 0; kx < ${kW}; kx++) {
+            const int ix = ix0 + kx * ${dW};
+            if (ix < 0 || ix >= ${inW}) continue;
+            acc += ((int32_t)in[(iy * ${inW} + ix) * ${inC} + ic] - ${zu}) * w[ky * ${kW} + kx];
+          }
+        }
+        const int o = (oy * ${outW} + ox) * ${outC} + oc;
+        ${storeO}
+      }
+    }
+`;
+    } else {
+      body = `  for (int oy = 0; oy < ${outH}; oy++)
+    for (int ox = 0; ox < ${outW}; ox++) {
+      const int iy0 = oy * ${sH} - ${padT}, ix0 = ox * ${sW} - ${padL};
+      for (int oc = 0; oc < ${outC}; oc++) {
+        const int8_t *w = ${fn}_w + oc * ${perOut};
+        int32_t acc = ${fn}_braw[oc];
+        for (int ky = 0; ky < ${kH}; ky++) {
+          const int iy = iy0 + ky * ${dH};
+          if (iy < 0 || iy >= ${inH}) continue;
+          for (int kx = 0; kx < ${kW}; kx++) {
+            const int ix = ix0 + kx * ${dW};
+            if (ix < 0 || ix >= ${inW}) continue;
+            const uint8_t *p = in + (iy * ${inW} + ix) * ${inC};
+            const int8_t *wk = w + (ky * ${kW} + kx) * ${inC};
+            for (int c = 0; c < ${inC}; c++) acc += ((int32_t)p[c] - ${zu}) * wk[c];
+          }
+        }
+        const int o = (oy * ${outW} + ox) * ${outC} + oc;
+        ${storeO}
+      }
+    }
+`;
+    }
+  }
+  return { consts, body, macs, kernel, requant, helpers };
+}
