@@ -2,10 +2,10 @@
 // workers with a progress display, and hands the results back to runSweep, which writes the same
 // files a local sweep writes. Job ids are content hashes, so a rerun (after a crash, a Ctrl-C or
 // a lost Redis) finds the rows that finished and waits for the rest.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Job, Queue, type JobState } from 'bullmq';
-import { dataFingerprint } from '../data/fingerprint.js';
+import { dataFingerprint, specPaths } from '../data/fingerprint.js';
 import { TinypruneError } from '../graph/types.js';
 import type { RowExecutor, RowOutcome } from '../prune/sweep.js';
 import { UNPRUNED_CUT, type RowSpec } from '../prune/row.js';
@@ -93,7 +93,14 @@ export async function queueExecutor(o: QueueExecutorOptions): Promise<RowExecuto
     const queue = new Queue(queueName, {
       connection: { ...connection, maxRetriesPerRequest: null },
     });
-    queue.on('error', () => {});
+    let lostSince: number | undefined;
+    const lost = (e: Error) => {
+      if (lostSince !== undefined) return;
+      lostSince = Date.now();
+      log(`lost Redis at ${display} (${e.message}); waiting for it…`);
+    };
+    // Connection errors arrive here while ioredis reconnects (commands wait meanwhile).
+    queue.on('error', lost);
     try {
       try {
         await within(redis.connect(), 10_000);
@@ -105,8 +112,17 @@ export async function queueExecutor(o: QueueExecutorOptions): Promise<RowExecuto
       const sha = await putModel(redis, queueName, modelBytes);
       const model = { sha256: sha, bytes: modelBytes.length };
       const fingerprints = new Map<string, string>();
-      for (const s of specs)
-        if (!fingerprints.has(s.data)) fingerprints.set(s.data, await dataFingerprint(s.data));
+      for (const s of specs) {
+        if (fingerprints.has(s.data)) continue;
+        // Workers resolve relative paths against their --data-root: this side reads them from
+        // its current folder, so submit from the folder that mirrors the workers' data root.
+        for (const { path } of specPaths(s.data))
+          if (!existsSync(path))
+            throw new TinypruneError(
+              `--data: ${path} not found here (${process.cwd()}); the submitter fingerprints the data, so it needs the same copy the workers read (docs/distributed.md)`,
+            );
+        fingerprints.set(s.data, await dataFingerprint(s.data));
+      }
       const jobs = specs.map((s) => rowJob(s, model, fingerprints.get(s.data)!));
       const ids = jobs.map(rowJobId);
       const label = (i: number) => {
@@ -141,7 +157,6 @@ export async function queueExecutor(o: QueueExecutorOptions): Promise<RowExecuto
       const outcomes: (RowOutcome | undefined)[] = new Array(jobs.length);
       const bar = progressDisplay('rows', jobs.length, { quiet: o.quiet });
       let lastOk = Date.now();
-      let lostSince: number | undefined;
       const t0 = Date.now();
       let doneCount = 0;
       while (doneCount < jobs.length) {
@@ -203,10 +218,7 @@ export async function queueExecutor(o: QueueExecutorOptions): Promise<RowExecuto
           lastOk = Date.now();
         } catch (e) {
           if (e instanceof TinypruneError) throw e;
-          if (lostSince === undefined) {
-            lostSince = Date.now();
-            log(`lost Redis at ${display} (${(e as Error).message}); waiting for it…`);
-          }
+          lost(e as Error);
           if (Date.now() - lastOk > unreachableMs)
             throw new TinypruneError(
               `--queue: Redis at ${display} unreachable for ${Math.round(unreachableMs / 1000)} s; the queued rows stay queued — rerun the same command to pick them up`,
