@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { findCutPoints } from '../graph/cutpoints.js';
 import { modelTotals } from '../graph/accounting.js';
 import { getTensor } from '../graph/graph.js';
-import type { Graph } from '../graph/types.js';
+import { TinypruneError, type Graph } from '../graph/types.js';
 import { loadModel } from '../io/load.js';
 import { writeTflite } from '../io/tflite/writer.js';
 import { quantizeInt8 } from '../data/quantize.js';
@@ -22,12 +22,15 @@ import { preparePruneData, type PruneData } from '../prune/data.js';
 import { deployableGraph } from '../prune/save.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import {
+  localExecutor,
   runSweep,
   selectFromSweep,
+  type RowExecutor,
   type SweepRecord,
   type SweepSelection,
 } from '../prune/sweep.js';
-import { PruneSession, taskOf, type PruneOptions } from '../prune/train.js';
+import { SessionPool } from '../prune/row.js';
+import type { PruneOptions } from '../prune/train.js';
 import { layerCosts, withDeployedLayers } from '../report/layers.js';
 import type { AccuracyStat, ModelSummary, PaperFigures, ReportData } from '../report/types.js';
 import { writeReport, type WrittenReport } from '../report/write.js';
@@ -51,6 +54,8 @@ export interface RunOptions {
   log: (line: string) => void;
   /** Progress display for long steps (training epochs). */
   progress?: (label: string, total: number) => Progress;
+  /** Where the sweep's rows train (default: here, one after another). */
+  executor?: RowExecutor;
   /** Builds and trains the demo model when `model` is absent; returns its float graph. */
   demo?: (data: PruneData, log: (line: string) => void) => Promise<Graph>;
 }
@@ -173,14 +178,32 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
   }));
 
   // 3. Sweep (every cut, or the one asked for) and select.
-  const session = await PruneSession.open(base, data);
+  const sessions = new SessionPool();
+  const modelKey = baseFile;
+  const exec = o.executor ?? localExecutor({ log, progress: o.progress, sessions });
   const sweep = await stage(dir, 'sweep', log, async () => {
     const cuts = o.cut === 'auto' ? findCutPoints(base) : [resolveCutPoint(base, o.cut)];
-    const rows = await runSweep(session, cuts, o.heads, o.prune, join(dir, 'sweep'), {
-      saveModels: true,
-      log,
-      progress: o.progress,
-    });
+    const result = await runSweep(
+      {
+        base,
+        modelKey,
+        modelFile: baseFile,
+        data: spec,
+        cuts: cuts.map((c) => c.name),
+        heads: o.heads,
+        settings: o.prune,
+        saveModels: true,
+      },
+      join(dir, 'sweep'),
+      exec,
+    );
+    if (result.failed.length > 0)
+      throw new TinypruneError(
+        `tinyprune run: ${result.failed.length} sweep row(s) failed: ${result.failed
+          .map((f) => `${f.cut} + ${f.head}: ${f.error}`)
+          .join('; ')} (rerun to retry them)`,
+      );
+    const rows = result.rows;
     let selection: SweepSelection = selectFromSweep(rows, parseBudget(o.budget), o.budget);
     if (!selection.cut) {
       // Nothing fits: report it, and carry on with the most accurate pruned model.
@@ -194,6 +217,7 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
     }
     return { rows, selection };
   });
+  const session = await sessions.get({ base, modelKey, data: spec, settings: o.prune });
   const chosen = sweep.rows.find(
     (r) => r.cut === sweep.selection.cut && r.head === sweep.selection.head,
   ) as SweepRecord;

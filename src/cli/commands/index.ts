@@ -7,6 +7,7 @@ import { pruneCommand } from './prune.js';
 import { sweepCommand } from './sweep.js';
 import { runCommand } from './run.js';
 import { quantizeCommand } from './quantize.js';
+import { workerCommand } from './worker.js';
 
 /** Every CLI command, in the order `tinyprune --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -18,4 +19,5 @@ export const COMMANDS: Command[] = [
   quantizeCommand,
   exportCommand,
   deployCommand,
+  workerCommand,
 ];

@@ -1,22 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { findCutPoints } from '../../graph/cutpoints.js';
-import { modelTotals } from '../../graph/accounting.js';
 import { TinypruneError } from '../../graph/types.js';
 import { loadModel } from '../../io/load.js';
-import { parseBudget, selectCandidate } from '../../prune/budget.js';
-import { resolveCutPoint } from '../../prune/cut.js';
-import { preparePruneData } from '../../prune/data.js';
+import { parseBudget } from '../../prune/budget.js';
+import { pruneAndSelect } from '../../prune/row.js';
 import { parseHead } from '../../prune/heads.js';
 import { saveTflite } from '../../prune/save.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import {
-  PAPER_SCHEDULES,
-  PruneSession,
-  taskOf,
-  type PruneOptions,
-  type PruneResult,
-} from '../../prune/train.js';
+import { PAPER_SCHEDULES, taskOf, type PruneOptions, type PruneResult } from '../../prune/train.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../engine/trainable.js';
 import type { Command, ParsedArgs } from '../command.js';
 import { numberOption, stringOption } from '../command.js';
@@ -224,52 +215,37 @@ export const pruneCommand: Command = {
       throw new TinypruneError('tinyprune prune: --cut auto needs --budget');
     const base = await loadModel(modelPath);
     const opts = pruneOptionsFrom(args, 'prune', taskOf(base));
-    const cuts = cutName === 'auto' ? findCutPoints(base) : [resolveCutPoint(base, cutName)];
     const quiet = args.values.quiet === true;
     const log = (s: string) => quiet || console.error(s);
-    const data = await preparePruneData(spec, opts.seed);
-    const session = await PruneSession.open(base, data);
-    const unpruned = await session.unprunedAccuracy();
     const logLines: string[] = [];
-    const results: PruneResult[] = [];
-    for (const cut of cuts) {
-      log(
-        `${cut.name} + ${head}: training (${opts.finetune ? 'fine-tune' : 'frozen tail'}${opts.distill ? ', distilled' : ''})…`,
-      );
-      const r = await session.prune(cut, head, {
-        ...opts,
-        onEpochEnd: (e) => {
-          const line = `${cut.name} epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} acc ${(e.accuracy * 100).toFixed(1)}% val ${((e.valAccuracy ?? 0) * 100).toFixed(1)}% lr ${e.lr} (${e.seconds.toFixed(1)} s)`;
-          logLines.push(line);
-          if (!quiet && process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
-        },
-      });
-      if (!quiet && process.stderr.isTTY) process.stderr.write('\n');
-      log(
-        `${cut.name} + ${head}: val ${(r.val.accuracy * 100).toFixed(1)}%, test ${(r.test.accuracy * 100).toFixed(1)}% (n=${r.test.n}; trained on ${r.backend})`,
-      );
-      results.push(r);
-    }
-    let chosen = results[0]!;
-    if (cutName === 'auto') {
-      const pick = selectCandidate(
-        results.map((r) => ({ ...r, valAccuracy: r.val.accuracy })),
-        budget!,
-        { valAccuracy: unpruned.val.accuracy, ...modelTotals(base) },
-      );
-      if (!pick)
-        throw new TinypruneError(
-          `tinyprune prune: no cut point meets the budget ${String(args.values.budget)}`,
-        );
-      chosen = results.find((r) => r.cut === pick.cut)!;
-    }
+    let lastCut = '';
+    const { chosen, unpruned, split } = await pruneAndSelect({
+      base,
+      modelKey: modelPath,
+      data: spec,
+      cut: cutName,
+      head,
+      settings: opts,
+      budget: budget && { rule: budget, text: String(args.values.budget) },
+      log: (line) => {
+        if (lastCut && !quiet && process.stderr.isTTY) process.stderr.write('\n');
+        lastCut = '';
+        log(line);
+      },
+      onEpochEnd: (cut, e) => {
+        const line = `${cut} epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} acc ${(e.accuracy * 100).toFixed(1)}% val ${((e.valAccuracy ?? 0) * 100).toFixed(1)}% lr ${e.lr} (${e.seconds.toFixed(1)} s)`;
+        logLines.push(line);
+        lastCut = cut;
+        if (!quiet && process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
+      },
+    });
     mkdirSync(out, { recursive: true });
     const tflite = saveTflite(out, 'pruned.tflite', chosen.graph);
     writeFileAtomic(join(out, 'train.log'), logLines.join('\n') + '\n');
     const record = resultRecord(chosen, {
       model: modelPath,
       data: spec,
-      split: data.split,
+      split,
       unpruned: {
         val: unpruned.val,
         test: {

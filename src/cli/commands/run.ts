@@ -10,6 +10,8 @@ import { numberOption } from '../command.js';
 import { progress } from '../progress.js';
 import { getTarget, TARGET_NAMES } from '../../mcu/targets.js';
 import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
+import { QUEUE_OPTIONS } from './sweep.js';
+import { redact } from '../../distributed/url.js';
 
 export const runCommand: Command = {
   name: 'run',
@@ -72,6 +74,7 @@ export const runCommand: Command = {
       description: 'demo only: epochs to train the demo model from scratch',
     },
     json: { type: 'boolean', description: 'print the report as JSON at the end' },
+    ...QUEUE_OPTIONS,
   },
   async run(args) {
     const model = args.values.model as string | undefined;
@@ -95,6 +98,13 @@ export const runCommand: Command = {
         lr: { unit: 'epoch', boundaries: [8], values: [2e-3, 5e-4] },
       };
     const { trainDemo } = await import('../../demo/run.js');
+    const queue = args.values.queue as string | undefined;
+    const log = (line: string) => quiet || console.error(line);
+    const executor = queue
+      ? await (
+          await import('../../distributed/submit.js')
+        ).queueExecutor({ url: queue, queueName: String(args.values['queue-name']), log, quiet })
+      : undefined;
     const result = await runPipeline({
       model,
       data,
@@ -105,8 +115,10 @@ export const runCommand: Command = {
       target,
       prune,
       deployInputs: numberOption(args, 'run', 'deploy-inputs', { integer: true, min: 1 })!,
-      command: ['tinyprune', 'run', ...process.argv.slice(3)].join(' '),
-      log: (line) => quiet || console.error(line),
+      // The report shows the command; a queue URL's password never appears in it.
+      command: redact(['tinyprune', 'run', ...process.argv.slice(3)].join(' ')),
+      log,
+      executor,
       progress: (label, total) => progress(label, total, { quiet }),
       demo: (d, log) =>
         trainDemo(d, log, {

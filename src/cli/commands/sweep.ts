@@ -1,26 +1,38 @@
-import { join } from 'node:path';
 import { findCutPoints } from '../../graph/cutpoints.js';
 import { TinypruneError } from '../../graph/types.js';
 import { loadModel } from '../../io/load.js';
 import { parseBudget } from '../../prune/budget.js';
 import { resolveCutPoint } from '../../prune/cut.js';
-import { preparePruneData } from '../../prune/data.js';
 import { parseHeadList } from '../../prune/heads.js';
-import { writeFileAtomic } from '../../io/atomic.js';
-import { poolFolds, runSweep, selectFromSweep, type SweepRecord } from '../../prune/sweep.js';
-import { PruneSession, taskOf } from '../../prune/train.js';
-import { paretoSvg } from '../../report/charts.js';
-import { renderSweepMarkdown } from '../../report/markdown.js';
+import { localExecutor, runSweep, writeSweepOutputs, type SweepPlan } from '../../prune/sweep.js';
+import { taskOf } from '../../prune/train.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
 import { progress } from '../progress.js';
+import { join } from 'node:path';
+
+/** `--queue URL`, shared by sweep and run: rows go to `tinyprune worker`s instead of here. */
+export const QUEUE_OPTIONS: Command['options'] = {
+  queue: {
+    type: 'string',
+    value: 'URL',
+    description:
+      'train the rows on tinyprune workers through Redis: redis://[:password@]HOST:PORT[/DB] or rediss:// (docs/distributed.md)',
+  },
+  'queue-name': {
+    type: 'string',
+    value: 'NAME',
+    description: 'with --queue: the queue (workers must use the same name)',
+    default: 'tinyprune',
+  },
+};
 
 export const sweepCommand: Command = {
   name: 'sweep',
   summary: 'Train heads at every cut point and tabulate accuracy against parameters and MACs',
   usage:
-    'tinyprune sweep --model M --data SPEC [--heads aux,dense] [--cuts a,b] [--budget B] --out DIR',
+    'tinyprune sweep --model M --data SPEC [--heads aux,dense] [--cuts a,b] [--budget B] [--queue URL] --out DIR',
   options: {
     ...TRAINING_OPTIONS,
     heads: {
@@ -42,21 +54,23 @@ export const sweepCommand: Command = {
       description:
         'K-fold cross-validation: train every row K times (each fold tests one part, validates on the next) and pool the test predictions, so every example is tested once',
     },
+    ...QUEUE_OPTIONS,
   },
   async run(args) {
     const modelPath = stringOption(args, 'sweep', 'model');
     const spec = stringOption(args, 'sweep', 'data');
     const out = stringOption(args, 'sweep', 'out');
     const heads = parseHeadList(String(args.values.heads));
+    const budgetText = args.values.budget !== undefined ? String(args.values.budget) : undefined;
     const budget =
-      args.values.budget !== undefined ? parseBudget(String(args.values.budget)) : undefined;
+      budgetText !== undefined ? { rule: parseBudget(budgetText), text: budgetText } : undefined;
     const base = await loadModel(modelPath);
     const opts = pruneOptionsFrom(args, 'sweep', taskOf(base));
     const cuts = args.values.cuts
       ? String(args.values.cuts)
           .split(',')
-          .map((c) => resolveCutPoint(base, c.trim()))
-      : findCutPoints(base);
+          .map((c) => resolveCutPoint(base, c.trim()).name)
+      : findCutPoints(base).map((c) => c.name);
     if (cuts.length === 0) throw new TinypruneError(`${modelPath}: no cut points found`);
     const quiet = args.values.quiet === true;
     const log = (s: string) => quiet || console.error(s);
@@ -65,79 +79,50 @@ export const sweepCommand: Command = {
       throw new TinypruneError(
         `tinyprune sweep: --folds: expected an integer of at least 3, found "${String(args.values.folds)}"`,
       );
-    const sweepOptions = {
+    const plan: SweepPlan = {
+      base,
+      modelKey: modelPath,
+      modelFile: modelPath,
+      data: spec,
+      cuts,
+      heads,
+      settings: opts,
+      folds,
       saveModels: args.values['save-models'] === true,
-      log,
-      progress: (label: string, total: number) => progress(label, total, { quiet }),
     };
-    let rows: SweepRecord[];
-    let split: string;
-    if (folds) {
-      const perFold: SweepRecord[][] = [];
-      let grouping = '';
-      for (let f = 0; f < folds; f++) {
-        log(`fold ${f + 1}/${folds}`);
-        const data = await preparePruneData(spec, opts.seed, { index: f, count: folds });
-        const session = await PruneSession.open(base, data);
-        perFold.push(
-          await runSweep(session, cuts, heads, opts, join(out, `fold-${f + 1}`), sweepOptions),
-        );
-        grouping = data.grouping;
-      }
-      rows = poolFolds(perFold);
-      split = `${folds}-fold cross-validation (${grouping}): test predictions of the ${folds} folds pooled, every example tested once`;
-    } else {
-      const data = await preparePruneData(spec, opts.seed);
-      const session = await PruneSession.open(base, data);
-      rows = await runSweep(session, cuts, heads, opts, out, sweepOptions);
-      split = data.split;
-    }
-    const budgetText = String(args.values.budget);
-    const selection = budget ? selectFromSweep(rows, budget, budgetText) : undefined;
-    const summary = {
+    const queue = stringOption(args, 'sweep', 'queue', true);
+    const exec = queue
+      ? await (
+          await import('../../distributed/submit.js')
+        ).queueExecutor({
+          url: queue,
+          queueName: String(args.values['queue-name']),
+          log,
+          quiet,
+        })
+      : localExecutor({ log, progress: (label, total) => progress(label, total, { quiet }) });
+    const result = await runSweep(plan, out, exec);
+    const { selection, table } = writeSweepOutputs(out, {
       model: modelPath,
       data: spec,
-      split,
-      seed: opts.seed,
-      settings: { ...opts },
-      rows,
-      selection,
-    };
-    writeFileAtomic(join(out, 'sweep.json'), JSON.stringify(summary, null, 2) + '\n');
-    const md = [
-      `# Sweep: ${modelPath}`,
-      '',
-      `Data: \`${spec}\` (${split}); test accuracy with its sample count and 95% Wilson interval.`,
-      '',
-      renderSweepMarkdown(rows),
-      '![accuracy vs parameters](pareto-params.svg) ![accuracy vs MACs](pareto-macs.svg)',
-      '',
-    ];
-    if (selection)
-      md.push(
-        !selection.cut
-          ? `No cut meets the budget ${String(args.values.budget)}.`
-          : `Budget ${String(args.values.budget)}: **${String(selection.cut)} + ${String(selection.head)}**.`,
+      settings: opts,
+      result,
+      budget,
+    });
+    console.log(table);
+    if (result.failed.length > 0)
+      console.error(
+        `tinyprune sweep: ${result.failed.length} row(s) failed (see the table); rerun to retry them`,
       );
-    writeFileAtomic(join(out, 'sweep.md'), md.join('\n') + '\n');
-    writeFileAtomic(
-      join(out, 'pareto-params.svg'),
-      paretoSvg(rows, 'params', { title: 'Test accuracy vs parameters' }),
-    );
-    writeFileAtomic(
-      join(out, 'pareto-macs.svg'),
-      paretoSvg(rows, 'macs', { title: 'Test accuracy vs MACs' }),
-    );
-    console.log(renderSweepMarkdown(rows));
     if (selection && !selection.cut) {
-      console.error(`tinyprune sweep: no cut point meets the budget ${String(args.values.budget)}`);
+      console.error(`tinyprune sweep: no cut point meets the budget ${budgetText}`);
       return 1;
     }
     if (selection)
       console.log(
-        `selected under budget ${String(args.values.budget)}: ${String(selection.cut)} + ${String(selection.head)}`,
+        `selected under budget ${budgetText}: ${String(selection.cut)} + ${String(selection.head)}`,
       );
     console.log(`wrote ${join(out, 'sweep.md')}, sweep.json and Pareto plots`);
-    return 0;
+    return result.failed.length > 0 ? 1 : 0;
   },
 };

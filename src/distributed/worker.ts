@@ -1,0 +1,195 @@
+// A queue worker: takes row jobs from BullMQ and trains them with `trainRow`, one at a time per
+// process. Every payload is checked against the schema first; a job that fails the check, reads
+// outside the data root, or names data that differs from this machine's copy fails at once (no
+// retries: trying again cannot help) and the worker carries on with the next job.
+import { existsSync, realpathSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { Redis } from 'ioredis';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { dataFingerprint, mapSpecPaths, specPaths } from '../data/fingerprint.js';
+import { TinypruneError, type Graph } from '../graph/types.js';
+import { detectFormat } from '../io/load.js';
+import { readKerasH5 } from '../io/keras/reader.js';
+import { readTflite } from '../io/tflite/reader.js';
+import { SessionPool, trainRow } from '../prune/row.js';
+import {
+  getModel,
+  JOB_VERSION,
+  type RowJob,
+  type RowJobProgress,
+  type RowJobResult,
+} from './job.js';
+import { ROW_JOB_SCHEMA, SchemaError, validate } from './schema.js';
+import { parseQueueUrl, redact } from './url.js';
+
+export interface WorkerOptions {
+  url: string;
+  queueName: string;
+  /** Data paths in jobs must lie under this folder; relative ones are resolved against it. */
+  dataRoot: string;
+  log: (line: string) => void;
+  /**
+   * Seconds a job's lock lasts without renewal: a worker that dies holding a job is noticed after
+   * about this long, and the job goes to another worker.
+   */
+  stallSeconds?: number;
+  /** Name shown in logs and progress (default host:pid). */
+  name?: string;
+}
+
+export interface RunningWorker {
+  name: string;
+  /** Stops taking jobs; without `force`, waits for the running job to finish. */
+  close(force?: boolean): Promise<void>;
+}
+
+/** Resolves a job's data path against the root, refusing anything outside it (symlinks included). */
+export function resolveUnderRoot(root: string, path: string): string {
+  const rootReal = realpathSync(root);
+  const abs = resolve(rootReal, path);
+  // Follow symlinks of what exists, so a link cannot lead outside the root.
+  let real = abs;
+  if (existsSync(abs)) real = realpathSync(abs);
+  const rel = relative(rootReal, real);
+  if (!(rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))) return real;
+  throw new TinypruneError(`data path "${path}" is outside --data-root ${rootReal}`);
+}
+
+export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
+  if (!existsSync(o.dataRoot))
+    throw new TinypruneError(`tinyprune worker: --data-root ${o.dataRoot}: no such folder`);
+  const { connection, display } = parseQueueUrl(o.url);
+  const name = o.name ?? `${hostname()}:${process.pid}`;
+  const log = (line: string) => o.log(redact(`${name} ${line}`));
+  const redis = new Redis({ ...connection, maxRetriesPerRequest: null, lazyConnect: false });
+  redis.on('error', () => {}); // reconnects on its own; the worker's own error handler logs
+  const models = new Map<string, Promise<Graph>>();
+  const fingerprints = new Map<string, Promise<string>>();
+  const sessions = new SessionPool();
+
+  const loadGraph = (hash: string) => {
+    let g = models.get(hash);
+    if (!g) {
+      g = (async () => {
+        const bytes = await getModel(redis, o.queueName, hash);
+        if (!bytes)
+          throw new UnrecoverableError(`model ${hash.slice(0, 12)}… is not in the queue's store`);
+        const u8 = new Uint8Array(bytes);
+        const label = `model ${hash.slice(0, 12)}…`;
+        const format = detectFormat(u8);
+        if (format === 'tflite') return readTflite(u8, label);
+        if (format === 'keras-h5') return readKerasH5(u8, label);
+        throw new UnrecoverableError(`${label} is neither a TFLite nor a Keras .h5 model`);
+      })();
+      g.catch(() => models.delete(hash));
+      models.set(hash, g);
+    }
+    return g;
+  };
+
+  const process_ = async (job: Job): Promise<RowJobResult> => {
+    const id = String(job.id).slice(0, 12);
+    let payload: RowJob;
+    let spec: string;
+    try {
+      validate(ROW_JOB_SCHEMA, job.data);
+      payload = job.data as RowJob;
+      if (payload.version !== JOB_VERSION) throw new SchemaError('unknown job version');
+      for (const { path } of specPaths(payload.data.spec)) resolveUnderRoot(o.dataRoot, path);
+      spec = mapSpecPaths(payload.data.spec, (p) => resolveUnderRoot(o.dataRoot, p));
+    } catch (e) {
+      const msg = `refused job ${id}: ${(e as Error).message}`;
+      log(msg);
+      throw new UnrecoverableError(msg);
+    }
+    const what = `${payload.cut} + ${payload.head}${payload.fold ? ` (fold ${payload.fold.index + 1}/${payload.fold.count})` : ''}`;
+    const t0 = Date.now();
+    const progress = (p: Omit<RowJobProgress, 'worker'>) =>
+      job.updateProgress({ worker: name, ...p }).catch(() => {});
+    try {
+      await progress({ stage: 'checking data' });
+      let fp = fingerprints.get(spec);
+      if (!fp) {
+        fp = dataFingerprint(spec);
+        fp.catch(() => fingerprints.delete(spec));
+        fingerprints.set(spec, fp);
+      }
+      const mine = await fp;
+      if (mine !== payload.data.fingerprint)
+        throw new UnrecoverableError(
+          `the data differs: this worker's copy of ${payload.data.spec} (under ${o.dataRoot}) has fingerprint ${mine.slice(0, 12)}…, the job expects ${payload.data.fingerprint.slice(0, 12)}… — give every machine the same copy`,
+        );
+      const base = await loadGraph(payload.model.sha256);
+      log(`training ${what} [job ${id}, attempt ${job.attemptsMade + 1}]`);
+      const epochs = payload.settings.schedule.epochs;
+      let stage = 'loading data';
+      await progress({ stage });
+      const r = await trainRow(
+        {
+          base,
+          modelKey: payload.model.sha256,
+          data: spec,
+          fold: payload.fold ?? undefined,
+          cut: payload.cut,
+          head: payload.head,
+          settings: payload.settings,
+          saveModel: payload.saveModel,
+        },
+        {
+          sessions,
+          onStage: (s) => {
+            stage = s;
+            void progress({ stage, epochs });
+          },
+          onEpochEnd: (e) => void progress({ stage, epoch: e.epoch + 1, epochs }),
+        },
+      );
+      log(
+        `done ${what} in ${((Date.now() - t0) / 1000).toFixed(1)} s: val ${((r.row.val?.accuracy ?? 0) * 100).toFixed(1)}%, test ${(r.row.test.accuracy * 100).toFixed(1)}%`,
+      );
+      return {
+        row: r.row,
+        split: r.split,
+        grouping: r.grouping,
+        seconds: r.seconds,
+        worker: name,
+        ...(r.tflite && { tflite: Buffer.from(r.tflite).toString('base64') }),
+      };
+    } catch (e) {
+      log(`failed ${what}: ${(e as Error).message}`);
+      // User mistakes (bad cut, bad data) fail the same way on every try.
+      if (e instanceof TinypruneError) throw new UnrecoverableError((e as Error).message);
+      throw e;
+    }
+  };
+
+  const stall = (o.stallSeconds ?? 30) * 1000;
+  const worker = new Worker(o.queueName, process_, {
+    connection: { ...connection, maxRetriesPerRequest: null },
+    concurrency: 1,
+    lockDuration: stall,
+    stalledInterval: Math.max(1000, Math.round(stall / 2)),
+    maxStalledCount: 2,
+    autorun: true,
+  });
+  let lastError = '';
+  worker.on('error', (e) => {
+    const msg = (e as Error).message;
+    if (msg !== lastError) log(`queue error (retrying): ${msg}`);
+    lastError = msg;
+  });
+  worker.on('ready', () => {
+    if (lastError) log(`connected to ${display} again`);
+    lastError = '';
+  });
+  await worker.waitUntilReady();
+  log(`waiting for rows on ${display} (queue ${o.queueName}, data root ${o.dataRoot})`);
+  return {
+    name,
+    async close(force = false) {
+      await worker.close(force);
+      redis.disconnect();
+    },
+  };
+}
