@@ -6,6 +6,7 @@ import { Rng } from './init.js';
 import type { TfModel } from './model.js';
 import { TinypruneError } from '../graph/types.js';
 import { GradientWorkers } from './parallel.js';
+import { arraySource, isBatchSource, type BatchSource } from './batches.js';
 
 export interface Dataset {
   /** n examples, each laid out like the model input (NHWC without the batch dim). */
@@ -41,7 +42,8 @@ export interface EpochLogs {
 }
 
 export interface FitOptions {
-  train: Dataset;
+  /** Arrays, or a source that streams batches (e.g. feature shards on disk). */
+  train: Dataset | BatchSource;
   /** Number of passes over train (default 1), or `steps` optimiser steps in total. */
   epochs?: number;
   steps?: number;
@@ -51,7 +53,7 @@ export interface FitOptions {
   momentum?: number;
   lr?: number | LrSchedule;
   distill?: Distillation;
-  validation?: Dataset;
+  validation?: Dataset | BatchSource;
   /** Stop after this many epochs without a better validation accuracy. */
   patience?: number;
   /**
@@ -218,6 +220,30 @@ function checkDataset(model: TfModel, d: Dataset, what: string): void {
     );
 }
 
+/** Loss and accuracy of the model in inference mode, over a source's batches in order. */
+export async function evaluateSource(
+  model: TfModel,
+  d: BatchSource,
+  batchSize = 128,
+): Promise<{ loss: number; accuracy: number }> {
+  const c = model.outputSize;
+  let loss = 0;
+  let correct = 0;
+  let n = 0;
+  for await (const b of d.batches(batchSize)) {
+    const probs = model.predict(b.x, b.n, { batchSize });
+    for (let i = 0; i < b.n; i++) {
+      const row = probs.subarray(i * c, (i + 1) * c);
+      let best = 0;
+      for (let k = 1; k < c; k++) if (row[k]! > row[best]!) best = k;
+      if (best === b.y[i]) correct++;
+      loss -= Math.log(Math.max(row[b.y[i]!]!, 1e-12));
+    }
+    n += b.n;
+  }
+  return { loss: loss / n, accuracy: correct / n };
+}
+
 /** Loss and accuracy of the model in inference mode. */
 export function evaluate(
   model: TfModel,
@@ -238,40 +264,26 @@ export function evaluate(
   return { loss: loss / d.n, accuracy: correct / d.n };
 }
 
-/** Batch buffers reused across steps: fresh large arrays cost page faults on every step. */
-interface BatchBuffers {
-  x: Float32Array;
-  y: Int32Array;
-  t?: Float32Array;
-}
-
-/** Gathers examples `idx` into the front of `buf` (views of idx.length examples). */
-function gather(d: Dataset, idx: Int32Array, per: number, classes: number, buf: BatchBuffers) {
-  const x = buf.x.subarray(0, idx.length * per);
-  const y = buf.y.subarray(0, idx.length);
-  const t = buf.t?.subarray(0, idx.length * classes);
-  idx.forEach((j, k) => {
-    x.set(d.x.subarray(j * per, (j + 1) * per), k * per);
-    y[k] = d.y[j]!;
-    if (t) t.set(d.teacherLogits!.subarray(j * classes, (j + 1) * classes), k * classes);
-  });
-  return { x, y, t };
-}
-
 /** Trains `model` in place; its weights end as the best-validation checkpoint when validating. */
 export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
-  const train = opts.train;
-  checkDataset(model, train, 'training data');
-  if (opts.validation) checkDataset(model, opts.validation, 'validation data');
-  if (opts.distill && !train.teacherLogits)
+  const classes = model.outputSize;
+  for (const [d, what] of [
+    [opts.train, 'training data'],
+    [opts.validation, 'validation data'],
+  ] as const)
+    if (d && !isBatchSource(d)) checkDataset(model, d, what);
+  const train = isBatchSource(opts.train) ? opts.train : arraySource(opts.train, classes);
+  const validation =
+    opts.validation && !isBatchSource(opts.validation)
+      ? arraySource(opts.validation, classes)
+      : opts.validation;
+  if (opts.distill && !train.teacher)
     throw new TinypruneError('distillation needs teacher logits for the training data');
   const batchSize = opts.batchSize ?? 32;
   const stepsPerEpoch = Math.ceil(train.n / batchSize);
   const totalSteps = opts.steps ?? stepsPerEpoch * (opts.epochs ?? 1);
   const epochs = Math.ceil(totalSteps / stepsPerEpoch);
   const rng = new Rng(opts.seed ?? 0);
-  const per = model.inputShape.reduce((a, b) => a * b, 1);
-  const classes = model.outputSize;
   const vars = model.trainableVariables;
   const weights = vars.map((v) => (v.dataSync() as Float32Array).slice());
   const optimizer = new Optimizer(
@@ -282,11 +294,6 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
   const nWorkers = Math.max(1, Math.floor(opts.workers ?? 1));
   const pool = nWorkers > 1 ? await GradientWorkers.start(model, nWorkers - 1) : undefined;
   const history: History = { epochs: [], steps: 0, bestEpoch: -1 };
-  const buffers: BatchBuffers = {
-    x: new Float32Array(batchSize * per),
-    y: new Int32Array(batchSize),
-    t: train.teacherLogits ? new Float32Array(batchSize * classes) : undefined,
-  };
   if (opts.ema !== undefined && !(opts.ema > 0 && opts.ema < 1))
     throw new TinypruneError(`ema: expected a decay between 0 and 1, found ${opts.ema}`);
   const averaged = opts.ema !== undefined ? weights.map((w) => w.slice()) : undefined;
@@ -297,19 +304,17 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
   try {
     for (let epoch = 0; epoch < epochs && history.steps < totalSteps; epoch++) {
       const t0 = performance.now();
-      const order = Int32Array.from(rng.shuffle(Array.from({ length: train.n }, (_, i) => i)));
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
       let lr = 0;
-      for (let s = 0; s < train.n && history.steps < totalSteps; s += batchSize) {
-        const idx = order.subarray(s, Math.min(s + batchSize, train.n));
-        const batch = gather(train, idx, per, classes, buffers);
-        if (opts.augment) opts.augment(batch.x, idx.length, rng);
+      for await (const batch of train.batches(batchSize, rng)) {
+        if (history.steps >= totalSteps) break;
+        if (opts.augment) opts.augment(batch.x, batch.n, rng);
         lr = learningRate(opts.lr, history.steps, epoch);
         const results = pool
-          ? await pool.step(model, batch.x, batch.y, idx.length, batch.t, opts.distill)
-          : [shardGradients(model, batch.x, batch.y, idx.length, batch.t, opts.distill)];
+          ? await pool.step(model, batch.x, batch.y, batch.n, batch.t, opts.distill)
+          : [shardGradients(model, batch.x, batch.y, batch.n, batch.t, opts.distill)];
         // Average shard gradients weighted by shard size (= the full batch's mean gradient).
         const n = results.reduce((a, r) => a + r.n, 0);
         const grads =
@@ -350,8 +355,8 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
         seconds: (performance.now() - t0) / 1000,
       };
       if (averaged) load(averaged);
-      if (opts.validation) {
-        const v = evaluate(model, opts.validation);
+      if (validation) {
+        const v = await evaluateSource(model, validation);
         logs.valLoss = v.loss;
         logs.valAccuracy = v.accuracy;
         if (history.bestValAccuracy === undefined || v.accuracy > history.bestValAccuracy) {
@@ -365,7 +370,7 @@ export async function fit(model: TfModel, opts: FitOptions): Promise<History> {
       if (averaged && history.steps < totalSteps) load(weights);
       history.epochs.push(logs);
       await opts.onEpochEnd?.(logs);
-      if (opts.patience !== undefined && opts.validation && sinceBest >= opts.patience) break;
+      if (opts.patience !== undefined && validation && sinceBest >= opts.patience) break;
     }
   } finally {
     await pool?.close();

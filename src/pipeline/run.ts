@@ -198,17 +198,11 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
   ) as SweepRecord;
 
   // 4–5. Quantise and deploy both models.
-  const calibration = async () => {
-    const per = data.train.inputShape.reduce((a, b) => a * b, 1);
-    const n = Math.min(200, session.train.n);
-    return Array.from({ length: n }, (_, i) => session.train.x.slice(i * per, (i + 1) * per));
-  };
+  const calibration = () => session.sampleInputs('train', 200);
   const deployInputs = async (int8: Graph) => {
     const q = getTensor(int8, int8.inputs[0]!).quant!;
-    const per = data.test.inputShape.reduce((a, b) => a * b, 1);
-    const n = Math.min(o.deployInputs, session.test.n);
-    return Array.from({ length: n }, (_, i) =>
-      quantizeInt8(session.test.x.subarray(i * per, (i + 1) * per), q.scale[0]!, q.zeroPoint[0]!),
+    return (await session.sampleInputs('test', o.deployInputs)).map((x) =>
+      quantizeInt8(x, q.scale[0]!, q.zeroPoint[0]!),
     );
   };
   const modelStage = (label: 'unpruned' | 'pruned', floatFile: string, floatTest: AccuracyStat) =>
