@@ -26,7 +26,7 @@ import {
   type SweepRecord,
   type SweepSelection,
 } from '../prune/sweep.js';
-import { PruneSession, taskOf, type PruneOptions } from '../prune/train.js';
+import { PruneSession, taskOf, type PruneOptions, type SessionOptions } from '../prune/train.js';
 import { layerCosts } from '../report/layers.js';
 import type { AccuracyStat, ModelSummary, PaperFigures, ReportData } from '../report/types.js';
 import { writeReport, type WrittenReport } from '../report/write.js';
@@ -50,6 +50,8 @@ export interface RunOptions {
   log: (line: string) => void;
   /** Progress display for long steps (training epochs). */
   progress?: (label: string, total: number) => Progress;
+  /** Feature-cache settings (default: cache under OUT/feature-cache). */
+  session?: SessionOptions;
   /** Builds and trains the demo model when `model` is absent; returns its float graph. */
   demo?: (data: PruneData, log: (line: string) => void) => Promise<Graph>;
 }
@@ -172,7 +174,12 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
   }));
 
   // 3. Sweep (every cut, or the one asked for) and select.
-  const session = await PruneSession.open(base, data);
+  const session = await PruneSession.open(base, data, {
+    cacheDir: join(dir, 'feature-cache'),
+    progress: o.progress,
+    log,
+    ...o.session,
+  });
   const sweep = await stage(dir, 'sweep', log, async () => {
     const cuts = o.cut === 'auto' ? findCutPoints(base) : [resolveCutPoint(base, o.cut)];
     const rows = await runSweep(session, cuts, o.heads, o.prune, join(dir, 'sweep'), {

@@ -16,7 +16,10 @@ import {
   taskOf,
   type PruneOptions,
   type PruneResult,
+  type SessionOptions,
 } from '../../prune/train.js';
+import { parsePrecision } from '../../prune/features/codec.js';
+import { progress } from '../progress.js';
 import type { Command, ParsedArgs } from '../command.js';
 import { numberOption, stringOption } from '../command.js';
 
@@ -96,6 +99,23 @@ export const TRAINING_OPTIONS: Command['options'] = {
     description: 'early stopping: epochs without a better validation accuracy',
   },
   workers: { type: 'string', value: 'N', description: 'training worker threads', default: '1' },
+  'cache-dir': {
+    type: 'string',
+    value: 'DIR',
+    description:
+      'feature cache (content-addressed shards, reused by later runs; default OUT/feature-cache)',
+  },
+  'cache-precision': {
+    type: 'string',
+    value: 'P',
+    description: 'cached training features: int8 (per-channel scale), fp16 or fp32',
+    default: 'int8',
+  },
+  'extract-workers': {
+    type: 'string',
+    value: 'N',
+    description: 'feature extraction threads (decoding, MFCC, images; 0: main thread)',
+  },
   seed: {
     type: 'string',
     value: 'N',
@@ -141,6 +161,23 @@ export function pruneOptionsFrom(args: ParsedArgs, cmd: string, task: 'kws' | 'v
     patience: numberOption(args, cmd, 'patience', { integer: true, min: 1 }),
     ema: numberOption(args, cmd, 'ema', { min: 0, max: 0.99999 }) || undefined, // 0: off
     workers: numberOption(args, cmd, 'workers', { integer: true, min: 1, max: 8 })!,
+  };
+}
+
+/** Feature-cache settings of prune, sweep and run (progress and log lines on stderr). */
+export function sessionOptionsFrom(
+  args: ParsedArgs,
+  cmd: string,
+  out: string,
+  quiet: boolean,
+): SessionOptions {
+  const cacheDir = args.values['cache-dir'];
+  return {
+    cacheDir: cacheDir !== undefined ? String(cacheDir) : join(out, 'feature-cache'),
+    precision: parsePrecision(String(args.values['cache-precision']), `${cmd} --cache-precision`),
+    workers: numberOption(args, cmd, 'extract-workers', { integer: true, min: 0, max: 16 }),
+    progress: (label, total) => progress(label, total, { quiet }),
+    log: (line) => quiet || console.error(line),
   };
 }
 
@@ -203,7 +240,11 @@ export const pruneCommand: Command = {
     const quiet = args.values.quiet === true;
     const log = (s: string) => quiet || console.error(s);
     const data = await preparePruneData(spec, opts.seed);
-    const session = await PruneSession.open(base, data);
+    const session = await PruneSession.open(
+      base,
+      data,
+      sessionOptionsFrom(args, 'prune', out, quiet),
+    );
     const unpruned = await session.unprunedAccuracy();
     const logLines: string[] = [];
     const results: PruneResult[] = [];
@@ -255,6 +296,10 @@ export const pruneCommand: Command = {
         },
       },
       settings: { ...opts, onEpochEnd: undefined },
+      featureCache: {
+        precision: String(args.values['cache-precision']),
+        extraction: session.extraction,
+      },
       seed: opts.seed,
       output: tflite,
     });

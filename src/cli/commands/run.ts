@@ -8,7 +8,7 @@ import { TinypruneError } from '../../graph/types.js';
 import type { Command } from '../command.js';
 import { numberOption } from '../command.js';
 import { progress } from '../progress.js';
-import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
+import { pruneOptionsFrom, sessionOptionsFrom, TRAINING_OPTIONS } from './prune.js';
 
 export const runCommand: Command = {
   name: 'run',
@@ -107,6 +107,7 @@ export const runCommand: Command = {
       command: ['tinyprune', 'run', ...process.argv.slice(3)].join(' '),
       log: (line) => quiet || console.error(line),
       progress: (label, total) => progress(label, total, { quiet }),
+      session: sessionOptionsFrom(args, 'run', resolve(String(args.values.out)), quiet),
       demo: (d, log) =>
         trainDemo(d, log, {
           seed: prune.seed,

@@ -13,7 +13,7 @@ import { paretoSvg } from '../../report/charts.js';
 import { renderSweepMarkdown } from '../../report/markdown.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
-import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
+import { pruneOptionsFrom, sessionOptionsFrom, TRAINING_OPTIONS } from './prune.js';
 import { progress } from '../progress.js';
 
 export const sweepCommand: Command = {
@@ -70,6 +70,8 @@ export const sweepCommand: Command = {
       log,
       progress: (label: string, total: number) => progress(label, total, { quiet }),
     };
+    // One cache for every fold and row: rows that need the same features share them.
+    const cacheOptions = sessionOptionsFrom(args, 'sweep', out, quiet);
     let rows: SweepRecord[];
     let split: string;
     if (folds) {
@@ -78,7 +80,7 @@ export const sweepCommand: Command = {
       for (let f = 0; f < folds; f++) {
         log(`fold ${f + 1}/${folds}`);
         const data = await preparePruneData(spec, opts.seed, { index: f, count: folds });
-        const session = await PruneSession.open(base, data);
+        const session = await PruneSession.open(base, data, cacheOptions);
         perFold.push(
           await runSweep(session, cuts, heads, opts, join(out, `fold-${f + 1}`), sweepOptions),
         );
@@ -88,7 +90,7 @@ export const sweepCommand: Command = {
       split = `${folds}-fold cross-validation (${grouping}): test predictions of the ${folds} folds pooled, every example tested once`;
     } else {
       const data = await preparePruneData(spec, opts.seed);
-      const session = await PruneSession.open(base, data);
+      const session = await PruneSession.open(base, data, cacheOptions);
       rows = await runSweep(session, cuts, heads, opts, out, sweepOptions);
       split = data.split;
     }
