@@ -82,12 +82,12 @@ export function encodeBlock(x: Float32Array, channels: number, p: Precision): Ui
   // int8: [lo (f32) × C][step (f32) × C][codes (u8) × n·dim]
   const lo = new Float32Array(channels).fill(Infinity);
   const hi = new Float32Array(channels).fill(-Infinity);
-  for (let i = 0; i < x.length; i++) {
-    const c = i % channels;
-    const v = x[i]!;
-    if (v < lo[c]!) lo[c] = v;
-    if (v > hi[c]!) hi[c] = v;
-  }
+  for (let i = 0; i < x.length; i += channels)
+    for (let c = 0; c < channels; c++) {
+      const v = x[i + c]!;
+      if (v < lo[c]!) lo[c] = v;
+      if (v > hi[c]!) hi[c] = v;
+    }
   const step = new Float32Array(channels);
   for (let c = 0; c < channels; c++) {
     if (!Number.isFinite(lo[c]!)) lo[c] = hi[c] = 0;
@@ -98,11 +98,12 @@ export function encodeBlock(x: Float32Array, channels: number, p: Precision): Ui
   new Float32Array(out.buffer, 4 * channels, channels).set(step);
   const codes = out.subarray(8 * channels);
   const inv = step.map((s) => 1 / s);
-  for (let i = 0; i < x.length; i++) {
-    const c = i % channels;
-    const q = Math.round((x[i]! - lo[c]!) * inv[c]!);
-    codes[i] = q < 0 ? 0 : q > 255 ? 255 : q;
-  }
+  for (let i = 0; i < x.length; i += channels)
+    for (let c = 0; c < channels; c++) {
+      // Uint8Array stores clamp-free: keep the rounded code inside 0..255 ourselves.
+      const q = Math.round((x[i + c]! - lo[c]!) * inv[c]!);
+      codes[i + c] = q < 0 ? 0 : q > 255 ? 255 : q;
+    }
   return out;
 }
 

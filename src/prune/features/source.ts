@@ -8,7 +8,7 @@ import { readShard, type ShardData } from './shard.js';
 import type { FeatureStore } from './store.js';
 
 export interface StoreSourceOptions {
-  /** Shards shuffled together (default: enough for ~8,192 examples, at least 2). */
+  /** Shards shuffled together (default: enough for ~4,096 examples, at least 2). */
   blockShards?: number;
   /** Serve the teacher logits too (every store must have them). */
   teacher?: boolean;
@@ -25,7 +25,7 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
     Array.from({ length: s.shardCount }, (_, k) => ({ store: s, k })),
   );
   const n = stores.reduce((a, s) => a + s.layout.n, 0);
-  const blockShards = o.blockShards ?? Math.max(2, Math.ceil(8192 / first.shardSize));
+  const blockShards = o.blockShards ?? Math.max(2, Math.ceil(4096 / first.shardSize));
   const teacher = o.teacher === true;
   return {
     n,
