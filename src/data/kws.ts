@@ -10,7 +10,7 @@ import { audioAugmenter, type AudioAugmentOptions } from './augment-audio.js';
 import { type Dataset, parseLabelsCsv, viewDataset } from './dataset.js';
 import { CLIP_SAMPLES, FEATURE_SHAPE, lfbe, mfcc, peakNormalize } from './frontend.js';
 import { dequantize, KWS_REF_INPUT_QUANT, type QuantParams } from './quantize.js';
-import { Rng } from './random.js';
+import { exampleSeed, Rng } from './random.js';
 import { readClip, readWav } from './wav.js';
 
 /** The KWS model's output order (indices 0..11). */
@@ -180,7 +180,6 @@ export async function openSpeechCommands(
 
   const features = featureFn(opts.features);
   const augment = opts.augment && audioAugmenter(await readNoiseDir(noiseDir), opts.augment);
-  const rng = opts.augment && new Rng(opts.augment.seed);
   const noiseCache = new Map<string, Int16Array>();
   const loadClip = async (c: ClipRef): Promise<Float32Array> => {
     if (c.offset === undefined) return readClip(c.file);
@@ -199,7 +198,9 @@ export async function openSpeechCommands(
       ids: clips.map((c) => (c.offset === undefined ? c.file : `${c.file}@${c.offset}`)),
       async load(i) {
         let x = peakNormalize(await loadClip(clips[i]!));
-        if (augment && rng) x = augment(x, rng);
+        // Each clip draws from its own seeded stream, so any clip loads the same in any order
+        // (parallel and resumable feature extraction).
+        if (augment) x = augment(x, new Rng(exampleSeed(opts.augment!.seed, i)));
         return features(x);
       },
     },

@@ -94,6 +94,11 @@ export function permutation(n: number, seed: number): number[] {
   return new Rng(seed).shuffle(Array.from({ length: n }, (_, i) => i));
 }
 
+/** The seed of example `index`'s own stream under a set-wide seed (order-free augmentation). */
+export function exampleSeed(seed: number, index: number): number {
+  return hashSeed(Math.floor(seed) ^ hashSeed(index + 0x5bd1e995)) >>> 0;
+}
+
 function hashSeed(seed: number): number {
   let h = (seed ^ 0x9e3779b9) | 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);

@@ -27,6 +27,13 @@ function augmenter(shape: number[], opts: VwwOptions) {
   return (x: Float32Array) => augmentImage(x, shape, rng, aug);
 }
 
+/** Bytes / 255 as floats (a plain loop: Float32Array.from with a map callback is ~10x slower). */
+function toUnitFloats(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i]! / 255;
+  return out;
+}
+
 /** `eembc-vww:DIR`: 96x96x3 uint8 RGB .bin files and y_labels.csv; inputs are pixels / 255. */
 export async function openEembcVww(dir: string, opts: VwwOptions = {}): Promise<Dataset> {
   if (!existsSync(dir) || !statSync(dir).isDirectory())
@@ -49,7 +56,7 @@ export async function openEembcVww(dir: string, opts: VwwOptions = {}): Promise<
             `${file}: expected ${96 * 96 * 3} bytes (96x96x3 uint8), found ${bytes.length}`,
           );
         }
-        return aug(Float32Array.from(bytes, (v) => v / 255));
+        return aug(toUnitFloats(bytes));
       },
     },
     undefined,
@@ -133,7 +140,7 @@ export async function loadImage(file: string, shape: number[]): Promise<Float32A
     if (info.channels !== c || info.width !== w || info.height !== h) {
       throw new Error(`decoded ${info.width}x${info.height}x${info.channels}`);
     }
-    return Float32Array.from(data, (v) => v / 255);
+    return toUnitFloats(data);
   } catch (e) {
     if (e instanceof TinypruneError) throw e;
     throw new TinypruneError(

@@ -17,6 +17,7 @@ import { WasmTrainable, type StepBatch, type Trainable } from './trainable.js';
 
 export { batchLoss, shardGradients, type Distillation, type ShardResult } from './gradients.js';
 export type { EpochLogs } from './callbacks.js';
+import { arraySource, isBatchSource, type BatchSource } from './batches.js';
 
 export interface Dataset {
   /** n examples, each laid out like the model input (NHWC without the batch dim). */
@@ -36,7 +37,8 @@ export interface LrSchedule {
 }
 
 export interface FitOptions {
-  train: Dataset;
+  /** Arrays, or a source that streams batches (e.g. feature shards on disk). */
+  train: Dataset | BatchSource;
   /** Number of passes over train (default 1), or `steps` optimiser steps in total. */
   epochs?: number;
   steps?: number;
@@ -46,7 +48,7 @@ export interface FitOptions {
   momentum?: number;
   lr?: number | LrSchedule;
   distill?: Distillation;
-  validation?: Dataset;
+  validation?: Dataset | BatchSource;
   /** Stop after this many epochs without a better validation accuracy. */
   patience?: number;
   /**
@@ -111,6 +113,30 @@ function checkDataset(
     );
 }
 
+/** Loss and accuracy of the model in inference mode, over a source's batches in order. */
+export async function evaluateSource(
+  model: Pick<Trainable, 'predict' | 'outputSize'>,
+  d: BatchSource,
+  batchSize = 128,
+): Promise<{ loss: number; accuracy: number }> {
+  const c = model.outputSize;
+  let loss = 0;
+  let correct = 0;
+  let n = 0;
+  for await (const b of d.batches(batchSize)) {
+    const probs = model.predict(b.x, b.n, { batchSize });
+    for (let i = 0; i < b.n; i++) {
+      const row = probs.subarray(i * c, (i + 1) * c);
+      let best = 0;
+      for (let k = 1; k < c; k++) if (row[k]! > row[best]!) best = k;
+      if (best === b.y[i]) correct++;
+      loss -= Math.log(Math.max(row[b.y[i]!]!, 1e-12));
+    }
+    n += b.n;
+  }
+  return { loss: loss / n, accuracy: correct / n };
+}
+
 /** Loss and accuracy of the model in inference mode. */
 export function evaluate(
   model: Pick<Trainable, 'predict' | 'outputSize'>,
@@ -131,33 +157,21 @@ export function evaluate(
   return { loss: loss / d.n, accuracy: correct / d.n };
 }
 
-/** Batch buffers reused across steps: fresh large arrays cost page faults on every step. */
-interface BatchBuffers {
-  x: Float32Array;
-  y: Int32Array;
-  t?: Float32Array;
-}
-
-/** Gathers examples `idx` into the front of `buf` (views of idx.length examples). */
-function gather(d: Dataset, idx: Int32Array, per: number, classes: number, buf: BatchBuffers) {
-  const x = buf.x.subarray(0, idx.length * per);
-  const y = buf.y.subarray(0, idx.length);
-  const t = buf.t?.subarray(0, idx.length * classes);
-  idx.forEach((j, k) => {
-    x.set(d.x.subarray(j * per, (j + 1) * per), k * per);
-    y[k] = d.y[j]!;
-    if (t) t.set(d.teacherLogits!.subarray(j * classes, (j + 1) * classes), k * classes);
-  });
-  return { x, y, t };
-}
-
 /** Trains `model` in place; its weights end as the best-validation checkpoint when validating. */
 export async function fit(model: TfModel | Trainable, opts: FitOptions): Promise<History> {
   const m: Trainable = model instanceof TfModel ? new WasmTrainable(model) : model;
-  const train = opts.train;
-  checkDataset(m, train, 'training data');
-  if (opts.validation) checkDataset(m, opts.validation, 'validation data');
-  if (opts.distill && !train.teacherLogits)
+  const classes = m.outputSize;
+  for (const [d, what] of [
+    [opts.train, 'training data'],
+    [opts.validation, 'validation data'],
+  ] as const)
+    if (d && !isBatchSource(d)) checkDataset(m, d, what);
+  const train = isBatchSource(opts.train) ? opts.train : arraySource(opts.train, classes);
+  const validation =
+    opts.validation && !isBatchSource(opts.validation)
+      ? arraySource(opts.validation, classes)
+      : opts.validation;
+  if (opts.distill && !train.teacher)
     throw new TinypruneError('distillation needs teacher logits for the training data');
   const callbacks: Callback[] = [];
   if (opts.ema !== undefined) callbacks.push(new WeightAverage(opts.ema));
@@ -170,14 +184,7 @@ export async function fit(model: TfModel | Trainable, opts: FitOptions): Promise
   const totalSteps = opts.steps ?? stepsPerEpoch * (opts.epochs ?? 1);
   const epochs = Math.ceil(totalSteps / stepsPerEpoch);
   const rng = new Rng(opts.seed ?? 0);
-  const per = m.inputShape.reduce((a, b) => a * b, 1);
-  const classes = m.outputSize;
   const history: History = { epochs: [], steps: 0, bestEpoch: -1, backend: m.backend };
-  const buffers: BatchBuffers = {
-    x: new Float32Array(batchSize * per),
-    y: new Int32Array(batchSize),
-    t: train.teacherLogits ? new Float32Array(batchSize * classes) : undefined,
-  };
   const state: FitState = { model: m, step: 0, totalSteps, epoch: 0, stop: false, bestEpoch: -1 };
   const emit = (f: (c: Callback) => void) => callbacks.forEach(f);
   await m.begin({ kind: opts.optimizer ?? 'adam', momentum: opts.momentum }, opts.workers);
@@ -187,17 +194,15 @@ export async function fit(model: TfModel | Trainable, opts: FitOptions): Promise
       state.epoch = epoch;
       emit((c) => c.onEpochBegin?.(state));
       const t0 = performance.now();
-      const order = Int32Array.from(rng.shuffle(Array.from({ length: train.n }, (_, i) => i)));
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
       let lr = 0;
-      for (let s = 0; s < train.n && state.step < totalSteps; s += batchSize) {
-        const idx = order.subarray(s, Math.min(s + batchSize, train.n));
-        const batch = gather(train, idx, per, classes, buffers);
-        if (opts.augment) opts.augment(batch.x, idx.length, rng);
+      for await (const batch of train.batches(batchSize, rng)) {
+        if (state.step >= totalSteps) break;
+        if (opts.augment) opts.augment(batch.x, batch.n, rng);
         lr = learningRate(opts.lr, state.step, epoch);
-        const b: StepBatch = { x: batch.x, y: batch.y, n: idx.length, teacher: batch.t };
+        const b: StepBatch = { x: batch.x, y: batch.y, n: batch.n, teacher: batch.t };
         const r = await m.step(b, lr, opts.distill);
         lossSum += r.lossSum;
         correct += r.correct;
@@ -214,8 +219,8 @@ export async function fit(model: TfModel | Trainable, opts: FitOptions): Promise
         seconds: (performance.now() - t0) / 1000,
       };
       emit((c) => c.onEpochStepsEnd?.(state));
-      if (opts.validation) {
-        const v = evaluate(m, opts.validation);
+      if (validation) {
+        const v = await evaluateSource(m, validation);
         logs.valLoss = v.loss;
         logs.valAccuracy = v.accuracy;
       }

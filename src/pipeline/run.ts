@@ -30,7 +30,7 @@ import {
   type SweepSelection,
 } from '../prune/sweep.js';
 import { SessionPool } from '../prune/row.js';
-import type { PruneOptions } from '../prune/train.js';
+import type { PruneOptions, SessionOptions } from '../prune/train.js';
 import { layerCosts, withDeployedLayers } from '../report/layers.js';
 import type { AccuracyStat, ModelSummary, PaperFigures, ReportData } from '../report/types.js';
 import { writeReport, type WrittenReport } from '../report/write.js';
@@ -56,6 +56,8 @@ export interface RunOptions {
   progress?: (label: string, total: number) => Progress;
   /** Where the sweep's rows train (default: here, one after another). */
   executor?: RowExecutor;
+  /** Feature-cache settings (default: cache under OUT/feature-cache). */
+  session?: SessionOptions;
   /** Builds and trains the demo model when `model` is absent; returns its float graph. */
   demo?: (data: PruneData, log: (line: string) => void) => Promise<Graph>;
 }
@@ -178,7 +180,12 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
   }));
 
   // 3. Sweep (every cut, or the one asked for) and select.
-  const sessions = new SessionPool();
+  const sessions = new SessionPool(1, {
+    cacheDir: join(dir, 'feature-cache'),
+    progress: o.progress,
+    log,
+    ...o.session,
+  });
   const modelKey = baseFile;
   const exec = o.executor ?? localExecutor({ log, progress: o.progress, sessions });
   const sweep = await stage(dir, 'sweep', log, async () => {
@@ -223,17 +230,11 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
   ) as SweepRecord;
 
   // 4–5. Quantise and deploy both models.
-  const calibration = async () => {
-    const per = data.train.inputShape.reduce((a, b) => a * b, 1);
-    const n = Math.min(200, session.train.n);
-    return Array.from({ length: n }, (_, i) => session.train.x.slice(i * per, (i + 1) * per));
-  };
+  const calibration = () => session.sampleInputs('train', 200);
   const deployInputs = async (int8: Graph) => {
     const q = getTensor(int8, int8.inputs[0]!).quant!;
-    const per = data.test.inputShape.reduce((a, b) => a * b, 1);
-    const n = Math.min(o.deployInputs, session.test.n);
-    return Array.from({ length: n }, (_, i) =>
-      quantizeInt8(session.test.x.subarray(i * per, (i + 1) * per), q.scale[0]!, q.zeroPoint[0]!),
+    return (await session.sampleInputs('test', o.deployInputs)).map((x) =>
+      quantizeInt8(x, q.scale[0]!, q.zeroPoint[0]!),
     );
   };
   const modelStage = (label: 'unpruned' | 'pruned', floatFile: string, floatTest: AccuracyStat) =>

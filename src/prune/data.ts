@@ -1,7 +1,7 @@
 import type { Dataset } from '../data/dataset.js';
 import { partitionBySpeaker, partitionRandom } from '../data/dataset.js';
 import { TinypruneError } from '../graph/types.js';
-import { openDataset } from '../data/open.js';
+import { openDataset, type OpenDatasetOptions } from '../data/open.js';
 import { augmentImage } from '../data/augment-image.js';
 import { Rng } from '../data/random.js';
 
@@ -25,6 +25,11 @@ export interface PruneData {
    * when the dataset kind has no augmentation.
    */
   augmentedTrain?: (v: number) => Promise<Dataset>;
+  /**
+   * The arguments that rebuild this object (`preparePruneData(...reopen)`), so that extraction
+   * workers open the very same splits and views in their own threads.
+   */
+  reopen: Parameters<typeof preparePruneData>;
 }
 
 /** One fold of K-fold cross-validation: 0-based index and the number of folds. */
@@ -44,8 +49,9 @@ export async function preparePruneData(
   spec: string,
   seed: number,
   fold?: Fold,
+  open: OpenDatasetOptions = {},
 ): Promise<PruneData> {
-  const all = await openDataset(spec);
+  const all = await openDataset(spec, open);
   const bySpeaker = all.groups !== undefined;
   const partition = bySpeaker ? partitionBySpeaker : partitionRandom;
   const grouping = bySpeaker ? 'speaker-disjoint' : 'stratified random';
@@ -86,12 +92,21 @@ export async function preparePruneData(
   } else if (kind === 'speech-commands') {
     // Background noise is mixed into the waveform before the frontend: reopen with augmentation.
     augmentedTrain = async (v) => {
-      const aug = await openDataset(spec, { augment: { seed: seed * 1_000_003 + v } });
+      const aug = await openDataset(spec, { ...open, augment: { seed: seed * 1_000_003 + v } });
       const position = new Map(aug.ids!.map((id, i) => [id, i]));
       return aug.subset(train.ids!.map((id) => position.get(id)!));
     };
   }
-  return { spec, train, val, test, split, grouping, augmentedTrain };
+  return {
+    spec,
+    train,
+    val,
+    test,
+    split,
+    grouping,
+    augmentedTrain,
+    reopen: [spec, seed, fold, open],
+  };
 }
 
 /** A dataset whose examples are `f` of another's (same labels and order). */

@@ -11,7 +11,7 @@ import { resolveCutPoint } from './cut.js';
 import { preparePruneData, type Fold } from './data.js';
 import { deployableGraph } from './save.js';
 import type { SweepRecord } from './sweep.js';
-import { PruneSession, type PruneOptions, type PruneResult } from './train.js';
+import { PruneSession, type PruneOptions, type PruneResult, type SessionOptions } from './train.js';
 
 /** The row of the unpruned model: its cut and head names in tables. */
 export const UNPRUNED_CUT = 'full';
@@ -71,7 +71,10 @@ export function variantOf(s: Pick<RowSettings, 'finetune' | 'distill'>): string 
  */
 export class SessionPool {
   private sessions = new Map<string, Promise<PruneSession>>();
-  constructor(private readonly keep = 1) {}
+  constructor(
+    private readonly keep = 1,
+    private readonly options: SessionOptions = {},
+  ) {}
 
   get(spec: Pick<RowSpec, 'base' | 'modelKey' | 'data' | 'fold' | 'settings'>) {
     const key = JSON.stringify([spec.modelKey, spec.data, spec.settings.seed, spec.fold ?? null]);
@@ -80,7 +83,7 @@ export class SessionPool {
       this.sessions.delete(key); // re-insert: most recent last
     } else {
       s = preparePruneData(spec.data, spec.settings.seed, spec.fold).then((d) =>
-        PruneSession.open(spec.base, d),
+        PruneSession.open(spec.base, d, this.options),
       );
       s.catch(() => this.sessions.delete(key));
     }
@@ -144,6 +147,8 @@ export async function pruneAndSelect(o: {
   budget?: { rule: Budget; text: string };
   log?: (line: string) => void;
   onEpochEnd?: (cut: string, logs: EpochLogs) => void;
+  /** Feature-cache settings of the session. */
+  session?: SessionOptions;
 }) {
   const log = o.log ?? (() => {});
   if (o.cut === 'auto' && !o.budget)
@@ -151,7 +156,7 @@ export async function pruneAndSelect(o: {
   const cuts = (o.cut === 'auto' ? findCutPoints(o.base) : [resolveCutPoint(o.base, o.cut)]).map(
     (c) => c.name,
   );
-  const sessions = new SessionPool();
+  const sessions = new SessionPool(1, o.session);
   const spec = (cut: string): RowSpec => ({ ...o, cut, head: o.head, settings: o.settings });
   const unprunedRow = await trainRow(spec(UNPRUNED_CUT), { sessions });
   const results: PruneResult[] = [];
@@ -162,7 +167,7 @@ export async function pruneAndSelect(o: {
     const r = (await trainRow(spec(cut), { sessions, onEpochEnd: (e) => o.onEpochEnd?.(cut, e) }))
       .pruned!;
     log(
-      `${cut} + ${o.head}: val ${(r.val.accuracy * 100).toFixed(1)}%, test ${(r.test.accuracy * 100).toFixed(1)}% (n=${r.test.n})`,
+      `${cut} + ${o.head}: val ${(r.val.accuracy * 100).toFixed(1)}%, test ${(r.test.accuracy * 100).toFixed(1)}% (n=${r.test.n}; trained on ${r.backend})`,
     );
     results.push(r);
   }
@@ -178,5 +183,10 @@ export async function pruneAndSelect(o: {
     chosen = results.find((r) => r.cut === pick.cut)!;
   }
   const session = await sessions.get(spec(UNPRUNED_CUT));
-  return { chosen, unpruned: session.unpruned!, split: unprunedRow.split };
+  return {
+    chosen,
+    unpruned: session.unpruned!,
+    split: unprunedRow.split,
+    extraction: session.extraction,
+  };
 }

@@ -1,6 +1,9 @@
 import { modelTotals } from '../graph/accounting.js';
 import type { CutPoint } from '../graph/cutpoints.js';
-import { cloneGraph, getTensor, pruneUnusedTensors } from '../graph/graph.js';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cloneGraph, getTensor, numElements, pruneUnusedTensors } from '../graph/graph.js';
 import { TinypruneError, type Graph } from '../graph/types.js';
 import { OnnxRunner } from '../engine/onnxRun.js';
 import { createTrainable, type BackendChoice, type BackendKind } from '../engine/trainable.js';
@@ -10,8 +13,17 @@ import { Rng } from '../data/random.js';
 import { argmaxRows } from '../eval/predict.js';
 import { evaluatePredictions, type Evaluation } from '../eval/metrics.js';
 import { cutGraph, pruneModel } from './cut.js';
-import { loadAll, type PruneData } from './data.js';
-import { mixup, type Examples, type MixSettings } from './mixup.js';
+import type { PruneData } from './data.js';
+import type { Examples, MixSettings } from './mixup.js';
+import { graphToOnnx } from '../engine/onnx.js';
+import { dataFingerprint } from '../data/fingerprint.js';
+import type { Progress } from '../cli/progress.js';
+import type { Precision } from './features/codec.js';
+import { extract } from './features/extract.js';
+import { defaultWorkers, inThreadLoader, workerLoader } from './features/pool.js';
+import { storeSource } from './features/source.js';
+import { defaultShardSize, FeatureStore } from './features/store.js';
+import { loadRange, openView, viewName, type Split, type ViewRef } from './features/views.js';
 
 export interface Schedule {
   optimizer: 'adam' | 'sgd';
@@ -99,77 +111,205 @@ export function headGraph(pruned: Graph, cut: CutPoint): Graph {
   return head;
 }
 
-async function runGraph(g: Graph, x: Float32Array, n: number): Promise<Float32Array> {
-  const runner = await OnnxRunner.create(g);
-  try {
-    return await runner.predict(x, n);
-  } finally {
-    await runner.dispose();
+/** Where and how a session keeps its feature caches. */
+export interface SessionOptions {
+  /** Root folder of the content-addressed feature stores (default: the OS temp folder's). */
+  cacheDir?: string;
+  /** Encoding of the training views' features (evaluation sets stay fp32); default int8. */
+  precision?: Precision;
+  /** Extraction worker threads (0: load in this thread); default one per core. */
+  workers?: number;
+  /** Examples per shard (default: ~16 MB of float features). */
+  shardSize?: number;
+  progress?: (label: string, total: number) => Progress;
+  log?: (line: string) => void;
+}
+
+/** What one store holds: features (a tail's outputs or the inputs), teacher outputs, or both. */
+interface StoreSpec {
+  ref: ViewRef;
+  /** Features = tail(x); 'input' stores the inputs; undefined stores none. */
+  features?: Graph | 'input';
+  /** Log-probabilities of this graph on the features (or inputs). */
+  teacher?: Graph;
+  precision: Precision;
+}
+
+/** Bumped when augmentation or extraction changes what a key's features are. */
+const FEATURE_FORMAT = 1;
+
+const graphHashes = new WeakMap<Graph, string>();
+function graphHash(g: Graph): string {
+  let h = graphHashes.get(g);
+  if (!h) {
+    h = createHash('sha256').update(graphToOnnx(g)).digest('hex');
+    graphHashes.set(g, h);
   }
+  return h;
 }
 
 /**
- * Holds what every cut of one model on one dataset shares: the loaded splits, augmented views,
- * and the unpruned model's outputs (teacher logits and its accuracy on each split).
+ * Holds what every cut of one model on one dataset shares: the prepared splits and the feature
+ * caches on disk (the frozen tail's features per view, the unpruned model's outputs). Nothing
+ * that grows with the dataset stays in memory: features are extracted into shards (in
+ * parallel, resumably) and streamed from them.
  */
 export class PruneSession {
-  /** Training views by `viewKey`. */
-  private views = new Map<string, Examples>();
-  private teacher = new Map<string, Float32Array>();
   unpruned?: { train: Evaluation; val: Evaluation; test: Evaluation };
+  /** Extraction totals of this session (benchmarks): examples extracted and seconds spent. */
+  readonly extraction = { examples: 0, seconds: 0, reusedShards: 0, builtShards: 0 };
+  private readonly cacheDir: string;
 
   private constructor(
     readonly base: Graph,
     readonly data: PruneData,
-    readonly train: Examples,
-    readonly val: Examples,
-    readonly test: Examples,
-  ) {}
+    readonly options: SessionOptions,
+  ) {
+    this.cacheDir = options.cacheDir ?? join(tmpdir(), 'tinyprune-features');
+  }
 
-  static async open(base: Graph, data: PruneData): Promise<PruneSession> {
+  static async open(
+    base: Graph,
+    data: PruneData,
+    opts: SessionOptions = {},
+  ): Promise<PruneSession> {
     await useBackend('wasm');
-    const [train, val, test] = [
-      await loadAll(data.train),
-      await loadAll(data.val),
-      await loadAll(data.test),
-    ];
-    const s = new PruneSession(base, data, train, val, test);
-    s.views.set(viewKey(0), train);
-    return s;
+    return new PruneSession(base, data, opts);
   }
 
   get classes(): string[] {
     return this.data.train.classes;
   }
 
-  /** Training view v (0 = clean), mixed up when `mix` is given (v ≥ 1). */
+  /** Training view v (0 = clean), mixed up when `mix` is given (v ≥ 1), as arrays: small data only. */
   async view(v: number, mix?: MixSettings): Promise<Examples> {
-    const key = viewKey(v, mix);
-    const hit = this.views.get(key);
-    if (hit) return hit;
-    let arrays: Examples;
-    if (mix) {
-      const m = mixup(await this.view(v), mix.alpha, mix.seed * 1_000_003 + v);
-      arrays = { x: m.x, y: m.y, n: m.n };
-    } else if (this.data.augmentedTrain) {
-      arrays = await loadAll(await this.data.augmentedTrain(v));
-    } else {
-      return this.train;
-    }
-    this.views.set(key, arrays);
-    return arrays;
+    const loader = await openView(this.data, { split: 'train', view: v, mix });
+    const { x, y } = await loadRange(loader, 0, loader.length);
+    return { x, y, n: loader.length };
   }
 
-  /** The unpruned model's log-probabilities on a training view (distillation targets). */
-  async teacherLogits(v: number, mix?: MixSettings): Promise<Float32Array> {
-    const key = viewKey(v, mix);
-    const hit = this.teacher.get(key);
-    if (hit) return hit;
-    const a = await this.view(v, mix);
-    const p = await runGraph(this.base, a.x, a.n);
-    const logits = p.map((q) => Math.log(Math.max(q, 1e-12)));
-    this.teacher.set(key, logits);
-    return logits;
+  /** The first `n` inputs of a split (calibration, deployment checks). */
+  async sampleInputs(split: Split, n: number): Promise<Float32Array[]> {
+    const loader = await openView(this.data, { split, view: 0 });
+    const m = Math.min(n, loader.length);
+    const { x } = await loadRange(loader, 0, m);
+    const per = x.length / Math.max(m, 1);
+    return Array.from({ length: m }, (_, i) => x.slice(i * per, (i + 1) * per));
+  }
+
+  private async storeFor(spec: StoreSpec): Promise<FeatureStore> {
+    const ds = this.data[spec.ref.split];
+    const shape =
+      spec.features === undefined
+        ? []
+        : spec.features === 'input'
+          ? ds.inputShape
+          : getTensor(spec.features, spec.features.outputs[0]!).shape.slice(1);
+    const dim = spec.features === undefined ? 0 : numElements(shape);
+    const examples = createHash('sha256')
+      .update(ds.ids ? ds.ids.join('\n') : JSON.stringify(this.data.reopen))
+      .update(new Uint8Array(ds.labels.buffer, ds.labels.byteOffset, ds.labels.byteLength))
+      .digest('hex');
+    const key = {
+      format: FEATURE_FORMAT,
+      data: await dataFingerprint(this.data.spec),
+      examples,
+      ref: spec.ref,
+      // Augmented views follow the seed; the clean examples do not.
+      seed: spec.ref.view > 0 ? this.data.reopen[1] : null,
+      features:
+        spec.features === undefined
+          ? null
+          : spec.features === 'input'
+            ? 'input'
+            : graphHash(spec.features),
+      teacher: spec.teacher ? graphHash(spec.teacher) : null,
+    };
+    return FeatureStore.open(this.cacheDir, key, {
+      n: ds.length,
+      dim,
+      channels: dim > 0 ? shape[shape.length - 1]! : 0,
+      shape,
+      precision: dim > 0 ? spec.precision : 'fp32',
+      teacherClasses: spec.teacher ? this.classes.length : 0,
+      shardSize: this.options.shardSize ?? defaultShardSize(dim),
+    });
+  }
+
+  /**
+   * The stores for `specs`, with their missing or damaged shards built first (one pool of
+   * loaders, one onnxruntime session per graph).
+   */
+  private async ensure(specs: StoreSpec[], label: string): Promise<FeatureStore[]> {
+    const log = this.options.log ?? (() => {});
+    const stores = await Promise.all(specs.map((s) => this.storeFor(s)));
+    const todo = await Promise.all(
+      stores.map((s) =>
+        s.missing((file, why) => log(`feature cache: rebuilding ${file} (${why})`)),
+      ),
+    );
+    const reused = stores.reduce((a, s, i) => a + s.shardCount - todo[i]!.length, 0);
+    this.extraction.reusedShards += reused;
+    if (todo.every((t) => t.length === 0)) {
+      log(`${label}: features reused from ${stores[0]!.dir.replace(/[^/\\]+$/, '')}`);
+      return stores;
+    }
+    const workers = this.options.workers ?? defaultWorkers();
+    const loader = workers > 0 ? await workerLoader(this.data, workers) : inThreadLoader(this.data);
+    const runners = new Map<Graph, OnnxRunner>();
+    const runner = async (g: Graph | undefined) => {
+      if (!g) return undefined;
+      let r = runners.get(g);
+      if (!r) runners.set(g, (r = await OnnxRunner.create(g)));
+      return r;
+    };
+    try {
+      let examples = 0;
+      let seconds = 0;
+      for (const [i, spec] of specs.entries()) {
+        if (todo[i]!.length === 0) continue;
+        const st = await extract({
+          store: stores[i]!,
+          shards: todo[i],
+          ref: spec.ref,
+          loader,
+          tail: spec.features === 'input' ? undefined : await runner(spec.features),
+          teacher: await runner(spec.teacher),
+          progress: this.options.progress,
+          label: `${label}: ${viewName(spec.ref)}`,
+        });
+        examples += st.examples;
+        seconds += st.seconds;
+        this.extraction.builtShards += st.built;
+      }
+      this.extraction.examples += examples;
+      this.extraction.seconds += seconds;
+      log(
+        `${label}: extracted ${examples} examples in ${seconds.toFixed(1)} s (${Math.round(examples / Math.max(seconds, 1e-9))}/s; ${reused} shards reused, ${workers} workers)`,
+      );
+    } finally {
+      await loader.close();
+      for (const r of runners.values()) await r.dispose();
+    }
+    return stores;
+  }
+
+  /** Scores of `g` on every example of a store (in order), with the labels. */
+  private async scores(g: Graph, store: FeatureStore): Promise<Evaluation> {
+    const runner = await OnnxRunner.create(g);
+    const labels = new Int32Array(store.layout.n);
+    const out = new Float32Array(store.layout.n * this.classes.length);
+    let at = 0;
+    try {
+      for await (const b of storeSource([store]).batches(1024)) {
+        labels.set(b.y, at);
+        out.set(await runner.predict(b.x, b.n), at * this.classes.length);
+        at += b.n;
+      }
+    } finally {
+      await runner.dispose();
+    }
+    return this.evaluate(out, labels);
   }
 
   evaluate(scores: Float32Array, labels: Int32Array): Evaluation {
@@ -178,11 +318,26 @@ export class PruneSession {
 
   async unprunedAccuracy(): Promise<NonNullable<PruneSession['unpruned']>> {
     if (!this.unpruned) {
-      const ev = async (a: Examples) => this.evaluate(await runGraph(this.base, a.x, a.n), a.y);
+      const splits: Split[] = ['train', 'val', 'test'];
+      const stores = await this.ensure(
+        splits.map((split) => ({ ref: { split, view: 0 }, teacher: this.base, precision: 'fp32' })),
+        'unpruned model',
+      );
+      const ev = async (s: FeatureStore) => {
+        const labels = new Int32Array(s.layout.n);
+        const out = new Float32Array(s.layout.n * this.classes.length);
+        let at = 0;
+        for await (const b of storeSource([s], { teacher: true }).batches(4096)) {
+          labels.set(b.y, at);
+          out.set(b.t!, at * this.classes.length);
+          at += b.n;
+        }
+        return this.evaluate(out, labels);
+      };
       this.unpruned = {
-        train: await ev(this.train),
-        val: await ev(this.val),
-        test: await ev(this.test),
+        train: await ev(stores[0]!),
+        val: await ev(stores[1]!),
+        test: await ev(stores[2]!),
       };
     }
     return this.unpruned;
@@ -198,68 +353,62 @@ export class PruneSession {
         '--mixup needs --distill and --views 1 or more: it mixes the augmented views, and the teacher scores the mixed inputs',
       );
     const mix = opts.mixup ? { alpha: opts.mixup, seed: opts.seed } : undefined;
-    const fitCommon = {
-      epochs: opts.schedule.epochs,
-      batchSize: opts.schedule.batchSize,
-      optimizer: opts.schedule.optimizer,
-      lr: opts.schedule.lr,
-      patience: opts.patience,
-      ema: opts.ema,
-      seed: opts.seed,
-      workers: opts.workers,
-      distill: opts.distill,
-      onEpochEnd: opts.onEpochEnd,
-    };
+    const distill = opts.distill !== undefined;
+    const precision = this.options.precision ?? 'int8';
+    // Frozen tail: the stores hold the tail's features and the head trains on them; fine-tuning
+    // stores the inputs and trains the whole pruned model.
+    const features: Graph | 'input' = opts.finetune ? 'input' : cutGraph(this.base, cut);
+    const teacher = distill ? (opts.finetune ? this.base : headGraph(this.base, cut)) : undefined;
+    // Without augmentation every view equals the clean one: extracted once, served views + 1 times.
+    const distinct = this.data.augmentedTrain || mix;
+    const trainViews = distinct ? views : 0;
+    const specs: StoreSpec[] = [
+      ...Array.from({ length: trainViews + 1 }, (_, v) => ({
+        ref: { split: 'train' as const, view: v, mix: v > 0 ? mix : undefined },
+        features,
+        teacher,
+        precision,
+      })),
+      { ref: { split: 'val', view: 0 }, features, precision: 'fp32' },
+      { ref: { split: 'test', view: 0 }, features, precision: 'fp32' },
+    ];
+    opts.onStage?.('features');
+    const stores = await this.ensure(specs, `${cut.name}`);
+    const trainStores = distinct
+      ? stores.slice(0, trainViews + 1)
+      : new Array<FeatureStore>(views + 1).fill(stores[0]!);
+    const [valStore, testStore] = stores.slice(trainViews + 1) as [FeatureStore, FeatureStore];
+    opts.onStage?.('train');
+    const trained = opts.finetune ? graph : headGraph(graph, cut);
+    const model = await createTrainable(trained, { backend: opts.backend, threads: opts.threads });
     let history;
-    if (opts.finetune) {
-      const trainSet = await this.stackViews(views, mix, (a) => a.x, opts.distill !== undefined);
-      const model = await createTrainable(graph, { backend: opts.backend, threads: opts.threads });
-      try {
-        history = await fit(model, {
-          ...fitCommon,
-          train: trainSet,
-          validation: { x: this.val.x, y: this.val.y, n: this.val.n },
-        });
-        model.exportWeights(graph);
-      } finally {
-        model.dispose();
-      }
-    } else {
-      const tail = cutGraph(this.base, cut);
-      opts.onStage?.('features');
-      const tailRunner = await OnnxRunner.create(tail);
-      let trainSet;
-      let valFeatures: Float32Array;
-      try {
-        const feats = async (a: Examples) => tailRunner.predict(a.x, a.n);
-        trainSet = await this.stackViews(views, mix, feats, opts.distill !== undefined);
-        valFeatures = await feats(this.val);
-      } finally {
-        await tailRunner.dispose();
-      }
-      opts.onStage?.('train');
-      const headOnly = headGraph(graph, cut);
-      const model = await createTrainable(headOnly, {
-        backend: opts.backend,
-        threads: opts.threads,
+    try {
+      history = await fit(model, {
+        epochs: opts.schedule.epochs,
+        batchSize: opts.schedule.batchSize,
+        optimizer: opts.schedule.optimizer,
+        lr: opts.schedule.lr,
+        patience: opts.patience,
+        ema: opts.ema,
+        seed: opts.seed,
+        workers: opts.workers,
+        distill: opts.distill,
+        onEpochEnd: opts.onEpochEnd,
+        train: storeSource(trainStores, { teacher: distill }),
+        validation: storeSource([valStore]),
       });
-      try {
-        history = await fit(model, {
-          ...fitCommon,
-          train: trainSet,
-          validation: { x: valFeatures, y: this.val.y, n: this.val.n },
-        });
-        model.exportWeights(headOnly);
-      } finally {
-        model.dispose();
-      }
-      for (const [name, t] of headOnly.tensors) if (t.data) graph.tensors.set(name, t);
+      model.exportWeights(trained);
+    } finally {
+      model.dispose();
     }
+    if (!opts.finetune)
+      for (const [name, t] of trained.tensors) if (t.data) graph.tensors.set(name, t);
     opts.onStage?.('evaluate');
-    const runner = await OnnxRunner.create(graph);
-    const ev = async (a: Examples) => this.evaluate(await runner.predict(a.x, a.n), a.y);
-    const [train, val, test] = [await ev(this.train), await ev(this.val), await ev(this.test)];
-    await runner.dispose();
+    const [train, val, test] = [
+      await this.scores(trained, trainStores[0]!),
+      await this.scores(trained, valStore),
+      await this.scores(trained, testStore),
+    ];
     const totals = modelTotals(graph);
     return {
       cut: cut.name,
@@ -275,46 +424,4 @@ export class PruneSession {
       backend: history.backend,
     };
   }
-
-  /**
-   * Clean training data plus `views` augmented (and with `mix`, mixed) views, mapped by `f`
-   * (features or raw inputs).
-   */
-  private async stackViews(
-    views: number,
-    mix: MixSettings | undefined,
-    f: (a: Examples) => Float32Array | Promise<Float32Array>,
-    withTeacher: boolean,
-  ): Promise<{ x: Float32Array; y: Int32Array; n: number; teacherLogits?: Float32Array }> {
-    const parts: Float32Array[] = [];
-    const labels: Int32Array[] = [];
-    const teachers: Float32Array[] = [];
-    for (let v = 0; v <= views; v++) {
-      const m = v === 0 ? undefined : mix;
-      const a = await this.view(v, m);
-      parts.push(await f(a));
-      labels.push(a.y);
-      if (withTeacher) teachers.push(await this.teacherLogits(v, m));
-    }
-    const concat = <T extends Float32Array | Int32Array>(list: T[], make: (n: number) => T): T => {
-      const out = make(list.reduce((s, p) => s + p.length, 0));
-      let at = 0;
-      for (const p of list) {
-        out.set(p as never, at);
-        at += p.length;
-      }
-      return out;
-    };
-    const n = labels.reduce((s, l) => s + l.length, 0);
-    return {
-      x: concat(parts, (k) => new Float32Array(k)),
-      y: concat(labels, (k) => new Int32Array(k)),
-      n,
-      teacherLogits: withTeacher ? concat(teachers, (k) => new Float32Array(k)) : undefined,
-    };
-  }
-}
-
-function viewKey(v: number, mix?: MixSettings): string {
-  return mix ? `${v} mixup ${mix.alpha} seed ${mix.seed}` : `${v}`;
 }

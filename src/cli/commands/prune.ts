@@ -7,8 +7,16 @@ import { pruneAndSelect } from '../../prune/row.js';
 import { parseHead } from '../../prune/heads.js';
 import { saveTflite } from '../../prune/save.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { PAPER_SCHEDULES, taskOf, type PruneOptions, type PruneResult } from '../../prune/train.js';
+import {
+  PAPER_SCHEDULES,
+  taskOf,
+  type PruneOptions,
+  type PruneResult,
+  type SessionOptions,
+} from '../../prune/train.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../engine/trainable.js';
+import { parsePrecision } from '../../prune/features/codec.js';
+import { progress } from '../progress.js';
 import type { Command, ParsedArgs } from '../command.js';
 import { numberOption, stringOption } from '../command.js';
 
@@ -100,6 +108,23 @@ export const TRAINING_OPTIONS: Command['options'] = {
     value: 'N',
     description: 'torch backend: intra-op threads (default: all cores)',
   },
+  'cache-dir': {
+    type: 'string',
+    value: 'DIR',
+    description:
+      'feature cache (content-addressed shards, reused by later runs; default OUT/feature-cache)',
+  },
+  'cache-precision': {
+    type: 'string',
+    value: 'P',
+    description: 'cached training features: int8 (per-channel scale), fp16 or fp32',
+    default: 'int8',
+  },
+  'extract-workers': {
+    type: 'string',
+    value: 'N',
+    description: 'feature extraction threads (decoding, MFCC, images; 0: main thread)',
+  },
   seed: {
     type: 'string',
     value: 'N',
@@ -157,6 +182,23 @@ function backendOption(args: ParsedArgs, cmd: string): BackendChoice {
       `tinyprune ${cmd}: --backend expects ${BACKEND_CHOICES.join('|')}, found ${JSON.stringify(b)}`,
     );
   return b as BackendChoice;
+}
+
+/** Feature-cache settings of prune, sweep and run (progress and log lines on stderr). */
+export function sessionOptionsFrom(
+  args: ParsedArgs,
+  cmd: string,
+  out: string,
+  quiet: boolean,
+): SessionOptions {
+  const cacheDir = args.values['cache-dir'];
+  return {
+    cacheDir: cacheDir !== undefined ? String(cacheDir) : join(out, 'feature-cache'),
+    precision: parsePrecision(String(args.values['cache-precision']), `${cmd} --cache-precision`),
+    workers: numberOption(args, cmd, 'extract-workers', { integer: true, min: 0, max: 16 }),
+    progress: (label, total) => progress(label, total, { quiet }),
+    log: (line) => quiet || console.error(line),
+  };
 }
 
 /** The JSON record of one trained cut (no weights). */
@@ -219,7 +261,7 @@ export const pruneCommand: Command = {
     const log = (s: string) => quiet || console.error(s);
     const logLines: string[] = [];
     let lastCut = '';
-    const { chosen, unpruned, split } = await pruneAndSelect({
+    const { chosen, unpruned, split, extraction } = await pruneAndSelect({
       base,
       modelKey: modelPath,
       data: spec,
@@ -227,6 +269,7 @@ export const pruneCommand: Command = {
       head,
       settings: opts,
       budget: budget && { rule: budget, text: String(args.values.budget) },
+      session: sessionOptionsFrom(args, 'prune', out, quiet),
       log: (line) => {
         if (lastCut && !quiet && process.stderr.isTTY) process.stderr.write('\n');
         lastCut = '';
@@ -256,6 +299,10 @@ export const pruneCommand: Command = {
         },
       },
       settings: { ...opts, onEpochEnd: undefined },
+      featureCache: {
+        precision: String(args.values['cache-precision']),
+        extraction,
+      },
       seed: opts.seed,
       output: tflite,
     });

@@ -9,7 +9,7 @@ import type { Command } from '../command.js';
 import { numberOption } from '../command.js';
 import { progress } from '../progress.js';
 import { getTarget, TARGET_NAMES } from '../../mcu/targets.js';
-import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
+import { pruneOptionsFrom, sessionOptionsFrom, TRAINING_OPTIONS } from './prune.js';
 import { QUEUE_OPTIONS } from './sweep.js';
 import { redact } from '../../distributed/url.js';
 
@@ -120,6 +120,7 @@ export const runCommand: Command = {
       log,
       executor,
       progress: (label, total) => progress(label, total, { quiet }),
+      session: sessionOptionsFrom(args, 'run', resolve(String(args.values.out)), quiet),
       demo: (d, log) =>
         trainDemo(d, log, {
           seed: prune.seed,

@@ -6,9 +6,10 @@ import { resolveCutPoint } from '../../prune/cut.js';
 import { parseHeadList } from '../../prune/heads.js';
 import { localExecutor, runSweep, writeSweepOutputs, type SweepPlan } from '../../prune/sweep.js';
 import { taskOf } from '../../prune/train.js';
+import { SessionPool } from '../../prune/row.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
-import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
+import { pruneOptionsFrom, sessionOptionsFrom, TRAINING_OPTIONS } from './prune.js';
 import { progress } from '../progress.js';
 import { join } from 'node:path';
 
@@ -100,7 +101,12 @@ export const sweepCommand: Command = {
           log,
           quiet,
         })
-      : localExecutor({ log, progress: (label, total) => progress(label, total, { quiet }) });
+      : localExecutor({
+          log,
+          progress: (label, total) => progress(label, total, { quiet }),
+          // One feature cache for every fold and row: rows that need the same features share it.
+          sessions: new SessionPool(1, sessionOptionsFrom(args, 'sweep', out, quiet)),
+        });
     const result = await runSweep(plan, out, exec);
     const { selection, table } = writeSweepOutputs(out, {
       model: modelPath,

@@ -1,0 +1,143 @@
+// Compact encodings of feature blocks (n examples × dim values, channels last):
+//   fp32: as is;
+//   fp16: IEEE half floats (round to nearest even), ~3 significant digits;
+//   int8: 8-bit codes with an affine scale per channel (lo + code · step), chosen per block from
+//         the channel's min and max, so post-ReLU features use all 256 levels.
+import { TinypruneError } from '../../graph/types.js';
+
+export const PRECISIONS = ['int8', 'fp16', 'fp32'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
+export function parsePrecision(s: string, what: string): Precision {
+  if ((PRECISIONS as readonly string[]).includes(s)) return s as Precision;
+  throw new TinypruneError(`${what}: expected one of ${PRECISIONS.join(', ')}, found '${s}'`);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** float32 → IEEE binary16 bits, round to nearest even; overflow to ±Inf, NaN kept. */
+export function toHalf(v: number): number {
+  f32[0] = v;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    let h = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    if (rest > half || (rest === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+let halfTable: Float32Array | undefined;
+/** binary16 bits → float32, via a 65,536-entry table built once. */
+function halfToFloatTable(): Float32Array {
+  if (halfTable) return halfTable;
+  halfTable = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const s = h & 0x8000 ? -1 : 1;
+    const e = (h >>> 10) & 0x1f;
+    const m = h & 0x3ff;
+    halfTable[h] =
+      e === 0
+        ? s * m * 2 ** -24
+        : e === 0x1f
+          ? m
+            ? NaN
+            : s * Infinity
+          : s * (1 + m / 1024) * 2 ** (e - 15);
+  }
+  return halfTable;
+}
+
+/** Bytes one example takes in `p` (the int8 per-channel parameters are per block, extra). */
+export function bytesPerValue(p: Precision): number {
+  return p === 'int8' ? 1 : p === 'fp16' ? 2 : 4;
+}
+
+/** Encodes n × dim values (channels = the last dim's size); the result is self-contained. */
+export function encodeBlock(x: Float32Array, channels: number, p: Precision): Uint8Array {
+  if (x.length % channels !== 0)
+    throw new RangeError(`encodeBlock: ${x.length} values are not a multiple of ${channels}`);
+  if (p === 'fp32')
+    return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+  if (p === 'fp16') {
+    const out = new Uint16Array(x.length);
+    for (let i = 0; i < x.length; i++) out[i] = toHalf(x[i]!);
+    return new Uint8Array(out.buffer);
+  }
+  // int8: [lo (f32) × C][step (f32) × C][codes (u8) × n·dim]
+  const lo = new Float32Array(channels).fill(Infinity);
+  const hi = new Float32Array(channels).fill(-Infinity);
+  for (let i = 0; i < x.length; i += channels)
+    for (let c = 0; c < channels; c++) {
+      const v = x[i + c]!;
+      if (v < lo[c]!) lo[c] = v;
+      if (v > hi[c]!) hi[c] = v;
+    }
+  const step = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    if (!Number.isFinite(lo[c]!)) lo[c] = hi[c] = 0;
+    step[c] = hi[c]! > lo[c]! ? (hi[c]! - lo[c]!) / 255 : 1;
+  }
+  const out = new Uint8Array(8 * channels + x.length);
+  new Float32Array(out.buffer, 0, channels).set(lo);
+  new Float32Array(out.buffer, 4 * channels, channels).set(step);
+  const codes = out.subarray(8 * channels);
+  const inv = step.map((s) => 1 / s);
+  for (let i = 0; i < x.length; i += channels)
+    for (let c = 0; c < channels; c++) {
+      // Uint8Array stores clamp-free: keep the rounded code inside 0..255 ourselves.
+      const q = Math.round((x[i + c]! - lo[c]!) * inv[c]!);
+      codes[i + c] = q < 0 ? 0 : q > 255 ? 255 : q;
+    }
+  return out;
+}
+
+/** Decodes `count` values of an encoded block into `out` (from its start). */
+export function decodeBlock(
+  bytes: Uint8Array,
+  count: number,
+  channels: number,
+  p: Precision,
+  out: Float32Array,
+): void {
+  // Typed-array views need aligned offsets; shard sections are aligned, odd callers get a copy.
+  if (bytes.byteOffset % 4 !== 0) bytes = Uint8Array.prototype.slice.call(bytes);
+  if (p === 'fp32') {
+    const src = new Float32Array(bytes.buffer, bytes.byteOffset, count);
+    out.set(src);
+    return;
+  }
+  if (p === 'fp16') {
+    const table = halfToFloatTable();
+    const src = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+    for (let i = 0; i < count; i++) out[i] = table[src[i]!]!;
+    return;
+  }
+  const lo = new Float32Array(bytes.buffer, bytes.byteOffset, channels);
+  const step = new Float32Array(bytes.buffer, bytes.byteOffset + 4 * channels, channels);
+  const codes = bytes.subarray(8 * channels, 8 * channels + count);
+  for (let i = 0, c = 0; i < count; i++) {
+    out[i] = lo[c]! + codes[i]! * step[c]!;
+    if (++c === channels) c = 0;
+  }
+}
+
+/** Encoded size of n·dim values in C channels. */
+export function encodedBytes(values: number, channels: number, p: Precision): number {
+  return p === 'int8' ? 8 * channels + values : values * bytesPerValue(p);
+}

@@ -1,0 +1,172 @@
+// Feature caches: compact encodings, checksummed shards that are rebuilt when damaged, and an
+// extraction that resumes from its finished shards after kill -9.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeBlock, encodeBlock, toHalf } from '../src/prune/features/codec.js';
+import { readShard, ShardError } from '../src/prune/features/shard.js';
+import { loadRange, openView } from '../src/prune/features/views.js';
+import { OnnxRunner } from '../src/engine/onnxRun.js';
+import { run, setup, SHARD } from './helpers/features.js';
+
+const HELPER = fileURLToPath(new URL('./helpers/features.ts', import.meta.url));
+const tmp = () => mkdtempSync(join(tmpdir(), 'tinyprune-features-'));
+const shardFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.bin'))
+    .sort();
+
+test('fp16: IEEE half bits for known values, round to nearest even', () => {
+  assert.equal(toHalf(1), 0x3c00);
+  assert.equal(toHalf(-2), 0xc000);
+  assert.equal(toHalf(65504), 0x7bff);
+  assert.equal(toHalf(1e6), 0x7c00); // overflow → +Inf
+  assert.equal(toHalf(2 ** -24), 0x0001); // smallest subnormal
+  assert.equal(toHalf(1 + 2 ** -11), 0x3c00); // tie → even
+  assert.equal(toHalf(1 + 3 * 2 ** -11), 0x3c02); // tie → even (up)
+  const x = Float32Array.from([0, 0.1, 3.14159, -7.5, 1000.25, 1e-5]);
+  const out = new Float32Array(x.length);
+  decodeBlock(encodeBlock(x, 1, 'fp16'), x.length, 1, 'fp16', out);
+  x.forEach((v, i) => assert.ok(Math.abs(out[i]! - v) <= Math.abs(v) * 2 ** -11 + 6e-8, `${v}`));
+});
+
+test('int8 per channel: error within half a step of each channel; fp32 exact', () => {
+  // Two channels of very different ranges: a per-tensor scale would flatten the small one.
+  const n = 500;
+  const x = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    x[2 * i] = Math.sin(i) * 100;
+    x[2 * i + 1] = Math.max(0, Math.cos(i * 0.7)) * 0.01;
+  }
+  const out = new Float32Array(x.length);
+  const bytes = encodeBlock(x, 2, 'int8');
+  assert.equal(bytes.length, 2 * 8 + x.length);
+  decodeBlock(bytes, x.length, 2, 'int8', out);
+  for (let c = 0; c < 2; c++) {
+    const v = Array.from({ length: n }, (_, i) => x[2 * i + c]!);
+    const step = (Math.max(...v) - Math.min(...v)) / 255;
+    for (let i = 0; i < n; i++)
+      assert.ok(Math.abs(out[2 * i + c]! - x[2 * i + c]!) <= step / 2 + 1e-6 * step);
+  }
+  decodeBlock(encodeBlock(x, 2, 'fp32'), x.length, 2, 'fp32', out);
+  assert.deepEqual(out, x);
+});
+
+test('extracted features equal the tail run directly; a flipped byte is detected and only that shard rebuilt', async () => {
+  const root = tmp();
+  try {
+    const first = await run(root);
+    const { store } = first;
+    assert.equal(first.built, Math.ceil(first.store.layout.n / SHARD));
+    assert.equal(first.reused, 0);
+    // Cross-check: the tail on the inputs loaded directly, against the decoded shards.
+    const { data, tail } = await setup(root);
+    const view = await openView(data, { split: 'train', view: 0 });
+    const { x } = await loadRange(view, 0, view.length);
+    const runner = await OnnxRunner.create(tail, { threads: 1 });
+    const direct = await runner.predict(x, view.length);
+    await runner.dispose();
+    const dim = store.layout.dim;
+    let maxErr = 0;
+    for (let k = 0; k < store.shardCount; k++) {
+      const s = await readShard(store.shardFile(k));
+      assert.deepEqual(
+        Array.from(s.y),
+        Array.from(data.train.labels.subarray(k * SHARD, k * SHARD + s.y.length)),
+      );
+      for (let i = 0; i < s.x!.length; i++)
+        maxErr = Math.max(maxErr, Math.abs(s.x![i]! - direct[k * SHARD * dim + i]!));
+    }
+    const range = direct.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+    assert.ok(maxErr > 0 && maxErr <= range / 255, `int8 error ${maxErr} of range ${range}`);
+
+    // Flip one byte in the middle of shard 3.
+    const file = store.shardFile(3);
+    const good = readFileSync(file);
+    const bad = Buffer.from(good);
+    bad[bad.length >> 1] ^= 0x10;
+    writeFileSync(file, bad);
+    await assert.rejects(readShard(file), (e: Error) => e instanceof ShardError);
+    const others = shardFiles(store.dir)
+      .filter((f) => !file.endsWith(f))
+      .map((f) => [f, statSync(join(store.dir, f)).mtimeMs]);
+    const damaged: string[] = [];
+    const again = await run(root, {});
+    assert.equal(again.built, 1);
+    assert.equal(again.reused, store.shardCount - 1);
+    assert.deepEqual(readFileSync(file), good, 'rebuilt shard equals the original');
+    for (const [f, mtime] of others)
+      assert.equal(statSync(join(store.dir, f as string)).mtimeMs, mtime, `${f} untouched`);
+    // A truncated shard is caught the same way, and reported.
+    writeFileSync(file, good.subarray(0, 100));
+    const reported = await store.missing((f) => damaged.push(f));
+    assert.deepEqual(reported, [3]);
+    assert.deepEqual(damaged, [file]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('extraction killed with kill -9 half way resumes from its finished shards, same result as uninterrupted; worker threads give the same shards', async () => {
+  const root = tmp();
+  const clean = tmp();
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', HELPER, root, '400'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const total = Math.ceil(120 / SHARD); // 60% of 200 examples train
+    const killedAt = await new Promise<number>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        const written = stdout.split('\n').filter((l) => l.startsWith('shard ')).length;
+        if (written >= total / 2) {
+          child.kill('SIGKILL');
+          resolve(written);
+        }
+      });
+      child.on('exit', (code) =>
+        reject(new Error(`child ended (${code}) before the kill: ${stdout} ${stderr}`)),
+      );
+    });
+    await new Promise((r) => child.once('exit', r));
+    assert.equal(child.signalCode, 'SIGKILL');
+    const { store } = await setup(root);
+    assert.equal(store.shardCount, total);
+    const before = new Map(
+      shardFiles(store.dir).map((f) => [f, statSync(join(store.dir, f)).mtimeMs]),
+    );
+    // Shards are written whole or not at all: the kill can land after a write before its log line.
+    assert.ok(before.size >= killedAt && before.size < total, `${before.size} shards after kill`);
+
+    const resumed = await run(root);
+    assert.equal(resumed.reused, before.size);
+    assert.equal(resumed.built, total - before.size);
+    for (const [f, mtime] of before)
+      assert.equal(statSync(join(store.dir, f)).mtimeMs, mtime, `${f} reused, not rewritten`);
+    assert.deepEqual(
+      readdirSync(store.dir).filter((f) => f.endsWith('.tmp')),
+      [],
+      'no temporary files left',
+    );
+
+    // An uninterrupted extraction (in two worker threads) writes the same bytes.
+    const full = await run(clean, { workers: 2 });
+    assert.equal(full.built, total);
+    for (let k = 0; k < total; k++)
+      assert.deepEqual(
+        readFileSync(full.store.shardFile(k)),
+        readFileSync(store.shardFile(k)),
+        `shard ${k}`,
+      );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(clean, { recursive: true, force: true });
+  }
+});
