@@ -78,7 +78,10 @@ export async function runSweep(
         continue;
       }
       const t0 = Date.now();
-      const bar = o.progress?.(`[${k}/${total}] ${cut.name} + ${head}`, opts.schedule.epochs);
+      const bar = o.progress?.(
+        `[${k}/${total}] ${cut.name} + ${head}`,
+        session.schedule(opts).epochs,
+      );
       const r = await session.prune(cut, head, {
         ...opts,
         onEpochEnd: (e) => {

@@ -1,6 +1,6 @@
 import { modelTotals } from '../graph/accounting.js';
 import type { CutPoint } from '../graph/cutpoints.js';
-import { cloneGraph, getTensor, pruneUnusedTensors } from '../graph/graph.js';
+import { cloneGraph, pruneUnusedTensors } from '../graph/graph.js';
 import { TinypruneError, type Graph } from '../graph/types.js';
 import { OnnxRunner } from '../engine/onnxRun.js';
 import { TfModel } from '../engine/model.js';
@@ -12,35 +12,22 @@ import { evaluatePredictions, type Evaluation } from '../eval/metrics.js';
 import { cutGraph, pruneModel } from './cut.js';
 import { loadAll, type PruneData } from './data.js';
 import { mixup, type Examples, type MixSettings } from './mixup.js';
+import { sizeSchedule } from './recipe.js';
 
 export interface Schedule {
   optimizer: 'adam' | 'sgd';
   batchSize: number;
   epochs: number;
   lr: LrSchedule;
+  /**
+   * Size the schedule to about this many optimiser steps once the training set is known
+   * (`sizeSchedule` in recipe.ts sets `epochs` and moves the learning-rate boundaries).
+   */
+  steps?: number;
 }
 
-/** The paper's schedules (De Leon & Atienza; MLPerf Tiny training scripts). */
-export const PAPER_SCHEDULES: Record<'kws' | 'vww', Schedule> = {
-  kws: {
-    optimizer: 'adam',
-    batchSize: 100,
-    epochs: 30,
-    lr: { unit: 'epoch', boundaries: [12, 24], values: [5e-4, 1e-4, 2e-5] },
-  },
-  vww: {
-    optimizer: 'adam',
-    batchSize: 32,
-    epochs: 50,
-    lr: { unit: 'epoch', boundaries: [20, 30], values: [1e-3, 5e-4, 2.5e-4] },
-  },
-};
-
-/** KWS models take 49x10 MFCC; everything else gets the image schedule. */
-export function taskOf(g: Graph): 'kws' | 'vww' {
-  const s = getTensor(g, g.inputs[0]!).shape;
-  return s[1] === 49 && s[2] === 10 ? 'kws' : 'vww';
-}
+// The paper's schedules live with the recipes (src/prune/recipe.ts); re-exported for callers.
+export { PAPER_SCHEDULES } from './recipe.js';
 
 export interface PruneOptions {
   seed: number;
@@ -82,6 +69,8 @@ export interface PruneResult {
   test: Evaluation;
   epochs: EpochLogs[];
   bestEpoch: number;
+  /** The schedule trained (a step-sized one made concrete for this training set). */
+  schedule: Schedule;
 }
 
 /** The part of a pruned graph after the cut, as a graph reading the cut tensor. */
@@ -182,6 +171,11 @@ export class PruneSession {
     return this.unpruned;
   }
 
+  /** The schedule `prune` trains with these options: sized to clean + augmented views. */
+  schedule(opts: Pick<PruneOptions, 'schedule' | 'views'>): Schedule {
+    return sizeSchedule(opts.schedule, this.train.n * ((opts.views ?? 0) + 1));
+  }
+
   /** Cuts the base model at `cut`, attaches `head`, trains it, and evaluates every split. */
   async prune(cut: CutPoint, head: string, opts: PruneOptions): Promise<PruneResult> {
     const rng = new Rng(opts.seed);
@@ -192,11 +186,12 @@ export class PruneSession {
         '--mixup needs --distill and --views 1 or more: it mixes the augmented views, and the teacher scores the mixed inputs',
       );
     const mix = opts.mixup ? { alpha: opts.mixup, seed: opts.seed } : undefined;
+    const schedule = this.schedule(opts);
     const fitCommon = {
-      epochs: opts.schedule.epochs,
-      batchSize: opts.schedule.batchSize,
-      optimizer: opts.schedule.optimizer,
-      lr: opts.schedule.lr,
+      epochs: schedule.epochs,
+      batchSize: schedule.batchSize,
+      optimizer: schedule.optimizer,
+      lr: schedule.lr,
       patience: opts.patience,
       ema: opts.ema,
       seed: opts.seed,
@@ -263,6 +258,7 @@ export class PruneSession {
       test,
       epochs: history.epochs,
       bestEpoch: history.bestEpoch,
+      schedule,
     };
   }
 

@@ -1,14 +1,13 @@
 import { resolve } from 'node:path';
-import { parseBudget } from '../../prune/budget.js';
+import { DEFAULT_BUDGET, parseBudget } from '../../prune/budget.js';
 import { parseHeadList } from '../../prune/heads.js';
 import { runPipeline } from '../../pipeline/run.js';
-import { taskOf } from '../../prune/train.js';
-import { loadModel } from '../../io/load.js';
+import { taskOfSpec } from '../../data/kinds.js';
 import { TinypruneError } from '../../graph/types.js';
 import type { Command } from '../command.js';
 import { numberOption } from '../command.js';
 import { progress } from '../progress.js';
-import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
+import { partitionSpecsFrom, pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
 
 export const runCommand: Command = {
   name: 'run',
@@ -45,8 +44,9 @@ export const runCommand: Command = {
     budget: {
       type: 'string',
       value: 'B',
-      description: 'selection rule, e.g. params=20k,drop=1%',
-      default: 'params=50%,drop=3%',
+      description:
+        'selection rule, e.g. params=20k,drop=1%; never more MACs than the unpruned model unless macs=any',
+      default: DEFAULT_BUDGET,
     },
     target: { type: 'string', value: 'T', description: 'rp2040 or cortex-m0', default: 'rp2040' },
     'deploy-inputs': {
@@ -84,7 +84,13 @@ export const runCommand: Command = {
     const budget = String(args.values.budget);
     parseBudget(budget);
     const quiet = args.values.quiet === true;
-    const prune = pruneOptionsFrom(args, 'run', model ? taskOf(await loadModel(model)) : 'vww');
+    // The demo keeps its own short schedule (paper recipe) unless a recipe is asked for.
+    const prune = pruneOptionsFrom(
+      args,
+      'run',
+      taskOfSpec(data ?? 'synthetic:shapes'),
+      model ? 'best' : 'paper',
+    );
     // The demo's schedule: short, since its model and data are small.
     if (!model && args.values.epochs === undefined)
       prune.schedule = {
@@ -103,6 +109,7 @@ export const runCommand: Command = {
       budget,
       target,
       prune,
+      partitionSpecs: partitionSpecsFrom(args, 'run'),
       deployInputs: numberOption(args, 'run', 'deploy-inputs', { integer: true, min: 1 })!,
       command: ['tinyprune', 'run', ...process.argv.slice(3)].join(' '),
       log: (line) => quiet || console.error(line),

@@ -4,16 +4,23 @@ import { TinypruneError } from '../../graph/types.js';
 import { loadModel } from '../../io/load.js';
 import { parseBudget } from '../../prune/budget.js';
 import { resolveCutPoint } from '../../prune/cut.js';
-import { preparePruneData } from '../../prune/data.js';
+import { partitionCounts, preparePruneData, type PartitionRecord } from '../../prune/data.js';
+import { taskOfSpec, type Partition } from '../../data/kinds.js';
+import { describeTraining } from '../../prune/recipe.js';
 import { parseHeadList } from '../../prune/heads.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { poolFolds, runSweep, selectFromSweep, type SweepRecord } from '../../prune/sweep.js';
-import { PruneSession, taskOf } from '../../prune/train.js';
+import { PruneSession } from '../../prune/train.js';
 import { paretoSvg } from '../../report/charts.js';
 import { renderSweepMarkdown } from '../../report/markdown.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
-import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
+import {
+  fitOptionsToData,
+  partitionSpecsFrom,
+  pruneOptionsFrom,
+  TRAINING_OPTIONS,
+} from './prune.js';
 import { progress } from '../progress.js';
 
 export const sweepCommand: Command = {
@@ -51,7 +58,7 @@ export const sweepCommand: Command = {
     const budget =
       args.values.budget !== undefined ? parseBudget(String(args.values.budget)) : undefined;
     const base = await loadModel(modelPath);
-    const opts = pruneOptionsFrom(args, 'sweep', taskOf(base));
+    const opts = pruneOptionsFrom(args, 'sweep', taskOfSpec(spec));
     const cuts = args.values.cuts
       ? String(args.values.cuts)
           .split(',')
@@ -72,25 +79,46 @@ export const sweepCommand: Command = {
     };
     let rows: SweepRecord[];
     let split: string;
+    let partitions: Record<Partition, PartitionRecord> | Record<Partition, PartitionRecord>[];
     if (folds) {
       const perFold: SweepRecord[][] = [];
+      const foldPartitions: Record<Partition, PartitionRecord>[] = [];
       let grouping = '';
       for (let f = 0; f < folds; f++) {
         log(`fold ${f + 1}/${folds}`);
-        const data = await preparePruneData(spec, opts.seed, { index: f, count: folds });
+        const data = await preparePruneData(
+          spec,
+          opts.seed,
+          { index: f, count: folds },
+          partitionSpecsFrom(args, 'sweep'),
+        );
+        log(`data: ${partitionCounts(data)} (${data.split})`);
+        fitOptionsToData(opts, data, args, log);
+        foldPartitions.push(data.partitions);
         const session = await PruneSession.open(base, data);
+        if (f === 0) log(describeTraining(opts, session.schedule(opts), data.train.length));
         perFold.push(
           await runSweep(session, cuts, heads, opts, join(out, `fold-${f + 1}`), sweepOptions),
         );
         grouping = data.grouping;
       }
       rows = poolFolds(perFold);
+      partitions = foldPartitions;
       split = `${folds}-fold cross-validation (${grouping}): test predictions of the ${folds} folds pooled, every example tested once`;
     } else {
-      const data = await preparePruneData(spec, opts.seed);
+      const data = await preparePruneData(
+        spec,
+        opts.seed,
+        undefined,
+        partitionSpecsFrom(args, 'sweep'),
+      );
+      log(`data: ${partitionCounts(data)} (${data.split})`);
+      fitOptionsToData(opts, data, args, log);
       const session = await PruneSession.open(base, data);
+      log(describeTraining(opts, session.schedule(opts), data.train.length));
       rows = await runSweep(session, cuts, heads, opts, out, sweepOptions);
-      split = data.split;
+      split = `${data.split}; ${partitionCounts(data)}`;
+      partitions = data.partitions;
     }
     const budgetText = String(args.values.budget);
     const selection = budget ? selectFromSweep(rows, budget, budgetText) : undefined;
@@ -98,6 +126,7 @@ export const sweepCommand: Command = {
       model: modelPath,
       data: spec,
       split,
+      partitions,
       seed: opts.seed,
       settings: { ...opts },
       rows,
