@@ -306,6 +306,7 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
       model: baseFile,
       data: spec,
       split: data.split,
+      partitions: partitionCounts(data),
       cut: o.cut,
       heads: o.heads.join(','),
       budget: o.budget,
@@ -331,9 +332,17 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
     paper: o.model ? paperFor(base, data.task) : undefined,
     notes: [
       `Accuracy is measured on the test split (${data.test.length} examples, ${data.split}); the cut is selected on validation accuracy only.`,
+      `Partitions: ${partitionCounts(data)} (train from ${data.partitions.train.from}; validation from ${data.partitions.val.from}; test from ${data.partitions.test.from}).`,
       'Cycles are counted by the rp2040js emulator (Cortex-M0+ timings, no flash wait states); a Cortex-M0 takes one more cycle per taken branch.',
     ],
   };
+  // MACs steer the selection (no candidate costs more than the unpruned model unless the budget
+  // says macs=any); the emulator's cycles are known only for the two deployed models.
+  if (pruned.deploy.cycles > unpruned.deploy.cycles) {
+    const note = `The selected pruned model takes more cycles than the unpruned one (${pruned.deploy.cycles.toLocaleString('en-US')} vs ${unpruned.deploy.cycles.toLocaleString('en-US')}).`;
+    log(`warning: ${note}`);
+    report.notes!.push(note);
+  }
   const written = await stage(dir, 'report', log, async () => writeReport(dir, report));
   return { report: written, data: report };
 }
