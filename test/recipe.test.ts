@@ -2,6 +2,8 @@
 // paper's exact schedule), every knob settable by hand; and the default budget's MACs rule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   budgetViolations,
   DEFAULT_BUDGET,
@@ -140,4 +142,28 @@ test('the default budget never picks a model that costs more MACs than the unpru
     'block1',
   );
   assert.deepEqual(parseBudget('macs=any'), { anyMacs: true });
+});
+
+/** The settings a recorded run of docs/results trained with. */
+function recorded(folder: string) {
+  const file = fileURLToPath(new URL(`../docs/results/${folder}/sweep.json`, import.meta.url));
+  const s = JSON.parse(readFileSync(file, 'utf8')).settings;
+  const picked = { schedule: s.schedule, views: s.views, distill: s.distill, finetune: s.finetune };
+  return JSON.parse(JSON.stringify(picked));
+}
+
+test('the recipes train exactly as the recorded runs of docs/results', () => {
+  const resolved = (task: 'kws' | 'vww', trainClips: number, ...argv: string[]) => {
+    const o = pruneOptionsFrom(parseCommandArgs(pruneCommand, argv), 'prune', task);
+    const schedule = sizeSchedule(o.schedule, trainClips * ((o.views ?? 0) + 1));
+    return JSON.parse(
+      JSON.stringify({ schedule, views: o.views, distill: o.distill, finetune: o.finetune }),
+    );
+  };
+  // --recipe paper: the 10-fold run that reproduces the paper (block 2 + aux 69.31%).
+  assert.deepEqual(resolved('kws', 2540, '--recipe', 'paper'), recorded('kws-block2-paper-10fold'));
+  // The default on the shared clips' 1,888 training clips: the 91.00% run.
+  assert.deepEqual(resolved('kws', 1888), recorded('kws-block2-distill-long'));
+  // The default on the 428 training images of the EEMBC VWW set: the 80.28% run (60/20/20).
+  assert.deepEqual(resolved('vww', 428), recorded('vww-block5-distill'));
 });

@@ -52,6 +52,8 @@ export interface RunOptions {
   prune: PruneOptions;
   /** Separate validation / test sets (`--val-data`, `--test-data`). */
   partitionSpecs?: PartitionSpecs;
+  /** The number of views was set by hand: keep it even when the data has no augmentation. */
+  viewsByHand?: boolean;
   /** int8 inputs run on the emulated MCU for the bit-exactness check. */
   deployInputs: number;
   command: string;
@@ -151,13 +153,18 @@ function paperFor(g: Graph, task: Task): PaperFigures | undefined {
   return undefined;
 }
 
-export async function runPipeline(o: RunOptions): Promise<RunResult> {
+export async function runPipeline(options: RunOptions): Promise<RunResult> {
+  let o = options;
   const dir = o.out;
   mkdirSync(dir, { recursive: true });
   const log = o.log;
   const spec = o.data ?? 'synthetic:shapes';
   const data = await preparePruneData(spec, o.prune.seed, undefined, o.partitionSpecs);
   log(`data: ${partitionCounts(data)} (${data.split})`);
+  if (!data.augmentedTrain && (o.prune.views ?? 0) > 0 && !o.viewsByHand) {
+    log(`${spec}: no augmentation for this data: training without views`);
+    o = { ...o, prune: { ...o.prune, views: 0 } };
+  }
 
   // 1. The model to prune: the user's, or the demo trained from scratch.
   const baseFile = await stage(dir, 'model', log, async () => {

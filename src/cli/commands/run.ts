@@ -110,6 +110,7 @@ export const runCommand: Command = {
       target,
       prune,
       partitionSpecs: partitionSpecsFrom(args, 'run'),
+      viewsByHand: args.values.views !== undefined,
       deployInputs: numberOption(args, 'run', 'deploy-inputs', { integer: true, min: 1 })!,
       command: ['tinyprune', 'run', ...process.argv.slice(3)].join(' '),
       log: (line) => quiet || console.error(line),
