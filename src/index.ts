@@ -64,18 +64,39 @@ export { HEAD_PRESETS, parseHead, attachHead, type HeadLayer } from './prune/hea
 export { cutGraph, pruneModel, resolveCutPoint, outputClasses } from './prune/cut.js';
 export {
   parseBudget,
+  DEFAULT_BUDGET,
   budgetViolations,
   selectCandidate,
   type Budget,
   type Candidate,
   type Reference,
 } from './prune/budget.js';
-export { preparePruneData, loadAll, SPLIT_FRACTIONS, type PruneData } from './prune/data.js';
+export {
+  preparePruneData,
+  loadAll,
+  checkDisjoint,
+  partitionCounts,
+  SPLIT_FRACTIONS,
+  type PruneData,
+  type PartitionRecord,
+  type PartitionSpecs,
+} from './prune/data.js';
+export {
+  resolveRecipe,
+  sizeSchedule,
+  describeTraining,
+  TASK_RECIPES,
+  RECIPES,
+  MIN_EPOCHS,
+  type Recipe,
+  type BestRecipe,
+  type RecipeOverrides,
+  type ResolvedRecipe,
+} from './prune/recipe.js';
 export {
   PruneSession,
   PAPER_SCHEDULES,
   headGraph,
-  taskOf,
   type PruneOptions,
   type PruneResult,
   type Schedule,

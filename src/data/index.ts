@@ -11,3 +11,4 @@ export * from './kws.js';
 export * from './vww.js';
 export * from './open.js';
 export * from './synthetic.js';
+export * from './kinds.js';

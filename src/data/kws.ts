@@ -83,6 +83,15 @@ function featureFn(features: KwsFeatures | undefined): (x: Float32Array) => Floa
 }
 
 /**
+ * True when DIR is laid out as the full Speech Commands release (word folders and the two list
+ * files) rather than the canonical test layout (`_silence_/`, `_unknown_/`).
+ */
+export function isSpeechCommandsRelease(dir: string): boolean {
+  const entries = listDir(dir, 'Speech Commands');
+  return !entries.includes('_silence_') && !entries.includes('_unknown_');
+}
+
+/**
  * `speech-commands:DIR`. The canonical test layout has `_silence_/` and `_unknown_/` folders.
  * The full release has word folders, `_background_noise_/`, validation_list.txt and
  * testing_list.txt; splits follow the MLPerf reference (tfds speech_commands): every non-keyword
@@ -152,6 +161,13 @@ export async function openSpeechCommands(
     };
     const validation = readList('validation_list.txt');
     const testing = readList('testing_list.txt');
+    // A clip in both lists would be validated and tested on: the release never does that.
+    for (const rel of validation) {
+      if (testing.has(rel))
+        throw new TinypruneError(
+          `${join(dir, rel)}: listed in both validation_list.txt and testing_list.txt (a clip must be in one partition)`,
+        );
+    }
     for (const word of entries) {
       if (word.startsWith('_')) continue;
       const path = join(dir, word);

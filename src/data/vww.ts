@@ -67,6 +67,30 @@ export async function openEembcVww(dir: string, opts: VwwOptions = {}): Promise<
 export interface VwwFoldersOptions extends VwwOptions {
   /** Model input [height, width, channels] (default [96, 96, 3]; 1 channel = grayscale). */
   inputShape?: number[];
+  /**
+   * With a `train/ val/ test/` layout: which partition (default train). `validation` is read
+   * as `val`.
+   */
+  split?: string;
+}
+
+/** Folder names accepted for each partition of a `train/ val/ test/` image layout. */
+const SPLIT_FOLDERS: Record<'train' | 'val' | 'test', string[]> = {
+  train: ['train'],
+  val: ['val', 'validation'],
+  test: ['test'],
+};
+
+/**
+ * The folder of partition `part` in a `train/ val/ test/` layout under DIR (each holding
+ * person/ and non_person/), or undefined when DIR has none.
+ */
+export function splitFolderOf(dir: string, part: 'train' | 'val' | 'test'): string | undefined {
+  for (const name of SPLIT_FOLDERS[part]) {
+    const sub = join(dir, name);
+    if (existsSync(sub) && statSync(sub).isDirectory()) return sub;
+  }
+  return undefined;
 }
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.bmp']);
@@ -159,6 +183,22 @@ export async function openVwwFolders(dir: string, opts: VwwFoldersOptions = {}):
   ) {
     throw new TinypruneError(
       `input shape: expected [height, width, 1 or 3], found [${shape.join(', ')}]`,
+    );
+  }
+  if (splitFolderOf(dir, 'train') !== undefined) {
+    const split = opts.split ?? 'train';
+    const part = split === 'validation' ? 'val' : split;
+    if (part !== 'train' && part !== 'val' && part !== 'test')
+      throw new TinypruneError(
+        `split option: expected train, val or test (the folders of ${dir}), found '${split}'`,
+      );
+    const sub = splitFolderOf(dir, part);
+    if (sub === undefined)
+      throw new TinypruneError(`${join(dir, part)}: folder not found (split=${split})`);
+    dir = sub;
+  } else if (opts.split !== undefined) {
+    throw new TinypruneError(
+      `${dir}: split=${opts.split} needs train/ val/ test/ folders inside, found person/ non_person/ only`,
     );
   }
   const files: string[] = [];

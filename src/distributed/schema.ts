@@ -128,6 +128,7 @@ export const SETTINGS_FIELDS: { [K in keyof Required<RowSettings>]: Schema } = {
   patience: int(1, 1e6),
   ema: num({ min: 0, max: 1 }),
   workers: int(1, 64),
+  recipe: oneOf('best', 'paper'),
   backend: oneOf('torch', 'wasm', 'auto'),
   threads: int(1, 1024),
 };

@@ -10,7 +10,17 @@ export interface Budget {
   peakActivationBytes?: number;
   /** Largest allowed accuracy drop against the unpruned model, as a fraction (0.01 = 1 point). */
   drop?: number;
+  /**
+   * `macs=any`: allow a pruned model that costs more MACs than the unpruned one. Without it and
+   * without a MACs limit, a candidate may cost at most the unpruned model's MACs: cutting early
+   * and attaching a wide head can cut parameters yet add compute (block 1 + aux on VWW:
+   * −90% parameters, +29% MACs, +45% cycles), which is no pruning.
+   */
+  anyMacs?: boolean;
 }
+
+/** The budget of `run` and of `prune --cut auto` when none is given. */
+export const DEFAULT_BUDGET = 'params=50%,drop=3%';
 
 export interface Candidate {
   cut: string;
@@ -47,7 +57,7 @@ export function parseBudget(text: string): Budget {
   const budget: Budget = {};
   const bad = (entry: string, why: string): never => {
     throw new TinypruneError(
-      `--budget: ${why} in "${entry}" (expected e.g. params=20k,macs=4M,memory=64KB,drop=1%)`,
+      `--budget: ${why} in "${entry}" (expected e.g. params=20k,macs=4M,memory=64KB,drop=1%; macs=any allows more MACs than the unpruned model)`,
     );
   };
   for (const entry of text.split(',').map((s) => s.trim())) {
@@ -59,9 +69,12 @@ export function parseBudget(text: string): Budget {
       .slice(eq + 1)
       .trim()
       .toLowerCase();
-    if (key === 'params' || key === 'macs') {
+    if (key === 'macs' && value === 'any') {
+      budget.anyMacs = true;
+    } else if (key === 'params' || key === 'macs') {
       const m = /^(\d+(?:\.\d+)?)([kmg%]?)$/.exec(value);
-      if (!m) bad(entry, 'expected a count such as 20000, 20k, 4M or 50% (of the unpruned model)');
+      if (!m)
+        bad(entry, 'expected a count such as 20000, 20k, 4M, 50% (of the unpruned model) or any');
       if (m![2] === '%')
         budget[key === 'params' ? 'paramsFraction' : 'macsFraction'] = Number(m![1]) / 100;
       else budget[key] = Number(m![1]) * SUFFIX[m![2]!]!;
@@ -92,6 +105,8 @@ export function budgetViolations(c: Candidate, b: Budget, ref: Reference): strin
   const macs = limit(b.macs, b.macsFraction, ref.macs);
   if (c.params > params) out.push(`params ${c.params} > ${Math.floor(params)}`);
   if (c.macs > macs) out.push(`MACs ${c.macs} > ${Math.floor(macs)}`);
+  else if (b.macs === undefined && b.macsFraction === undefined && !b.anyMacs && c.macs > ref.macs)
+    out.push(`MACs ${c.macs} > ${ref.macs} of the unpruned model (macs=any allows it)`);
   if (b.peakActivationBytes !== undefined && c.peakActivationBytes > b.peakActivationBytes)
     out.push(`peak memory ${c.peakActivationBytes} B > ${b.peakActivationBytes} B`);
   const drop = ref.valAccuracy - c.valAccuracy;

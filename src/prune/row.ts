@@ -8,7 +8,13 @@ import type { EpochLogs } from '../engine/train.js';
 import { writeTflite } from '../io/tflite/writer.js';
 import { selectCandidate, type Budget } from './budget.js';
 import { resolveCutPoint } from './cut.js';
-import { preparePruneData, type Fold } from './data.js';
+import {
+  partitionCounts,
+  preparePruneData,
+  type Fold,
+  type PartitionSpecs,
+  type PruneData,
+} from './data.js';
 import { deployableGraph } from './save.js';
 import type { SweepRecord } from './sweep.js';
 import { PruneSession, type PruneOptions, type PruneResult, type SessionOptions } from './train.js';
@@ -30,6 +36,8 @@ export interface RowSpec {
   modelFile?: string;
   /** Dataset spec (docs/datasets.md). */
   data: string;
+  /** Separate validation / test sets (`--val-data`, `--test-data`). */
+  partitions?: PartitionSpecs;
   /** K-fold cross-validation: which fold this row trains on. */
   fold?: Fold;
   /** Cut point name, or UNPRUNED_CUT for the unpruned model's row. */
@@ -76,15 +84,26 @@ export class SessionPool {
     private readonly options: SessionOptions = {},
   ) {}
 
-  get(spec: Pick<RowSpec, 'base' | 'modelKey' | 'data' | 'fold' | 'settings'>) {
-    const key = JSON.stringify([spec.modelKey, spec.data, spec.settings.seed, spec.fold ?? null]);
+  get(
+    spec: Pick<RowSpec, 'base' | 'modelKey' | 'data' | 'partitions' | 'fold' | 'settings'>,
+    /** The data already opened and split for this spec (saves opening it twice). */
+    prepared?: PruneData,
+  ) {
+    const key = JSON.stringify([
+      spec.modelKey,
+      spec.data,
+      spec.partitions ?? null,
+      spec.settings.seed,
+      spec.fold ?? null,
+    ]);
     let s = this.sessions.get(key);
     if (s) {
       this.sessions.delete(key); // re-insert: most recent last
     } else {
-      s = preparePruneData(spec.data, spec.settings.seed, spec.fold).then((d) =>
-        PruneSession.open(spec.base, d, this.options),
-      );
+      const data = prepared
+        ? Promise.resolve(prepared)
+        : preparePruneData(spec.data, spec.settings.seed, spec.fold, spec.partitions);
+      s = data.then((d) => PruneSession.open(spec.base, d, this.options));
       s.catch(() => this.sessions.delete(key));
     }
     this.sessions.set(key, s);
@@ -98,7 +117,10 @@ export async function trainRow(spec: RowSpec, hooks: RowHooks = {}): Promise<Row
   const t0 = Date.now();
   const session = await (hooks.sessions ?? new SessionPool()).get(spec);
   const unpruned = await session.unprunedAccuracy();
-  const common = { split: session.data.split, grouping: session.data.grouping };
+  const common = {
+    split: `${session.data.split}; ${partitionCounts(session.data)}`,
+    grouping: session.data.grouping,
+  };
   if (spec.cut === UNPRUNED_CUT) {
     const row: SweepRecord = {
       cut: UNPRUNED_CUT,
@@ -149,6 +171,9 @@ export async function pruneAndSelect(o: {
   onEpochEnd?: (cut: string, logs: EpochLogs) => void;
   /** Feature-cache settings of the session. */
   session?: SessionOptions;
+  partitions?: PartitionSpecs;
+  /** The data, already opened and split with these settings' seed. */
+  prepared?: PruneData;
 }) {
   const log = o.log ?? (() => {});
   if (o.cut === 'auto' && !o.budget)
@@ -158,6 +183,7 @@ export async function pruneAndSelect(o: {
   );
   const sessions = new SessionPool(1, o.session);
   const spec = (cut: string): RowSpec => ({ ...o, cut, head: o.head, settings: o.settings });
+  if (o.prepared) await sessions.get(spec(UNPRUNED_CUT), o.prepared);
   const unprunedRow = await trainRow(spec(UNPRUNED_CUT), { sessions });
   const results: PruneResult[] = [];
   for (const cut of cuts) {

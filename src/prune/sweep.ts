@@ -1,3 +1,4 @@
+import type { PartitionSpecs } from './data.js';
 // A sweep: every cut × head (× fold), each row one `trainRow` call. Where the rows run is an
 // executor: `localExecutor` trains them here one after another; the queue executor
 // (src/distributed) sends them to workers. Either way `runSweep` writes the same row files and
@@ -46,6 +47,8 @@ export interface SweepPlan {
   /** The file `base` was read from (needed to send rows to a queue). */
   modelFile?: string;
   data: string;
+  /** Separate validation / test sets (`--val-data`, `--test-data`). */
+  partitions?: PartitionSpecs;
   cuts: string[];
   heads: string[];
   settings: RowSettings;
@@ -91,6 +94,7 @@ export function planRows(plan: SweepPlan): RowSpec[] {
       modelKey: plan.modelKey,
       ...(plan.modelFile && { modelFile: plan.modelFile }),
       data: plan.data,
+      ...(plan.partitions && { partitions: plan.partitions }),
       settings: plan.settings,
       ...(fold && { fold }),
     };
@@ -153,7 +157,9 @@ export function localExecutor(
         log(`${label}: done earlier`);
         continue;
       }
-      const bar = o.progress?.(label, spec.settings.schedule.epochs);
+      // A step-sized schedule becomes epochs only against the session's training set.
+      const epochs = (await sessions.get(spec)).schedule(spec.settings).epochs;
+      const bar = o.progress?.(label, epochs);
       try {
         const r = await trainRow(spec, {
           sessions,

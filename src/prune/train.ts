@@ -15,6 +15,7 @@ import { evaluatePredictions, type Evaluation } from '../eval/metrics.js';
 import { cutGraph, pruneModel } from './cut.js';
 import type { PruneData } from './data.js';
 import type { Examples, MixSettings } from './mixup.js';
+import { sizeSchedule, type Recipe } from './recipe.js';
 import { graphToOnnx } from '../engine/onnx.js';
 import { dataFingerprint } from '../data/fingerprint.js';
 import type { Progress } from '../cli/progress.js';
@@ -30,29 +31,15 @@ export interface Schedule {
   batchSize: number;
   epochs: number;
   lr: LrSchedule;
+  /**
+   * Size the schedule to about this many optimiser steps once the training set is known
+   * (`sizeSchedule` in recipe.ts sets `epochs` and moves the learning-rate boundaries).
+   */
+  steps?: number;
 }
 
-/** The paper's schedules (De Leon & Atienza; MLPerf Tiny training scripts). */
-export const PAPER_SCHEDULES: Record<'kws' | 'vww', Schedule> = {
-  kws: {
-    optimizer: 'adam',
-    batchSize: 100,
-    epochs: 30,
-    lr: { unit: 'epoch', boundaries: [12, 24], values: [5e-4, 1e-4, 2e-5] },
-  },
-  vww: {
-    optimizer: 'adam',
-    batchSize: 32,
-    epochs: 50,
-    lr: { unit: 'epoch', boundaries: [20, 30], values: [1e-3, 5e-4, 2.5e-4] },
-  },
-};
-
-/** KWS models take 49x10 MFCC; everything else gets the image schedule. */
-export function taskOf(g: Graph): 'kws' | 'vww' {
-  const s = getTensor(g, g.inputs[0]!).shape;
-  return s[1] === 49 && s[2] === 10 ? 'kws' : 'vww';
-}
+// The paper's schedules live with the recipes (src/prune/recipe.ts); re-exported for callers.
+export { PAPER_SCHEDULES } from './recipe.js';
 
 export interface PruneOptions {
   seed: number;
@@ -75,6 +62,8 @@ export interface PruneOptions {
   /** Decay of the weights' moving average (Polyak averaging); absent trains without it. */
   ema?: number;
   workers?: number;
+  /** The recipe these settings were resolved from (a record; the settings themselves rule). */
+  recipe?: Recipe;
   /** Training backend (default auto: torch when the libtorch addon loads, else wasm). */
   backend?: BackendChoice;
   /** Intra-op threads of the torch backend (default: all cores). */
@@ -100,6 +89,8 @@ export interface PruneResult {
   bestEpoch: number;
   /** The backend that trained. */
   backend: BackendKind;
+  /** The schedule trained (a step-sized one made concrete for this training set). */
+  schedule: Schedule;
 }
 
 /** The part of a pruned graph after the cut, as a graph reading the cut tensor. */
@@ -343,6 +334,11 @@ export class PruneSession {
     return this.unpruned;
   }
 
+  /** The schedule `prune` trains with these options: sized to clean + augmented views. */
+  schedule(opts: Pick<PruneOptions, 'schedule' | 'views'>): Schedule {
+    return sizeSchedule(opts.schedule, this.data.train.length * ((opts.views ?? 0) + 1));
+  }
+
   /** Cuts the base model at `cut`, attaches `head`, trains it, and evaluates every split. */
   async prune(cut: CutPoint, head: string, opts: PruneOptions): Promise<PruneResult> {
     const rng = new Rng(opts.seed);
@@ -381,13 +377,14 @@ export class PruneSession {
     opts.onStage?.('train');
     const trained = opts.finetune ? graph : headGraph(graph, cut);
     const model = await createTrainable(trained, { backend: opts.backend, threads: opts.threads });
+    const schedule = this.schedule(opts);
     let history;
     try {
       history = await fit(model, {
-        epochs: opts.schedule.epochs,
-        batchSize: opts.schedule.batchSize,
-        optimizer: opts.schedule.optimizer,
-        lr: opts.schedule.lr,
+        epochs: schedule.epochs,
+        batchSize: schedule.batchSize,
+        optimizer: schedule.optimizer,
+        lr: schedule.lr,
         patience: opts.patience,
         ema: opts.ema,
         seed: opts.seed,
@@ -422,6 +419,7 @@ export class PruneSession {
       epochs: history.epochs,
       bestEpoch: history.bestEpoch,
       backend: history.backend,
+      schedule,
     };
   }
 }

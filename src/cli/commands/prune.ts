@@ -2,18 +2,21 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TinypruneError } from '../../graph/types.js';
 import { loadModel } from '../../io/load.js';
-import { parseBudget } from '../../prune/budget.js';
+import { DEFAULT_BUDGET, parseBudget } from '../../prune/budget.js';
 import { pruneAndSelect } from '../../prune/row.js';
+import {
+  partitionCounts,
+  preparePruneData,
+  type PartitionSpecs,
+  type PruneData,
+} from '../../prune/data.js';
+import { describeTraining, resolveRecipe, type Recipe } from '../../prune/recipe.js';
+import { taskOfSpec, type Task } from '../../data/kinds.js';
 import { parseHead } from '../../prune/heads.js';
 import { saveTflite } from '../../prune/save.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import {
-  PAPER_SCHEDULES,
-  taskOf,
-  type PruneOptions,
-  type PruneResult,
-  type SessionOptions,
-} from '../../prune/train.js';
+import type { PruneOptions, PruneResult, SessionOptions } from '../../prune/train.js';
+import { sizeSchedule } from '../../prune/recipe.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../engine/trainable.js';
 import { parsePrecision } from '../../prune/features/codec.js';
 import { progress } from '../progress.js';
@@ -30,7 +33,25 @@ export const TRAINING_OPTIONS: Command['options'] = {
   data: {
     type: 'string',
     value: 'SPEC',
-    description: 'dataset spec (docs/datasets.md); split 60/20/20 train/val/test',
+    description:
+      'dataset spec (docs/datasets.md); its own partitions if it has them (Speech Commands lists, train/ val/ test/ folders), else split 60/20/20 train/val/test',
+  },
+  'val-data': {
+    type: 'string',
+    value: 'SPEC',
+    description: "a separate validation set (default: the data's own, or carved from --data)",
+  },
+  'test-data': {
+    type: 'string',
+    value: 'SPEC',
+    description:
+      "a separate test set, e.g. an EEMBC evaluation set (default: the data's own, or carved from --data)",
+  },
+  recipe: {
+    type: 'string',
+    value: 'R',
+    description:
+      "best (default): distil from the unpruned model on augmented views, schedule sized in optimiser steps; paper: the paper's exact schedule",
   },
   head: {
     type: 'string',
@@ -41,30 +62,36 @@ export const TRAINING_OPTIONS: Command['options'] = {
   finetune: { type: 'boolean', description: 'train tail and head together (default: tail frozen)' },
   distill: {
     type: 'boolean',
-    description: 'distil from the unpruned model (soft targets) as well as labels',
+    description:
+      'distil from the unpruned model (soft targets) as well as labels (on in --recipe best)',
   },
+  'no-distill': { type: 'boolean', description: 'labels only, also with --recipe best' },
   temperature: {
     type: 'string',
     value: 'T',
-    description: 'distillation temperature',
-    default: '4',
+    description: 'distillation temperature (default 4)',
   },
   alpha: {
     type: 'string',
     value: 'A',
-    description: 'weight of the label loss when distilling',
-    default: '0.5',
+    description: 'weight of the label loss when distilling (default 0.5)',
   },
   epochs: {
     type: 'string',
     value: 'N',
-    description: "epochs (default: the paper's schedule for the task)",
+    description:
+      "epochs (default: --recipe paper: the paper's for the task; best: sized by --steps)",
+  },
+  steps: {
+    type: 'string',
+    value: 'N',
+    description:
+      'recipe best: optimiser steps to size the schedule to (default: KWS 17,100, images 12,100)',
   },
   'epoch-scale': {
     type: 'string',
     value: 'K',
-    description: 'stretch the schedule K times (small datasets need more steps)',
-    default: '1',
+    description: "stretch the recipe's schedule K times (epochs, or steps for best)",
   },
   'batch-size': { type: 'string', value: 'N', description: "batch size (default: the paper's)" },
   lr: {
@@ -75,8 +102,8 @@ export const TRAINING_OPTIONS: Command['options'] = {
   views: {
     type: 'string',
     value: 'N',
-    description: 'augmented views of the training set to cache (frozen tail)',
-    default: '0',
+    description:
+      'augmented views of the training set to cache (frozen tail; default: best KWS 4, images 8; paper 0)',
   },
   mixup: {
     type: 'string',
@@ -135,37 +162,38 @@ export const TRAINING_OPTIONS: Command['options'] = {
   quiet: { type: 'boolean', short: 'q', description: 'no progress output' },
 };
 
-export function pruneOptionsFrom(args: ParsedArgs, cmd: string, task: 'kws' | 'vww'): PruneOptions {
-  const paper = PAPER_SCHEDULES[task];
-  const scale = numberOption(args, cmd, 'epoch-scale', { min: 0.01 })!;
-  const epochs =
-    numberOption(args, cmd, 'epochs', { integer: true, min: 1 }) ??
-    Math.round(paper.epochs * scale);
-  const lr0 = numberOption(args, cmd, 'lr', { min: 0 });
-  const ratio = lr0 === undefined ? 1 : lr0 / paper.lr.values[0]!;
-  const stretch = epochs / paper.epochs;
-  const distill = args.values.distill === true;
+/**
+ * The training options of prune, sweep and run: `--recipe` (default best) for the data's task,
+ * with every knob given by hand taking precedence (src/prune/recipe.ts resolves them).
+ */
+export function pruneOptionsFrom(
+  args: ParsedArgs,
+  cmd: string,
+  task: Task,
+  defaultRecipe: Recipe = 'best',
+): PruneOptions & { recipe: Recipe } {
+  if (args.values.distill === true && args.values['no-distill'] === true)
+    throw new TinypruneError(`tinyprune ${cmd}: --distill and --no-distill contradict each other`);
+  const recipe = (stringOption(args, cmd, 'recipe', true) ?? defaultRecipe) as Recipe;
+  const r = resolveRecipe(recipe, task, {
+    epochs: numberOption(args, cmd, 'epochs', { integer: true, min: 1 }),
+    epochScale: numberOption(args, cmd, 'epoch-scale', { min: 0.01 }),
+    steps: numberOption(args, cmd, 'steps', { integer: true, min: 1 }),
+    batchSize: numberOption(args, cmd, 'batch-size', { integer: true, min: 1 }),
+    lr: numberOption(args, cmd, 'lr', { min: 0 }),
+    views: numberOption(args, cmd, 'views', { integer: true, min: 0 }),
+    distill:
+      args.values.distill === true ? true : args.values['no-distill'] === true ? false : undefined,
+    temperature: numberOption(args, cmd, 'temperature', { min: 0.01 }),
+    alpha: numberOption(args, cmd, 'alpha', { min: 0, max: 1 }),
+  });
   return {
+    recipe,
     seed: numberOption(args, cmd, 'seed', { integer: true, min: 0 })!,
     finetune: args.values.finetune === true,
-    distill: distill
-      ? {
-          temperature: numberOption(args, cmd, 'temperature', { min: 0.01 })!,
-          alpha: numberOption(args, cmd, 'alpha', { min: 0, max: 1 })!,
-        }
-      : undefined,
-    schedule: {
-      ...paper,
-      epochs,
-      batchSize:
-        numberOption(args, cmd, 'batch-size', { integer: true, min: 1 }) ?? paper.batchSize,
-      lr: {
-        unit: 'epoch',
-        boundaries: paper.lr.boundaries.map((b) => Math.round(b * stretch)),
-        values: paper.lr.values.map((v) => v * ratio),
-      },
-    },
-    views: numberOption(args, cmd, 'views', { integer: true, min: 0 })!,
+    distill: r.distill,
+    schedule: r.schedule,
+    views: r.views,
     mixup: numberOption(args, cmd, 'mixup', { min: 0 })!,
     patience: numberOption(args, cmd, 'patience', { integer: true, min: 1 }),
     ema: numberOption(args, cmd, 'ema', { min: 0, max: 0.99999 }) || undefined, // 0: off
@@ -201,6 +229,32 @@ export function sessionOptionsFrom(
   };
 }
 
+/** `--val-data` / `--test-data` of a command. */
+export function partitionSpecsFrom(args: ParsedArgs, cmd: string): PartitionSpecs {
+  return {
+    val: stringOption(args, cmd, 'val-data', true),
+    test: stringOption(args, cmd, 'test-data', true),
+  };
+}
+
+/**
+ * Views the user did not ask for are dropped when the data has no augmentation (they would be
+ * copies of the clean set): says so through `log`.
+ */
+export function fitOptionsToData(
+  opts: PruneOptions,
+  data: PruneData,
+  args: ParsedArgs,
+  log: (line: string) => void,
+): void {
+  if (!data.augmentedTrain && (opts.views ?? 0) > 0 && args.values.views === undefined) {
+    log(
+      `${data.spec}: no augmentation for this data (no background noise?): training without views`,
+    );
+    opts.views = 0;
+  }
+}
+
 /** The JSON record of one trained cut (no weights). */
 export function resultRecord(r: PruneResult, extra: Record<string, unknown>) {
   const acc = (e: PruneResult['test']) => ({
@@ -221,6 +275,7 @@ export function resultRecord(r: PruneResult, extra: Record<string, unknown>) {
     test: { ...acc(r.test), perClass: r.test.perClass, confusion: r.test.confusion },
     bestEpoch: r.bestEpoch,
     backend: r.backend,
+    schedule: r.schedule,
     ...extra,
   };
 }
@@ -241,7 +296,7 @@ export const pruneCommand: Command = {
     budget: {
       type: 'string',
       value: 'B',
-      description: 'with --cut auto: e.g. params=20k,macs=4M,drop=1%',
+      description: `with --cut auto: e.g. params=20k,macs=4M,drop=1% (default ${DEFAULT_BUDGET}; never more MACs than the unpruned model unless macs=any)`,
     },
   },
   async run(args) {
@@ -251,24 +306,40 @@ export const pruneCommand: Command = {
     const out = stringOption(args, 'prune', 'out');
     const head = String(args.values.head);
     parseHead(head);
-    const budget =
-      args.values.budget !== undefined ? parseBudget(String(args.values.budget)) : undefined;
-    if (cutName === 'auto' && !budget)
-      throw new TinypruneError('tinyprune prune: --cut auto needs --budget');
+    const budgetText =
+      args.values.budget !== undefined
+        ? String(args.values.budget)
+        : cutName === 'auto'
+          ? DEFAULT_BUDGET
+          : undefined;
+    const budget = budgetText !== undefined ? parseBudget(budgetText) : undefined;
     const base = await loadModel(modelPath);
-    const opts = pruneOptionsFrom(args, 'prune', taskOf(base));
+    const opts = pruneOptionsFrom(args, 'prune', taskOfSpec(spec));
     const quiet = args.values.quiet === true;
     const log = (s: string) => quiet || console.error(s);
+    const partitions = partitionSpecsFrom(args, 'prune');
+    const data = await preparePruneData(spec, opts.seed, undefined, partitions);
+    log(`data: ${partitionCounts(data)} (${data.split})`);
+    fitOptionsToData(opts, data, args, log);
+    log(
+      describeTraining(
+        opts,
+        sizeSchedule(opts.schedule, data.train.length * ((opts.views ?? 0) + 1)),
+        data.train.length,
+      ),
+    );
     const logLines: string[] = [];
     let lastCut = '';
-    const { chosen, unpruned, split, extraction } = await pruneAndSelect({
+    const { chosen, unpruned, extraction } = await pruneAndSelect({
       base,
       modelKey: modelPath,
       data: spec,
+      partitions,
+      prepared: data,
       cut: cutName,
       head,
       settings: opts,
-      budget: budget && { rule: budget, text: String(args.values.budget) },
+      budget: budget && { rule: budget, text: budgetText! },
       session: sessionOptionsFrom(args, 'prune', out, quiet),
       log: (line) => {
         if (lastCut && !quiet && process.stderr.isTTY) process.stderr.write('\n');
@@ -288,7 +359,9 @@ export const pruneCommand: Command = {
     const record = resultRecord(chosen, {
       model: modelPath,
       data: spec,
-      split,
+      split: data.split,
+      partitions: data.partitions,
+      recipe: opts.recipe,
       unpruned: {
         val: unpruned.val,
         test: {

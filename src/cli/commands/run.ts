@@ -1,15 +1,19 @@
 import { resolve } from 'node:path';
-import { parseBudget } from '../../prune/budget.js';
+import { DEFAULT_BUDGET, parseBudget } from '../../prune/budget.js';
 import { parseHeadList } from '../../prune/heads.js';
 import { runPipeline } from '../../pipeline/run.js';
-import { taskOf } from '../../prune/train.js';
-import { loadModel } from '../../io/load.js';
+import { taskOfSpec } from '../../data/kinds.js';
 import { TinypruneError } from '../../graph/types.js';
 import type { Command } from '../command.js';
 import { numberOption } from '../command.js';
 import { progress } from '../progress.js';
 import { getTarget, TARGET_NAMES } from '../../mcu/targets.js';
-import { pruneOptionsFrom, sessionOptionsFrom, TRAINING_OPTIONS } from './prune.js';
+import {
+  partitionSpecsFrom,
+  pruneOptionsFrom,
+  sessionOptionsFrom,
+  TRAINING_OPTIONS,
+} from './prune.js';
 import { QUEUE_OPTIONS } from './sweep.js';
 import { redact } from '../../distributed/url.js';
 
@@ -47,8 +51,9 @@ export const runCommand: Command = {
     budget: {
       type: 'string',
       value: 'B',
-      description: 'selection rule, e.g. params=20k,drop=1%',
-      default: 'params=50%,drop=3%',
+      description:
+        'selection rule, e.g. params=20k,drop=1%; never more MACs than the unpruned model unless macs=any',
+      default: DEFAULT_BUDGET,
     },
     target: {
       type: 'string',
@@ -88,7 +93,13 @@ export const runCommand: Command = {
     const budget = String(args.values.budget);
     parseBudget(budget);
     const quiet = args.values.quiet === true;
-    const prune = pruneOptionsFrom(args, 'run', model ? taskOf(await loadModel(model)) : 'vww');
+    // The demo keeps its own short schedule (paper recipe) unless a recipe is asked for.
+    const prune = pruneOptionsFrom(
+      args,
+      'run',
+      taskOfSpec(data ?? 'synthetic:shapes'),
+      model ? 'best' : 'paper',
+    );
     // The demo's schedule: short, since its model and data are small.
     if (!model && args.values.epochs === undefined)
       prune.schedule = {
@@ -114,6 +125,8 @@ export const runCommand: Command = {
       budget,
       target,
       prune,
+      partitionSpecs: partitionSpecsFrom(args, 'run'),
+      viewsByHand: args.values.views !== undefined,
       deployInputs: numberOption(args, 'run', 'deploy-inputs', { integer: true, min: 1 })!,
       // The report shows the command; a queue URL's password never appears in it.
       command: redact(['tinyprune', 'run', ...process.argv.slice(3)].join(' ')),

@@ -5,11 +5,19 @@ import { parseBudget } from '../../prune/budget.js';
 import { resolveCutPoint } from '../../prune/cut.js';
 import { parseHeadList } from '../../prune/heads.js';
 import { localExecutor, runSweep, writeSweepOutputs, type SweepPlan } from '../../prune/sweep.js';
-import { taskOf } from '../../prune/train.js';
 import { SessionPool } from '../../prune/row.js';
+import { partitionCounts, preparePruneData } from '../../prune/data.js';
+import { taskOfSpec } from '../../data/kinds.js';
+import { describeTraining, sizeSchedule } from '../../prune/recipe.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
-import { pruneOptionsFrom, sessionOptionsFrom, TRAINING_OPTIONS } from './prune.js';
+import {
+  fitOptionsToData,
+  partitionSpecsFrom,
+  pruneOptionsFrom,
+  sessionOptionsFrom,
+  TRAINING_OPTIONS,
+} from './prune.js';
 import { progress } from '../progress.js';
 import { join } from 'node:path';
 
@@ -66,7 +74,7 @@ export const sweepCommand: Command = {
     const budget =
       budgetText !== undefined ? { rule: parseBudget(budgetText), text: budgetText } : undefined;
     const base = await loadModel(modelPath);
-    const opts = pruneOptionsFrom(args, 'sweep', taskOf(base));
+    const opts = pruneOptionsFrom(args, 'sweep', taskOfSpec(spec));
     const cuts = args.values.cuts
       ? String(args.values.cuts)
           .split(',')
@@ -80,11 +88,24 @@ export const sweepCommand: Command = {
       throw new TinypruneError(
         `tinyprune sweep: --folds: expected an integer of at least 3, found "${String(args.values.folds)}"`,
       );
+    // The data as the first row will see it: partition counts, and settings that depend on it.
+    const partitions = partitionSpecsFrom(args, 'sweep');
+    const first = await preparePruneData(
+      spec,
+      opts.seed,
+      folds ? { index: 0, count: folds } : undefined,
+      partitions,
+    );
+    log(`data: ${partitionCounts(first)} (${first.split})`);
+    fitOptionsToData(opts, first, args, log);
+    const examples = first.train.length * ((opts.views ?? 0) + 1);
+    log(describeTraining(opts, sizeSchedule(opts.schedule, examples), first.train.length));
     const plan: SweepPlan = {
       base,
       modelKey: modelPath,
       modelFile: modelPath,
       data: spec,
+      partitions,
       cuts,
       heads,
       settings: opts,

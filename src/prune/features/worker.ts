@@ -15,7 +15,10 @@ const loaders = new Map<string, Promise<ViewLoader>>();
 port.on('message', async (req: LoadRequest) => {
   try {
     // No per-dataset example cache here: it would grow with the dataset in every worker.
-    data ??= preparePruneData(reopen[0], reopen[1], reopen[2], { ...reopen[3], cache: false });
+    data ??= preparePruneData(reopen[0], reopen[1], reopen[2], reopen[3], {
+      ...reopen[4],
+      cache: false,
+    });
     const key = JSON.stringify(req.ref);
     let loader = loaders.get(key);
     if (!loader) loaders.set(key, (loader = data.then((d) => openView(d, req.ref as ViewRef))));
