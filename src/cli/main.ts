@@ -1,6 +1,7 @@
 import { helpText, parseCommandArgs } from '../cli/command.js';
 import { TinypruneError } from '../graph/types.js';
 import { COMMANDS } from './commands/index.js';
+import { checkCommandArgs } from './limits.js';
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(helpText(cmd));
       return 0;
     }
+    checkCommandArgs(cmd, args); // limits and paths, before any work (cli/limits.ts)
     return await cmd.run(args);
   } catch (e) {
     if (e instanceof TinypruneError) {

@@ -4,6 +4,7 @@ import { TinypruneError } from '../graph/types.js';
 import { openDataset } from '../data/open.js';
 import { augmentImage } from '../data/augment-image.js';
 import { Rng } from '../data/random.js';
+import { checkSplitSizes } from './limits.js';
 
 /** Train / validation / test fractions of the data given to prune and sweep. */
 export const SPLIT_FRACTIONS = [0.6, 0.2, 0.2];
@@ -57,6 +58,14 @@ export async function preparePruneData(
         `--folds: expected at least 3 folds and a fold index below their count, found fold ${index + 1} of ${count}`,
       );
     const parts = partition(all, new Array<number>(count).fill(1 / count), seed);
+    const foldNames = parts.map((_, k) => `fold ${k + 1}`);
+    checkSplitSizes(
+      spec,
+      parts.map((p) => p.length),
+      foldNames,
+      all.length,
+      count,
+    );
     const v = (index + 1) % count;
     test = all.subset(parts[index]!);
     val = all.subset(parts[v]!);
@@ -68,11 +77,14 @@ export async function preparePruneData(
     );
     split = `${grouping} ${count}-fold cross-validation, fold ${index + 1} (test part ${index + 1}, validation part ${v + 1}), seed ${seed}`;
   } else {
-    [train, val, test] = partition(all, SPLIT_FRACTIONS, seed).map((p) => all.subset(p)) as [
-      Dataset,
-      Dataset,
-      Dataset,
-    ];
+    const parts = partition(all, SPLIT_FRACTIONS, seed);
+    checkSplitSizes(
+      spec,
+      parts.map((p) => p.length),
+      ['train', 'validation', 'test'],
+      all.length,
+    );
+    [train, val, test] = parts.map((p) => all.subset(p)) as [Dataset, Dataset, Dataset];
     split = `${grouping} 60/20/20, seed ${seed}`;
   }
   const kind = spec.slice(0, spec.indexOf(':'));

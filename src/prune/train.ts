@@ -12,6 +12,7 @@ import { evaluatePredictions, type Evaluation } from '../eval/metrics.js';
 import { cutGraph, pruneModel } from './cut.js';
 import { loadAll, type PruneData } from './data.js';
 import { mixup, type Examples, type MixSettings } from './mixup.js';
+import { checkViewBudget } from './limits.js';
 
 export interface Schedule {
   optimizer: 'adam' | 'sgd';
@@ -187,6 +188,10 @@ export class PruneSession {
     const rng = new Rng(opts.seed);
     const graph = pruneModel(this.base, cut, head, rng, this.classes.length);
     const views = opts.views ?? 0;
+    // Inputs, features and teacher logits of every cached view must fit (prune/limits.ts).
+    const perExample =
+      this.train.x.length / Math.max(1, this.train.n) + cut.shape.reduce((a, b) => a * b, 1);
+    if (views > 0) checkViewBudget(views, this.train.n, 4 * (perExample + this.classes.length));
     if (opts.mixup && (!opts.distill || views < 1))
       throw new TinypruneError(
         '--mixup needs --distill and --views 1 or more: it mixes the augmented views, and the teacher scores the mixed inputs',
