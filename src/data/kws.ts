@@ -143,7 +143,7 @@ export async function openSpeechCommands(
           `${p}: not found (the full Speech Commands layout needs it; or use the canonical test layout with _silence_/ and _unknown_/)`,
         );
       return new Set(
-        readTextBounded(p, 'data')
+        readTextBounded(p, 'data', 'list file')
           .split(/\r?\n/)
           .map((l) => l.trim())
           .filter(Boolean),
@@ -272,7 +272,7 @@ export async function readLabels(dir: string, present: Set<string>) {
   const csv = join(dir, 'y_labels.csv');
   if (!present.has('y_labels.csv'))
     throw new TinypruneError(`${csv}: not found (expected 'file, n_classes, label' rows)`);
-  const rows = parseLabelsCsv(readTextBounded(csv, 'data'), csv);
+  const rows = parseLabelsCsv(readTextBounded(csv, 'data', 'label file'), csv);
   for (const [i, r] of rows.entries()) {
     if (!present.has(r.file))
       throw new TinypruneError(`${csv}:${i + 1}: names ${r.file}, which is not in ${dir}`);

@@ -111,7 +111,7 @@ export function decodeBmp(
  */
 export async function loadImage(file: string, shape: number[]): Promise<Float32Array> {
   const [h, w, c] = shape as [number, number, number];
-  const bytes = readFileBounded(file, 'data'); // regular file under the limit (io/files.ts)
+  const bytes = readFileBounded(file, 'data', 'image'); // regular file under the limit (io/files.ts)
   try {
     let img: Sharp;
     if (extname(file).toLowerCase() === '.bmp') {

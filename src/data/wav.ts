@@ -63,7 +63,7 @@ export function parseWav(bytes: Uint8Array, source: string): Wav {
 }
 
 export async function readWav(path: string): Promise<Wav> {
-  return parseWav(readFileBounded(path, 'data'), path); // regular file under the limit
+  return parseWav(readFileBounded(path, 'data', 'WAV file'), path); // regular file under the limit
 }
 
 /**

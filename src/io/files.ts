@@ -49,11 +49,11 @@ function describe(mode: {
 }
 
 /**
- * Reads a whole regular file of at most the kind's limit. Every failure is a one-line
+ * Reads a whole regular file of at most the kind's limit (`what` names it in errors). Every failure is a one-line
  * TinypruneError naming the file, what was expected and, for the size, how to raise the limit.
  */
-export function readFileBounded(path: string, kind: FileKind): Uint8Array {
-  const l = LIMITS[kind];
+export function readFileBounded(path: string, kind: FileKind, what?: string): Uint8Array {
+  const l = { ...LIMITS[kind], what: what ?? LIMITS[kind].what };
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO with no writer must not wait; it is refused after fstat.
@@ -103,6 +103,6 @@ export function readFileBounded(path: string, kind: FileKind): Uint8Array {
 }
 
 /** readFileBounded as UTF-8 text. */
-export function readTextBounded(path: string, kind: FileKind): string {
-  return new TextDecoder().decode(readFileBounded(path, kind));
+export function readTextBounded(path: string, kind: FileKind, what?: string): string {
+  return new TextDecoder().decode(readFileBounded(path, kind, what));
 }

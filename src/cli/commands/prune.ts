@@ -197,6 +197,10 @@ export const pruneCommand: Command = {
       args.values.budget !== undefined ? parseBudget(String(args.values.budget)) : undefined;
     if (cutName === 'auto' && !budget)
       throw new TinypruneError('tinyprune prune: --cut auto needs --budget');
+    if (cutName !== 'auto' && budget)
+      throw new TinypruneError(
+        `tinyprune prune: --budget picks among cuts with --cut auto; with --cut ${cutName} it would be ignored (drop --budget or use --cut auto)`,
+      );
     const base = await loadModel(modelPath);
     const opts = pruneOptionsFrom(args, 'prune', taskOf(base));
     const cuts = cutName === 'auto' ? findCutPoints(base) : [resolveCutPoint(base, cutName)];
