@@ -128,7 +128,7 @@ test('WAV reader: each bad file gives a one-line TinypruneError naming the file 
   }
   await assert.rejects(
     readClip(join(dir, 'missing.wav')),
-    /missing\.wav: cannot read WAV file \(ENOENT\)/,
+    /cannot read WAV file .*missing\.wav: no such file/,
   );
 });
 

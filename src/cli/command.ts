@@ -65,7 +65,14 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs & { h
   } catch (e) {
     // Only parse errors are the user's; anything else is a bug in the option table.
     if (!(e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) throw e;
-    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    const msg = (e as Error).message
+      .replace(/\. To specify a positional argument.*$/s, '')
+      .replace(/\s*\n\s*/g, ' '); // one line (parseArgs explains an ambiguous `-1` on three)
+    const ambiguous = /Option '(--[\w-]+)' argument is ambiguous/.exec(msg);
+    if (ambiguous)
+      throw new TinypruneError(
+        `tinyprune ${cmd.name}: ${ambiguous[1]} is followed by a value starting with "-" (write ${ambiguous[1]}=VALUE if you mean it)`,
+      );
     throw new TinypruneError(`tinyprune ${cmd.name}: ${msg} (see tinyprune ${cmd.name} --help)`);
   }
   const values = parsed.values as ParsedArgs['values'];

@@ -1,6 +1,8 @@
 import { helpText, parseCommandArgs } from '../cli/command.js';
 import { TinypruneError } from '../graph/types.js';
 import { COMMANDS } from './commands/index.js';
+import { checkCommandArgs } from './limits.js';
+import { logSafe } from '../io/sanitize.js';
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -45,10 +47,13 @@ export async function main(argv: string[]): Promise<number> {
       console.log(helpText(cmd));
       return 0;
     }
+    checkCommandArgs(cmd, args); // limits and paths, before any work (cli/limits.ts)
     return await cmd.run(args);
   } catch (e) {
     if (e instanceof TinypruneError) {
-      console.error(e.message.startsWith('tinyprune') ? e.message : `tinyprune: ${e.message}`);
+      // logSafe: names from model files in the message cannot add lines or control the terminal.
+      const msg = logSafe(e.message);
+      console.error(msg.startsWith('tinyprune') ? msg : `tinyprune: ${msg}`);
       return e.exitCode;
     }
     throw e;

@@ -37,6 +37,16 @@ export interface DatasetSource {
  * examples are cached per source index when `cache` is set (features are small: 490 floats a
  * clip), so subsets share the cache with their parent.
  */
+/** Every label a class index of the dataset (a label file can name any number). */
+function checkLabels(source: DatasetSource): void {
+  const k = source.classes.length;
+  const bad = source.labels.findIndex((l) => !(Number.isInteger(l) && l >= 0 && l < k));
+  if (bad >= 0)
+    throw new TinypruneError(
+      `${source.ids?.[bad] ?? source.name}: label ${source.labels[bad]} is not a class of ${source.name} (expected 0..${k - 1}: ${source.classes.join(', ')})`,
+    );
+}
+
 export function viewDataset(
   source: DatasetSource,
   indices?: number[],
@@ -50,6 +60,7 @@ export function viewDataset(
       );
     }
   }
+  if (!indices) checkLabels(source);
   const size = source.inputShape.reduce((a, b) => a * b, 1);
   return {
     name: source.name,
@@ -245,8 +256,11 @@ export function parseLabelsCsv(text: string, source: string): LabelRow[] {
   text.split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === '') return;
     const cells = line.split(',').map((c) => c.trim());
-    const classes = Number(cells[1]);
-    const label = Number(cells[2]);
+    // Decimal digits only: Number('1e300') is an "integer" that Int32Array turns into 0.
+    const int = (c: string | undefined) =>
+      c !== undefined && /^\d{1,6}$/.test(c) ? Number(c) : NaN;
+    const classes = int(cells[1]);
+    const label = int(cells[2]);
     if (
       cells.length !== 3 ||
       !cells[0] ||

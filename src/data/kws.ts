@@ -2,9 +2,7 @@
 // and the EEMBC EnergyRunner KWS evaluation files.
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { TinypruneError } from '../graph/types.js';
 import { audioAugmenter, type AudioAugmentOptions } from './augment-audio.js';
 import { type Dataset, parseLabelsCsv, viewDataset } from './dataset.js';
@@ -12,6 +10,7 @@ import { CLIP_SAMPLES, FEATURE_SHAPE, lfbe, mfcc, peakNormalize } from './fronte
 import { dequantize, KWS_REF_INPUT_QUANT, type QuantParams } from './quantize.js';
 import { exampleSeed, Rng } from './random.js';
 import { readClip, readWav } from './wav.js';
+import { readFileBounded, readTextBounded } from '../io/files.js';
 
 /** The KWS model's output order (indices 0..11). */
 export const KWS_CLASSES = [
@@ -153,7 +152,7 @@ export async function openSpeechCommands(
           `${p}: not found (the full Speech Commands layout needs it; or use the canonical test layout with _silence_/ and _unknown_/)`,
         );
       return new Set(
-        readFileSync(p, 'utf8')
+        readTextBounded(p, 'data', 'list file')
           .split(/\r?\n/)
           .map((l) => l.trim())
           .filter(Boolean),
@@ -277,7 +276,7 @@ export async function openEembcKws(dir: string, opts: EembcKwsOptions = {}): Pro
       ids: rows.map((r) => join(dir, r.file)),
       async load(i) {
         const file = join(dir, rows[i]!.file);
-        return decode(await readFile(file), file);
+        return decode(readFileBounded(file, 'data'), file);
       },
     },
     undefined,
@@ -290,7 +289,7 @@ export async function readLabels(dir: string, present: Set<string>) {
   const csv = join(dir, 'y_labels.csv');
   if (!present.has('y_labels.csv'))
     throw new TinypruneError(`${csv}: not found (expected 'file, n_classes, label' rows)`);
-  const rows = parseLabelsCsv(await readFile(csv, 'utf8'), csv);
+  const rows = parseLabelsCsv(readTextBounded(csv, 'data', 'label file'), csv);
   for (const [i, r] of rows.entries()) {
     if (!present.has(r.file))
       throw new TinypruneError(`${csv}:${i + 1}: names ${r.file}, which is not in ${dir}`);

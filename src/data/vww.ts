@@ -1,7 +1,6 @@
 // Visual Wake Words datasets: the EEMBC evaluation files and person/non_person image folders.
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { TinypruneError } from '../graph/types.js';
@@ -9,6 +8,7 @@ import { augmentImage, type ImageAugmentOptions, VWW_AUGMENT } from './augment-i
 import { type Dataset, viewDataset } from './dataset.js';
 import { readLabels } from './kws.js';
 import { Rng } from './random.js';
+import { readFileBounded } from '../io/files.js';
 
 /** Class 0 = no person, 1 = person (the VWW model's output order). */
 export const VWW_CLASSES = ['non_person', 'person'];
@@ -50,7 +50,7 @@ export async function openEembcVww(dir: string, opts: VwwOptions = {}): Promise<
       ids: rows.map((r) => join(dir, r.file)),
       async load(i) {
         const file = join(dir, rows[i]!.file);
-        const bytes = await readFile(file);
+        const bytes = readFileBounded(file, 'data');
         if (bytes.length !== 96 * 96 * 3) {
           throw new TinypruneError(
             `${file}: expected ${96 * 96 * 3} bytes (96x96x3 uint8), found ${bytes.length}`,
@@ -142,14 +142,7 @@ export function decodeBmp(
  */
 export async function loadImage(file: string, shape: number[]): Promise<Float32Array> {
   const [h, w, c] = shape as [number, number, number];
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (e) {
-    throw new TinypruneError(
-      `${file}: cannot read image (${(e as NodeJS.ErrnoException).code ?? e})`,
-    );
-  }
+  const bytes = readFileBounded(file, 'data', 'image'); // regular file under the limit (io/files.ts)
   try {
     let img: Sharp;
     if (extname(file).toLowerCase() === '.bmp') {

@@ -1,8 +1,8 @@
 // WAV reading: RIFF/WAVE, PCM 16-bit mono 16 kHz only (the Speech Commands format).
 
-import { readFile } from 'node:fs/promises';
 import { TinypruneError } from '../graph/types.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from './frontend.js';
+import { readFileBounded } from '../io/files.js';
 
 export interface Wav {
   sampleRate: number;
@@ -63,15 +63,7 @@ export function parseWav(bytes: Uint8Array, source: string): Wav {
 }
 
 export async function readWav(path: string): Promise<Wav> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new TinypruneError(
-      `${path}: cannot read WAV file (${(e as NodeJS.ErrnoException).code ?? e})`,
-    );
-  }
-  return parseWav(bytes, path);
+  return parseWav(readFileBounded(path, 'data', 'WAV file'), path); // regular file under the limit
 }
 
 /**

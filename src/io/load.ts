@@ -1,7 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { Graph } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
+import { checkGraph } from '../graph/validate.js';
+import { readFileBounded } from './files.js';
 import { readTflite } from './tflite/reader.js';
 import { readKerasH5 } from './keras/reader.js';
 import { readOnnx } from './onnx/reader.js';
@@ -19,27 +20,15 @@ export function detectFormat(bytes: Uint8Array): ModelFormat | undefined {
 
 /** Reads a model file (.tflite, Keras .h5 or .onnx) into a Graph; user mistakes become TinypruneErrors. */
 export async function loadModel(path: string): Promise<Graph> {
-  let bytes: Uint8Array;
-  try {
-    const st = await stat(path);
-    if (st.isDirectory())
-      throw new TinypruneError(
-        `cannot read model ${path}: it is a directory, expected a .tflite, .h5 or .onnx file`,
-      );
-    bytes = new Uint8Array(await readFile(path));
-  } catch (e) {
-    if (e instanceof TinypruneError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new TinypruneError(
-      `cannot read model ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
-    );
-  }
+  // Regular file under the size limit (io/files.ts): no FIFO hang, no multi-GB read.
+  const bytes = readFileBounded(path, 'model');
   const format = detectFormat(bytes);
-  if (format === 'tflite') return readTflite(bytes, path);
-  if (format === 'keras-h5') return readKerasH5(bytes, path);
+  // Every importer's result passes the boundary check (graph/validate.ts) before any stage.
+  if (format === 'tflite') return checkGraph(readTflite(bytes, path), path);
+  if (format === 'keras-h5') return checkGraph(await readKerasH5(bytes, path), path);
   const ext = extname(path).toLowerCase();
   // ONNX (protobuf) has no magic bytes: the extension decides.
-  if (ext === '.onnx') return readOnnx(bytes, path);
+  if (ext === '.onnx') return checkGraph(readOnnx(bytes, path), path);
   throw new TinypruneError(
     `${path} is not a model tinyprune can read: expected a TFLite flatbuffer ("TFL3" at byte 4), a Keras HDF5 file or an .onnx file${
       bytes.length === 0

@@ -16,6 +16,7 @@ import {
 } from '../data/kinds.js';
 import { augmentImage } from '../data/augment-image.js';
 import { Rng } from '../data/random.js';
+import { checkSplitSizes } from './limits.js';
 
 /**
  * Train / validation / test fractions used when the data defines no partitions of its own and
@@ -133,6 +134,13 @@ export async function preparePruneData(
         `--folds: expected at least 3 folds and a fold index below their count, found fold ${index + 1} of ${count}`,
       );
     const parts = partition(pool, new Array<number>(count).fill(1 / count), seed);
+    checkSplitSizes(
+      spec,
+      parts.map((p) => p.length),
+      parts.map((_, k) => `fold ${k + 1}`),
+      pool.length,
+      count,
+    );
     const v = (index + 1) % count;
     const rest = parts
       .filter((_, k) => k !== index && k !== v)
@@ -167,6 +175,12 @@ export async function preparePruneData(
       const fractions = weights.map((w) => w / total);
       const from = chosen.train?.ds ?? pool;
       const parts = partition(from, fractions, seed);
+      checkSplitSizes(
+        spec,
+        parts.map((p) => p.length),
+        carve.map((p) => (p === 'val' ? 'validation' : p)),
+        from.length,
+      );
       const pct = fractions.map((f) => Math.round(f * 100));
       carve.forEach((p, k) => {
         chosen[p] = {

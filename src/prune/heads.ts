@@ -27,6 +27,12 @@ export type HeadLayer =
   | { kind: 'gap' }
   | { kind: 'fc'; units?: number };
 
+/**
+ * Bounds on head specs: a head is a few small layers on a microcontroller, and without bounds a
+ * spec such as pw100000000 or dw999 allocates gigabytes or trains for hours.
+ */
+export const HEAD_LIMITS = { kernel: 15, stride: 8, width: 4096, layers: 32 } as const;
+
 const TOKEN = /^(?:dw(\d+)(?:s(\d+))?|pw(\d+)|conv(\d+)x(\d+)(?:s(\d+))?|gap|fc(\d+)?)$/;
 
 /**
@@ -54,30 +60,42 @@ export function parseHeadList(list: string): string[] {
 export function parseHead(spec: string): HeadLayer[] {
   const text = HEAD_PRESETS[spec] ?? spec;
   const tokens = text.split(',').map((s) => s.trim());
+  if (tokens.length > HEAD_LIMITS.layers)
+    throw new TinypruneError(
+      `head "${spec.slice(0, 60)}…": ${tokens.length} layers, above the limit of ${HEAD_LIMITS.layers}`,
+    );
   const layers = tokens.map((tok): HeadLayer => {
     const m = TOKEN.exec(tok);
     if (!m)
       throw new TinypruneError(
         `head "${spec}": unknown layer "${tok}" (expected one of ${Object.keys(HEAD_PRESETS).join(', ')}, or a spec like dw3,pw32,gap,fc — see docs/guide.md)`,
       );
-    const positive = (v: string | undefined, dflt: number) => {
+    const positive = (v: string | undefined, dflt: number, what: keyof typeof HEAD_LIMITS) => {
       const n = v === undefined ? dflt : Number(v);
       if (!(n > 0)) throw new TinypruneError(`head "${spec}": "${tok}" needs sizes above 0`);
+      if (n > HEAD_LIMITS[what])
+        throw new TinypruneError(
+          `head "${spec}": "${tok}" has ${what} ${n}, above the limit of ${HEAD_LIMITS[what]}`,
+        );
       return n;
     };
     if (tok.startsWith('dw'))
-      return { kind: 'dw', kernel: positive(m[1], 3), stride: positive(m[2], 1) };
+      return {
+        kind: 'dw',
+        kernel: positive(m[1], 3, 'kernel'),
+        stride: positive(m[2], 1, 'stride'),
+      };
     if (tok.startsWith('pw'))
-      return { kind: 'conv', kernel: 1, filters: positive(m[3], 1), stride: 1 };
+      return { kind: 'conv', kernel: 1, filters: positive(m[3], 1, 'width'), stride: 1 };
     if (tok.startsWith('conv'))
       return {
         kind: 'conv',
-        kernel: positive(m[4], 3),
-        filters: positive(m[5], 1),
-        stride: positive(m[6], 1),
+        kernel: positive(m[4], 3, 'kernel'),
+        filters: positive(m[5], 1, 'width'),
+        stride: positive(m[6], 1, 'stride'),
       };
     if (tok === 'gap') return { kind: 'gap' };
-    return m[7] === undefined ? { kind: 'fc' } : { kind: 'fc', units: positive(m[7], 1) };
+    return m[7] === undefined ? { kind: 'fc' } : { kind: 'fc', units: positive(m[7], 1, 'width') };
   });
   const last = layers[layers.length - 1];
   if (!last || last.kind !== 'fc' || last.units !== undefined)

@@ -12,13 +12,17 @@ export function escapeXml(text: unknown): string {
     .replace(/'/g, '&#39;');
 }
 
-/** Escapes text for a Markdown table cell (pipes, newlines, HTML-ish characters). */
+/**
+ * Escapes text for Markdown (a table cell or a line): pipes, newlines, HTML-ish characters, and
+ * the characters that start links, images, code and emphasis, so a name from a model file stays
+ * text (no `[x](javascript:…)`, no `![](tracker)`).
+ */
 export function escapeMd(text: unknown): string {
   return String(text)
-    .replace(/\\/g, '\\\\')
-    .replace(/\|/g, '\\|')
-    .replace(/[<>]/g, (c) => (c === '<' ? '&lt;' : '&gt;'))
-    .replace(/\r?\n/g, ' ');
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '\uFFFD')
+    .replace(/[\\|`*_[\]~]/g, (c) => `\\${c}`)
+    .replace(/[<>&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&amp;'))
+    .replace(/\r?\n|\r/g, ' ');
 }
 
 /** 221794 → "221,794" */

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { getTensor } from '../../graph/graph.js';
 import type { Graph } from '../../graph/types.js';
@@ -7,6 +7,7 @@ import { loadModel } from '../../io/load.js';
 import { deploy, inputSize } from '../../mcu/deploy.js';
 import { getTarget, TARGET_NAMES, TARGETS } from '../../mcu/targets.js';
 import { numberOption, stringOption, type Command } from '../command.js';
+import { readFileBounded } from '../../io/files.js';
 
 /**
  * Reads deploy inputs from SPEC = FILE.bin or DIR[:N] (the first N .bin files by name). Each file
@@ -36,7 +37,7 @@ export function readInputs(spec: string, graph: Graph, format: 'int8' | 'uint8')
   const scale = t.quant?.scale[0] ?? 1;
   const zp = t.quant?.zeroPoint[0] ?? 0;
   return files.map((f) => {
-    const b = new Uint8Array(readFileSync(f));
+    const b = readFileBounded(f, 'data');
     if (b.length !== n)
       throw new TinypruneError(
         `tinyprune deploy: input ${f} has ${b.length} bytes, expected ${n} (one ${format} input of shape [${t.shape.join(', ')}])`,

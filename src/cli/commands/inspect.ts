@@ -3,6 +3,7 @@ import { findCutPoints } from '../../graph/cutpoints.js';
 import { loadModel } from '../../io/load.js';
 import type { Command } from '../command.js';
 import { formatInt, formatKB, table } from '../format.js';
+import { logSafe } from '../../io/sanitize.js';
 
 /** TFLite tensor names can list every fused op (`a;b;c`): show the first, at most 40 chars. */
 function shortName(name: string): string {
@@ -43,7 +44,7 @@ export const inspectCommand: Command = {
       );
       return 0;
     }
-    console.log(`${graph.name} (${graph.metadata.format ?? 'model'}): ${ops.length} ops`);
+    console.log(`${logSafe(graph.name)} (${graph.metadata.format ?? 'model'}): ${ops.length} ops`);
     console.log(
       table(
         ['#', 'op', 'name', 'output', 'params', 'MACs', 'act KB'],

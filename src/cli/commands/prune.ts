@@ -313,6 +313,10 @@ export const pruneCommand: Command = {
           ? DEFAULT_BUDGET
           : undefined;
     const budget = budgetText !== undefined ? parseBudget(budgetText) : undefined;
+    if (cutName !== 'auto' && args.values.budget !== undefined)
+      throw new TinypruneError(
+        `tinyprune prune: --budget picks among cuts with --cut auto; with --cut ${cutName} it would be ignored (drop --budget or use --cut auto)`,
+      );
     const base = await loadModel(modelPath);
     const opts = pruneOptionsFrom(args, 'prune', taskOfSpec(spec));
     const quiet = args.values.quiet === true;
