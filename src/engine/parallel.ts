@@ -1,7 +1,8 @@
 // Data-parallel gradient computation: worker threads, each with its own tfjs-wasm instance and a
 // replica of the model, compute gradients on their shard of every batch while this thread
 // computes its own; the trainer averages them (synchronous SGD, identical to one big batch).
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnWorker } from './spawnWorker.js';
 import type { Graph } from '../graph/types.js';
 import type { TfModel } from './model.js';
 import { shardGradients, type Distillation, type ShardResult } from './gradients.js';
@@ -28,15 +29,6 @@ export interface StepReply extends ShardResult {
   error?: string;
 }
 
-/** Starts the worker script; from source (tsx) it is a .ts file loaded through tsx's API. */
-function spawnWorker(init: WorkerInit): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(`./trainWorker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-  if (!fromSource) return new Worker(url, { workerData: init });
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: init });
-}
-
 export class GradientWorkers {
   private constructor(private readonly workers: Worker[]) {}
 
@@ -48,7 +40,7 @@ export class GradientWorkers {
     };
     const workers = await Promise.all(
       Array.from({ length: count }, async () => {
-        const w = spawnWorker(init);
+        const w = spawnWorker(import.meta.url, 'trainWorker', init);
         await new Promise<void>((resolve, reject) => {
           w.once('message', (m: { ready?: boolean; error?: string }) =>
             m.ready ? resolve() : reject(new Error(`training worker failed: ${m.error}`)),

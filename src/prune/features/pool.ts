@@ -1,7 +1,8 @@
 // Where examples are loaded: worker threads (one per core by default) that each rebuild the
 // prepared data, or this thread when workers are off or the data cannot be rebuilt elsewhere.
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnWorker } from '../../engine/spawnWorker.js';
 import { TinypruneError } from '../../graph/types.js';
 import type { PruneData } from '../data.js';
 import { loadRange, openView, type ViewLoader, type ViewRef } from './views.js';
@@ -45,11 +46,7 @@ export function inThreadLoader(data: PruneData): ExampleLoader {
 }
 
 function spawn(reopen: PruneData['reopen']): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(`./worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-  if (!fromSource) return new Worker(url, { workerData: reopen });
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: reopen });
+  return spawnWorker(import.meta.url, 'worker', reopen);
 }
 
 /** Default worker count: every core (the frozen tail runs in onnxruntime's own threads). */
