@@ -3,7 +3,8 @@
 // run, interleaved in rounds so that the machine's load hits all of them alike. Cases: the aux
 // head on KWS block 2 (25x5x64, batch 100) and VWW block 5 (12x12x64, batch 32) features, and
 // whole-model training of MobileNetV1-0.25 (batch 32) and DS-CNN (batch 100); 1 and 2 threads.
-// Run: npm run bench train   (BENCH_ROUNDS, default 3; BENCH_STEPS scales the step counts)
+// Run: npm run bench train   (BENCH_ROUNDS, default 3; BENCH_STEPS scales the step counts;
+// BENCH_CASES=KWS,VWW keeps the cases whose names contain a word)
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -76,6 +77,9 @@ function findPython(): string | undefined {
   return undefined;
 }
 
+/** The wait policy the user gave (the addon's loader defaults it to PASSIVE for tinyprune). */
+const USER_WAIT_POLICY = process.env.OMP_WAIT_POLICY;
+
 const THREADS = [1, 2];
 const LAYOUTS = ['nchw', 'channels_last'] as const;
 
@@ -111,49 +115,47 @@ export async function bench(): Promise<BenchReport> {
     );
   }
   for (const c of cases) c.steps = Math.max(3, Math.round(c.steps * scale));
+  const only = process.env.BENCH_CASES;
+  const chosen = only
+    ? cases.filter((c) => only.split(',').some((w) => c.name.includes(w)))
+    : cases;
   const python = findPython();
   const dir = mkdtempSync(join(tmpdir(), 'tinyprune-bench-'));
-  const job = join(dir, 'cases.json');
-  // The anchor builds the same layers from the addon's own model description (shapes only).
-  writeFileSync(
-    job,
-    JSON.stringify({
-      cases: cases.map((c) => {
-        const m = new TorchModel(c.graph);
-        const spec = { ...m.spec, params: m.spec.params.map((p) => ({ ...p, data: undefined })) };
-        m.dispose();
-        return {
-          name: c.name,
-          spec,
-          batch: c.batch,
-          steps: c.steps,
-          warmup: 3,
-          threads: THREADS,
-          layouts: LAYOUTS,
-        };
-      }),
-    }),
-  );
   const results = new Map<string, number[]>();
   const add = (key: string, v: number) => results.set(key, [...(results.get(key) ?? []), v]);
   const notes: string[] = [];
   try {
-    for (let r = 0; r < rounds; r++) {
-      if (python) {
-        const out = spawnSync(python, [ANCHOR, job], { encoding: 'utf8' });
-        if (out.status !== 0)
-          notes.push(`PyTorch anchor failed: ${out.stderr.trim().split('\n').pop()}`);
-        for (const line of out.stdout.split('\n').filter(Boolean)) {
-          const a = JSON.parse(line) as {
-            name: string;
-            threads: number;
-            layout: string;
-            examplesPerSecond: number;
-          };
-          add(`${a.name}|${a.threads}|${a.layout}`, a.examplesPerSecond);
+    // One case at a time, PyTorch then tinyprune, so that both meet the same load.
+    for (let r = 0; r < rounds; r++)
+      for (const c of chosen) {
+        if (python) {
+          const job = join(dir, 'case.json');
+          const m = new TorchModel(c.graph);
+          // The anchor builds the same layers from the addon's own model description (shapes only).
+          const spec = { ...m.spec, params: m.spec.params.map((p) => ({ ...p, data: undefined })) };
+          m.dispose();
+          const one = { name: c.name, spec, batch: c.batch, steps: c.steps, warmup: 3 };
+          writeFileSync(
+            job,
+            JSON.stringify({ cases: [{ ...one, threads: THREADS, layouts: LAYOUTS }] }),
+          );
+          // PyTorch as users run it: the environment as given, not tinyprune's wait policy.
+          const env = { ...process.env };
+          if (USER_WAIT_POLICY === undefined) delete env.OMP_WAIT_POLICY;
+          else env.OMP_WAIT_POLICY = USER_WAIT_POLICY;
+          const out = spawnSync(python, [ANCHOR, job], { encoding: 'utf8', env });
+          if (out.status !== 0)
+            notes.push(`PyTorch anchor failed: ${out.stderr.trim().split('\n').pop()}`);
+          for (const line of out.stdout.split('\n').filter(Boolean)) {
+            const a = JSON.parse(line) as {
+              name: string;
+              threads: number;
+              layout: string;
+              examplesPerSecond: number;
+            };
+            add(`${a.name}|${a.threads}|${a.layout}`, a.examplesPerSecond);
+          }
         }
-      }
-      for (const c of cases) {
         for (const threads of THREADS) {
           const m = await createTrainable(c.graph, { backend: 'torch', threads });
           add(`${c.name}|${threads}|torch`, await examplesPerSecond(m, c));
@@ -163,13 +165,12 @@ export async function bench(): Promise<BenchReport> {
         add(`${c.name}|1|wasm`, await examplesPerSecond(w, c));
         w.dispose();
       }
-    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const rows: BenchRow[] = [];
   const get = (k: string) => (results.has(k) ? median(results.get(k)!) : undefined);
-  for (const c of cases)
+  for (const c of chosen)
     for (const threads of THREADS) {
       const at = `${c.name}, batch ${c.batch}, ${threads} thread${threads > 1 ? 's' : ''}`;
       const t = get(`${c.name}|${threads}|torch`)!;
@@ -206,7 +207,7 @@ export async function bench(): Promise<BenchReport> {
       }
     }
   notes.push(
-    `Medians over ${rounds} rounds (BENCH_ROUNDS), each the median step of a run after 3 warm-up steps; tinyprune, its wasm fallback and PyTorch ${python ? '(' + python + ')' : '(not found: no ratios)'} interleaved per round on the same machine. libtorch ${torch.addon.version}, OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'unset'}.`,
+    `Medians over ${rounds} rounds (BENCH_ROUNDS), each the median step of a run after 3 warm-up steps; tinyprune, its wasm fallback and PyTorch ${python ? '(' + python + ')' : '(not found: no ratios)'} interleaved per round on the same machine. libtorch ${torch.addon.version}; OMP_WAIT_POLICY ${process.env.OMP_WAIT_POLICY ?? 'unset'} for tinyprune, ${USER_WAIT_POLICY ?? 'unset'} for PyTorch.`,
     'The anchor trains the same layers and shapes (random values) with torch.optim.Adam and F.cross_entropy; "eager NCHW" is PyTorch as usually written, channels_last its faster layout.',
   );
   return { title: 'training: libtorch backend vs tfjs-wasm vs PyTorch', rows, notes };
