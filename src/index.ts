@@ -35,6 +35,23 @@ export {
   type LrSchedule,
   type Distillation,
 } from './engine/train.js';
+export {
+  createTrainable,
+  resolveBackend,
+  WasmTrainable,
+  type Trainable,
+  type TrainableOptions,
+  type BackendChoice,
+  type BackendKind,
+} from './engine/trainable.js';
+export { TorchModel, torchAvailable, setTorchThreads } from './engine/torch.js';
+export {
+  WeightAverage,
+  BestCheckpoint,
+  EarlyStopping,
+  type Callback,
+  type FitState,
+} from './engine/callbacks.js';
 export { graphToOnnx } from './engine/onnx.js';
 export { OnnxRunner, runOnnx, type OnnxOptions } from './engine/onnxRun.js';
 export { glorotUniform } from './engine/init.js';

@@ -12,6 +12,8 @@ import { loadTorch } from '../src/engine/torch.js';
 import { createTrainable, resolveBackend, type Trainable } from '../src/engine/trainable.js';
 import { evaluate, fit } from '../src/engine/train.js';
 import { attachHead, parseHead } from '../src/prune/heads.js';
+import { parseCommandArgs } from '../src/cli/command.js';
+import { pruneCommand, pruneOptionsFrom } from '../src/cli/commands/prune.js';
 import { GraphBuilder, tinyNet } from './engine.fixtures.js';
 
 const torch = loadTorch();
@@ -277,4 +279,21 @@ test('backend choice: auto, TINYPRUNE_BACKEND, and a clear error', () => {
     if (saved === undefined) delete process.env.TINYPRUNE_BACKEND;
     else process.env.TINYPRUNE_BACKEND = saved;
   }
+});
+
+test('--backend and --threads: parsed into PruneOptions, bad values are one clear line', () => {
+  const parse = (...argv: string[]) =>
+    pruneOptionsFrom(parseCommandArgs(pruneCommand, argv), 'prune', 'kws');
+  const o = parse('--backend', 'wasm', '--threads', '3');
+  assert.equal(o.backend, 'wasm');
+  assert.equal(o.threads, 3);
+  assert.equal(parse().backend, 'auto');
+  assert.equal(parse().threads, undefined);
+  assert.throws(
+    () => parse('--backend', 'cuda'),
+    (e: unknown) =>
+      e instanceof TinypruneError &&
+      e.message === 'tinyprune prune: --backend expects auto|torch|wasm, found "cuda"',
+  );
+  assert.throws(() => parse('--threads', '0'), TinypruneError);
 });

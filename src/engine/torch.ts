@@ -42,7 +42,7 @@ interface Addon {
   version: string;
 }
 
-interface ParamSpec {
+export interface ParamSpec {
   name: string;
   slot: number;
   shape: number[];
@@ -50,7 +50,7 @@ interface ParamSpec {
   trainable: boolean;
 }
 
-interface OpSpec {
+export interface OpSpec {
   kind: Op['kind'];
   inputs: number[];
   output: number;
@@ -72,7 +72,8 @@ interface OpSpec {
   bnTraining?: boolean;
 }
 
-interface ModelSpec {
+/** What the addon builds a model from (also read by the PyTorch anchor in bench/anchors/). */
+export interface ModelSpec {
   slots: number;
   input: number;
   output: number;
@@ -171,6 +172,8 @@ export class TorchModel implements Trainable {
   /** Names whose values are state: trainable weights and BatchNorm moving statistics. */
   private readonly stateNames: string[] = [];
   private native: NativeModel | undefined;
+  /** The description the addon built this model from. */
+  readonly spec: ModelSpec;
 
   constructor(
     readonly graph: Graph,
@@ -223,7 +226,7 @@ export class TorchModel implements Trainable {
     }
     if (this.trainableNames.length === 0)
       throw new TinypruneError(`${graph.name}: nothing to train (no trainable weights)`);
-    this.native = new lib.Model({
+    this.spec = {
       slots: slots.size,
       input: slot(graph.inputs[0]!),
       output: slot(graph.outputs[0]!),
@@ -232,7 +235,8 @@ export class TorchModel implements Trainable {
       params,
       ops,
       optimizer: opts.optimizer ?? { kind: 'adam' },
-    });
+    };
+    this.native = new lib.Model(this.spec);
   }
 
   private describe(
