@@ -167,7 +167,8 @@ export async function queueExecutor(o: QueueExecutorOptions): Promise<RowExecuto
             if (outcomes[i]) continue;
             const state: JobState | 'unknown' = await within(queue.getJobState(ids[i]!), 5000);
             if (state === 'unknown') {
-              // Lost with a Redis that kept no data: enqueue it again.
+              // Lost with a Redis that kept no data: store the model and enqueue the row again.
+              await within(putModel(redis, queueName, modelBytes), 5000);
               await within(add(i), 5000);
               continue;
             }

@@ -4,7 +4,7 @@
 // retries: trying again cannot help) and the worker carries on with the next job.
 import { existsSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Redis } from 'ioredis';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { dataFingerprint, mapSpecPaths, specPaths } from '../data/fingerprint.js';
@@ -48,9 +48,14 @@ export interface RunningWorker {
 export function resolveUnderRoot(root: string, path: string): string {
   const rootReal = realpathSync(root);
   const abs = resolve(rootReal, path);
-  // Follow symlinks of what exists, so a link cannot lead outside the root.
-  let real = abs;
-  if (existsSync(abs)) real = realpathSync(abs);
+  // Follow symlinks along the longest existing prefix, so a link cannot lead outside the root.
+  let head = abs;
+  const tail: string[] = [];
+  while (!existsSync(head) && dirname(head) !== head) {
+    tail.unshift(basename(head));
+    head = dirname(head);
+  }
+  const real = join(existsSync(head) ? realpathSync(head) : head, ...tail);
   const rel = relative(rootReal, real);
   if (!(rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))) return real;
   throw new TinypruneError(`data path "${path}" is outside --data-root ${rootReal}`);
@@ -65,7 +70,6 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const redis = new Redis({ ...connection, maxRetriesPerRequest: null, lazyConnect: false });
   redis.on('error', () => {}); // reconnects on its own; the worker's own error handler logs
   const models = new Map<string, Promise<Graph>>();
-  const fingerprints = new Map<string, Promise<string>>();
   const sessions = new SessionPool();
 
   const loadGraph = (hash: string) => {
@@ -109,13 +113,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       job.updateProgress({ worker: name, ...p }).catch(() => {});
     try {
       await progress({ stage: 'checking data' });
-      let fp = fingerprints.get(spec);
-      if (!fp) {
-        fp = dataFingerprint(spec);
-        fp.catch(() => fingerprints.delete(spec));
-        fingerprints.set(spec, fp);
-      }
-      const mine = await fp;
+      // Every job: the data may have changed since the last one (the memo makes it cheap).
+      const mine = await dataFingerprint(spec);
       if (mine !== payload.data.fingerprint)
         throw new UnrecoverableError(
           `the data differs: this worker's copy of ${payload.data.spec} (under ${o.dataRoot}) has fingerprint ${mine.slice(0, 12)}…, the job expects ${payload.data.fingerprint.slice(0, 12)}… — give every machine the same copy`,
