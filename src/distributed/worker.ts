@@ -12,7 +12,7 @@ import { TinypruneError, type Graph } from '../graph/types.js';
 import { detectFormat } from '../io/load.js';
 import { readKerasH5 } from '../io/keras/reader.js';
 import { readTflite } from '../io/tflite/reader.js';
-import { SessionPool, trainRow } from '../prune/row.js';
+import { SessionPool, trainRow, UNPRUNED_CUT } from '../prune/row.js';
 import {
   getModel,
   JOB_VERSION,
@@ -107,7 +107,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       log(msg);
       throw new UnrecoverableError(msg);
     }
-    const what = `${payload.cut} + ${payload.head}${payload.fold ? ` (fold ${payload.fold.index + 1}/${payload.fold.count})` : ''}`;
+    const what = `${payload.cut === UNPRUNED_CUT ? 'the unpruned model' : `${payload.cut} + ${payload.head}`}${payload.fold ? ` (fold ${payload.fold.index + 1}/${payload.fold.count})` : ''}`;
     const t0 = Date.now();
     const progress = (p: Omit<RowJobProgress, 'worker'>) =>
       job.updateProgress({ worker: name, ...p }).catch(() => {});
@@ -120,9 +120,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
           `the data differs: this worker's copy of ${payload.data.spec} (under ${o.dataRoot}) has fingerprint ${mine.slice(0, 12)}…, the job expects ${payload.data.fingerprint.slice(0, 12)}… — give every machine the same copy`,
         );
       const base = await loadGraph(payload.model.sha256);
-      log(`training ${what} [job ${id}, attempt ${job.attemptsMade + 1}]`);
+      log(
+        `${payload.cut === UNPRUNED_CUT ? 'evaluating' : 'training'} ${what} [job ${id}, attempt ${job.attemptsMade + 1}]`,
+      );
       const epochs = payload.settings.schedule.epochs;
       let stage = 'loading data';
+      let lastLine = Date.now();
       await progress({ stage });
       const r = await trainRow(
         {
@@ -141,7 +144,16 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
             stage = s;
             void progress({ stage, epochs });
           },
-          onEpochEnd: (e) => void progress({ stage, epoch: e.epoch + 1, epochs }),
+          onEpochEnd: (e) => {
+            void progress({ stage, epoch: e.epoch + 1, epochs });
+            // A line every 10 s at most, so a long row shows it is moving.
+            if (Date.now() - lastLine >= 10_000 || e.epoch + 1 === epochs) {
+              lastLine = Date.now();
+              log(
+                `${what}: epoch ${e.epoch + 1}/${epochs}, val ${((e.valAccuracy ?? 0) * 100).toFixed(1)}%`,
+              );
+            }
+          },
         },
       );
       log(

@@ -82,10 +82,12 @@ export const workerCommand: Command = {
       process.on('SIGINT', () => onSignal('SIGINT'));
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       // A child of `--concurrency N` stops like on a signal when its parent goes away.
-      process.on('disconnect', () => onSignal('parent gone'));
+      process.on('disconnect', () => signals === 0 && onSignal('parent gone'));
     });
     await stopped;
     console.error(`${w.name} stopped`);
+    // A child of `--concurrency N`: let go of the channel to the parent, or it keeps us alive.
+    if (process.connected) process.disconnect();
     return 0;
   },
 };
