@@ -24,6 +24,7 @@ import { TinypruneError } from '../src/graph/types.js';
 
 const JOB: RowJob = {
   version: '1',
+  tool: 'tinyprune 0.1.0',
   model: { sha256: 'a'.repeat(64), bytes: 1000 },
   data: { spec: 'eembc-kws:data/kws/mfcc', fingerprint: 'b'.repeat(64) },
   fold: null,
@@ -77,6 +78,7 @@ test('job ids: a hash of what determines the row; the data path does not count',
     { model: { ...JOB.model, sha256: 'c'.repeat(64) } },
     { data: { ...JOB.data, fingerprint: 'd'.repeat(64) } },
     { saveModel: true },
+    { tool: 'tinyprune 0.2.0' },
   ];
   const ids = changes.map((c) => rowJobId({ ...JOB, ...c }));
   assert.equal(new Set([id, ...ids]).size, changes.length + 1);

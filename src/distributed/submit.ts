@@ -13,6 +13,7 @@ import { progress as progressDisplay, formatDuration } from '../cli/progress.js'
 import {
   JOB_VERSION,
   putModel,
+  TOOL_VERSION,
   rowJobId,
   type RowJob,
   type RowJobProgress,
@@ -64,6 +65,7 @@ export function rowJob(
 ): RowJob {
   return {
     version: JOB_VERSION,
+    tool: TOOL_VERSION,
     model,
     data: { spec: spec.data, fingerprint },
     fold: spec.fold ? { index: spec.fold.index, count: spec.fold.count } : null,

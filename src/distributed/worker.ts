@@ -16,6 +16,7 @@ import { SessionPool, trainRow, UNPRUNED_CUT } from '../prune/row.js';
 import {
   getModel,
   JOB_VERSION,
+  TOOL_VERSION,
   type RowJob,
   type RowJobProgress,
   type RowJobResult,
@@ -40,6 +41,8 @@ export interface WorkerOptions {
 
 export interface RunningWorker {
   name: string;
+  /** The row being trained, if any. */
+  active(): string | undefined;
   /** Stops taking jobs; without `force`, waits for the running job to finish. */
   close(force?: boolean): Promise<void>;
 }
@@ -71,6 +74,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   redis.on('error', () => {}); // reconnects on its own; the worker's own error handler logs
   const models = new Map<string, Promise<Graph>>();
   const sessions = new SessionPool();
+  let active: string | undefined;
 
   const loadGraph = (hash: string) => {
     let g = models.get(hash);
@@ -100,6 +104,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       validate(ROW_JOB_SCHEMA, job.data);
       payload = job.data as RowJob;
       if (payload.version !== JOB_VERSION) throw new SchemaError('unknown job version');
+      if (payload.tool !== TOOL_VERSION)
+        throw new SchemaError(
+          `the job was submitted by ${payload.tool}, this worker runs ${TOOL_VERSION}: give every machine the same version (results depend on it)`,
+        );
       for (const { path } of specPaths(payload.data.spec)) resolveUnderRoot(o.dataRoot, path);
       spec = mapSpecPaths(payload.data.spec, (p) => resolveUnderRoot(o.dataRoot, p));
     } catch (e) {
@@ -109,6 +117,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     }
     const what = `${payload.cut === UNPRUNED_CUT ? 'the unpruned model' : `${payload.cut} + ${payload.head}`}${payload.fold ? ` (fold ${payload.fold.index + 1}/${payload.fold.count})` : ''}`;
     const t0 = Date.now();
+    active = what;
     const progress = (p: Omit<RowJobProgress, 'worker'>) =>
       job.updateProgress({ worker: name, ...p }).catch(() => {});
     try {
@@ -156,6 +165,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
           },
         },
       );
+      active = undefined;
       log(
         `done ${what} in ${((Date.now() - t0) / 1000).toFixed(1)} s: val ${((r.row.val?.accuracy ?? 0) * 100).toFixed(1)}%, test ${(r.row.test.accuracy * 100).toFixed(1)}%`,
       );
@@ -168,6 +178,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         ...(r.tflite && { tflite: Buffer.from(r.tflite).toString('base64') }),
       };
     } catch (e) {
+      active = undefined;
       log(`failed ${what}: ${(e as Error).message}`);
       // User mistakes (bad cut, bad data) fail the same way on every try.
       if (e instanceof TinypruneError) throw new UnrecoverableError((e as Error).message);
@@ -198,6 +209,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   log(`waiting for rows on ${display} (queue ${o.queueName}, data root ${o.dataRoot})`);
   return {
     name,
+    active: () => active,
     async close(force = false) {
       await worker.close(force);
       redis.disconnect();

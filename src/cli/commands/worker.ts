@@ -70,8 +70,11 @@ export const workerCommand: Command = {
       const onSignal = (sig: string) => {
         signals++;
         if (signals === 1) {
+          const row = w.active();
           console.error(
-            `${w.name} ${sig}: finishing the running row, then stopping (${sig} again stops at once; the row then goes to another worker)`,
+            row
+              ? `${w.name} ${sig}: finishing ${row}, then stopping (${sig} again stops at once; the row then goes to another worker)`
+              : `${w.name} ${sig}: stopping`,
           );
           void w.close().then(done);
         } else {
