@@ -1,5 +1,6 @@
 // Installs what tinyprune needs and is missing: npm packages (npm ci) and, on Debian as root, the
-// system packages for the MCU toolchain, the QEMU cross-check and the browser report test.
+// system packages for the MCU toolchain, the QEMU cross-check, the browser report test and the
+// distributed-sweep tests (redis-server).
 // Quiet when everything is present. Run by `npm start` and `npm test` before anything else.
 import { existsSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,8 @@ const DEBIAN_PACKAGES = [
   // The libtorch training backend (native/): headers and libraries, and node-gyp's compiler.
   { file: '/usr/include/torch/csrc/api/include/torch/torch.h', packages: ['libtorch-dev'] },
   { command: 'g++', packages: ['g++', 'make'] },
+  // The queue for distributed sweeps; tests start their own server on a free port.
+  { command: 'redis-server', packages: ['redis-server'] },
 ];
 
 function run(cmd, args, env = {}, quiet = false) {

@@ -118,7 +118,35 @@ export {
   type PruneResult,
   type Schedule,
 } from './prune/train.js';
-export { runSweep, selectFromSweep, type SweepRecord, type SweepSelection } from './prune/sweep.js';
+export {
+  runSweep,
+  localExecutor,
+  planRows,
+  poolFolds,
+  selectFromSweep,
+  writeSweepOutputs,
+  type FailedRow,
+  type RowExecutor,
+  type RowOutcome,
+  type SweepPlan,
+  type SweepRecord,
+  type SweepResult,
+  type SweepSelection,
+} from './prune/sweep.js';
+export {
+  trainRow,
+  pruneAndSelect,
+  SessionPool,
+  UNPRUNED_CUT,
+  type RowSpec,
+  type RowResult,
+  type RowSettings,
+} from './prune/row.js';
+export { dataFingerprint } from './data/fingerprint.js';
+// Distributed sweeps: rows as BullMQ jobs on Redis (docs/distributed.md).
+export { queueExecutor, type QueueExecutorOptions } from './distributed/submit.js';
+export { startWorker, type WorkerOptions, type RunningWorker } from './distributed/worker.js';
+export { parseQueueUrl, redact } from './distributed/url.js';
 export { saveTflite, deployableGraph } from './prune/save.js';
 export { writeFileAtomic } from './io/atomic.js';
 export { predictScores, argmaxRows, isInt8Graph } from './eval/predict.js';

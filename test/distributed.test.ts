@@ -223,6 +223,7 @@ describe('distributed sweeps on BullMQ + redis-server', { skip, timeout: 600_000
           /outside --data-root/,
         ],
         ['unknown', { ...good, shell: 'rm -rf /' }, /unknown field "shell"/],
+        ['other-version', { ...good, tool: 'tinyprune 0.0.1' }, /submitted by tinyprune 0\.0\.1/],
         [
           'unknown-setting',
           { ...good, settings: { ...good.settings, command: 'x' } },

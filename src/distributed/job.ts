@@ -3,6 +3,7 @@
 // training settings. Its id is a hash of everything that determines the result, so submitting
 // the same row again finds the finished job instead of training it twice.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Fold } from '../prune/data.js';
 import { variantOf, type RowSettings } from '../prune/row.js';
@@ -10,8 +11,21 @@ import type { SweepRecord } from '../prune/sweep.js';
 
 export const JOB_VERSION = '1';
 
+/**
+ * The code that trains a row is part of what determines it: workers refuse jobs submitted by
+ * another tinyprune version, and the version is part of the job id.
+ */
+export const TOOL_VERSION: string = `tinyprune ${
+  (
+    JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    }
+  ).version
+}`;
+
 export interface RowJob {
   version: typeof JOB_VERSION;
+  tool: string;
   model: { sha256: string; bytes: number };
   data: { spec: string; fingerprint: string };
   fold: Fold | null;
@@ -66,6 +80,7 @@ export function rowJobId(job: RowJob): string {
   return sha256(
     canonicalJson({
       version: job.version,
+      tool: job.tool,
       model: job.model.sha256,
       data: job.data.fingerprint,
       cut: job.cut,

@@ -148,6 +148,7 @@ const NAME = /^[A-Za-z0-9_.,\-/]{1,200}$/;
 export const ROW_JOB_SCHEMA = obj(
   {
     version: oneOf('1'),
+    tool: str(100),
     model: obj({ sha256: str(64, HEX64), bytes: int(1, 2 ** 31) }),
     data: obj({ spec: str(4096), fingerprint: str(64, HEX64) }),
     fold: nullable(obj({ index: int(0, 1000), count: int(3, 1000) })),

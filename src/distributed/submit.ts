@@ -13,6 +13,7 @@ import { progress as progressDisplay, formatDuration } from '../cli/progress.js'
 import {
   JOB_VERSION,
   putModel,
+  TOOL_VERSION,
   rowJobId,
   type RowJob,
   type RowJobProgress,
@@ -64,6 +65,7 @@ export function rowJob(
 ): RowJob {
   return {
     version: JOB_VERSION,
+    tool: TOOL_VERSION,
     model,
     data: { spec: spec.data, fingerprint },
     fold: spec.fold ? { index: spec.fold.index, count: spec.fold.count } : null,
@@ -167,7 +169,8 @@ export async function queueExecutor(o: QueueExecutorOptions): Promise<RowExecuto
             if (outcomes[i]) continue;
             const state: JobState | 'unknown' = await within(queue.getJobState(ids[i]!), 5000);
             if (state === 'unknown') {
-              // Lost with a Redis that kept no data: enqueue it again.
+              // Lost with a Redis that kept no data: store the model and enqueue the row again.
+              await within(putModel(redis, queueName, modelBytes), 5000);
               await within(add(i), 5000);
               continue;
             }

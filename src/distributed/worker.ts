@@ -4,7 +4,7 @@
 // retries: trying again cannot help) and the worker carries on with the next job.
 import { existsSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Redis } from 'ioredis';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { dataFingerprint, mapSpecPaths, specPaths } from '../data/fingerprint.js';
@@ -12,10 +12,11 @@ import { TinypruneError, type Graph } from '../graph/types.js';
 import { detectFormat } from '../io/load.js';
 import { readKerasH5 } from '../io/keras/reader.js';
 import { readTflite } from '../io/tflite/reader.js';
-import { SessionPool, trainRow } from '../prune/row.js';
+import { SessionPool, trainRow, UNPRUNED_CUT } from '../prune/row.js';
 import {
   getModel,
   JOB_VERSION,
+  TOOL_VERSION,
   type RowJob,
   type RowJobProgress,
   type RowJobResult,
@@ -40,6 +41,8 @@ export interface WorkerOptions {
 
 export interface RunningWorker {
   name: string;
+  /** The row being trained, if any. */
+  active(): string | undefined;
   /** Stops taking jobs; without `force`, waits for the running job to finish. */
   close(force?: boolean): Promise<void>;
 }
@@ -48,9 +51,14 @@ export interface RunningWorker {
 export function resolveUnderRoot(root: string, path: string): string {
   const rootReal = realpathSync(root);
   const abs = resolve(rootReal, path);
-  // Follow symlinks of what exists, so a link cannot lead outside the root.
-  let real = abs;
-  if (existsSync(abs)) real = realpathSync(abs);
+  // Follow symlinks along the longest existing prefix, so a link cannot lead outside the root.
+  let head = abs;
+  const tail: string[] = [];
+  while (!existsSync(head) && dirname(head) !== head) {
+    tail.unshift(basename(head));
+    head = dirname(head);
+  }
+  const real = join(existsSync(head) ? realpathSync(head) : head, ...tail);
   const rel = relative(rootReal, real);
   if (!(rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))) return real;
   throw new TinypruneError(`data path "${path}" is outside --data-root ${rootReal}`);
@@ -65,8 +73,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const redis = new Redis({ ...connection, maxRetriesPerRequest: null, lazyConnect: false });
   redis.on('error', () => {}); // reconnects on its own; the worker's own error handler logs
   const models = new Map<string, Promise<Graph>>();
-  const fingerprints = new Map<string, Promise<string>>();
   const sessions = new SessionPool();
+  let active: string | undefined;
 
   const loadGraph = (hash: string) => {
     let g = models.get(hash);
@@ -96,6 +104,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       validate(ROW_JOB_SCHEMA, job.data);
       payload = job.data as RowJob;
       if (payload.version !== JOB_VERSION) throw new SchemaError('unknown job version');
+      if (payload.tool !== TOOL_VERSION)
+        throw new SchemaError(
+          `the job was submitted by ${payload.tool}, this worker runs ${TOOL_VERSION}: give every machine the same version (results depend on it)`,
+        );
       for (const { path } of specPaths(payload.data.spec)) resolveUnderRoot(o.dataRoot, path);
       spec = mapSpecPaths(payload.data.spec, (p) => resolveUnderRoot(o.dataRoot, p));
     } catch (e) {
@@ -103,27 +115,26 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       log(msg);
       throw new UnrecoverableError(msg);
     }
-    const what = `${payload.cut} + ${payload.head}${payload.fold ? ` (fold ${payload.fold.index + 1}/${payload.fold.count})` : ''}`;
+    const what = `${payload.cut === UNPRUNED_CUT ? 'the unpruned model' : `${payload.cut} + ${payload.head}`}${payload.fold ? ` (fold ${payload.fold.index + 1}/${payload.fold.count})` : ''}`;
     const t0 = Date.now();
+    active = what;
     const progress = (p: Omit<RowJobProgress, 'worker'>) =>
       job.updateProgress({ worker: name, ...p }).catch(() => {});
     try {
       await progress({ stage: 'checking data' });
-      let fp = fingerprints.get(spec);
-      if (!fp) {
-        fp = dataFingerprint(spec);
-        fp.catch(() => fingerprints.delete(spec));
-        fingerprints.set(spec, fp);
-      }
-      const mine = await fp;
+      // Every job: the data may have changed since the last one (the memo makes it cheap).
+      const mine = await dataFingerprint(spec);
       if (mine !== payload.data.fingerprint)
         throw new UnrecoverableError(
           `the data differs: this worker's copy of ${payload.data.spec} (under ${o.dataRoot}) has fingerprint ${mine.slice(0, 12)}…, the job expects ${payload.data.fingerprint.slice(0, 12)}… — give every machine the same copy`,
         );
       const base = await loadGraph(payload.model.sha256);
-      log(`training ${what} [job ${id}, attempt ${job.attemptsMade + 1}]`);
+      log(
+        `${payload.cut === UNPRUNED_CUT ? 'evaluating' : 'training'} ${what} [job ${id}, attempt ${job.attemptsMade + 1}]`,
+      );
       const epochs = payload.settings.schedule.epochs;
       let stage = 'loading data';
+      let lastLine = Date.now();
       await progress({ stage });
       const r = await trainRow(
         {
@@ -142,9 +153,19 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
             stage = s;
             void progress({ stage, epochs });
           },
-          onEpochEnd: (e) => void progress({ stage, epoch: e.epoch + 1, epochs }),
+          onEpochEnd: (e) => {
+            void progress({ stage, epoch: e.epoch + 1, epochs });
+            // A line every 10 s at most, so a long row shows it is moving.
+            if (Date.now() - lastLine >= 10_000 || e.epoch + 1 === epochs) {
+              lastLine = Date.now();
+              log(
+                `${what}: epoch ${e.epoch + 1}/${epochs}, val ${((e.valAccuracy ?? 0) * 100).toFixed(1)}%`,
+              );
+            }
+          },
         },
       );
+      active = undefined;
       log(
         `done ${what} in ${((Date.now() - t0) / 1000).toFixed(1)} s: val ${((r.row.val?.accuracy ?? 0) * 100).toFixed(1)}%, test ${(r.row.test.accuracy * 100).toFixed(1)}%`,
       );
@@ -157,6 +178,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         ...(r.tflite && { tflite: Buffer.from(r.tflite).toString('base64') }),
       };
     } catch (e) {
+      active = undefined;
       log(`failed ${what}: ${(e as Error).message}`);
       // User mistakes (bad cut, bad data) fail the same way on every try.
       if (e instanceof TinypruneError) throw new UnrecoverableError((e as Error).message);
@@ -187,6 +209,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   log(`waiting for rows on ${display} (queue ${o.queueName}, data root ${o.dataRoot})`);
   return {
     name,
+    active: () => active,
     async close(force = false) {
       await worker.close(force);
       redis.disconnect();

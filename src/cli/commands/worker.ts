@@ -70,8 +70,11 @@ export const workerCommand: Command = {
       const onSignal = (sig: string) => {
         signals++;
         if (signals === 1) {
+          const row = w.active();
           console.error(
-            `${w.name} ${sig}: finishing the running row, then stopping (${sig} again stops at once; the row then goes to another worker)`,
+            row
+              ? `${w.name} ${sig}: finishing ${row}, then stopping (${sig} again stops at once; the row then goes to another worker)`
+              : `${w.name} ${sig}: stopping`,
           );
           void w.close().then(done);
         } else {
@@ -82,10 +85,12 @@ export const workerCommand: Command = {
       process.on('SIGINT', () => onSignal('SIGINT'));
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       // A child of `--concurrency N` stops like on a signal when its parent goes away.
-      process.on('disconnect', () => onSignal('parent gone'));
+      process.on('disconnect', () => signals === 0 && onSignal('parent gone'));
     });
     await stopped;
     console.error(`${w.name} stopped`);
+    // A child of `--concurrency N`: let go of the channel to the parent, or it keeps us alive.
+    if (process.connected) process.disconnect();
     return 0;
   },
 };
