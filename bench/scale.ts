@@ -25,6 +25,8 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { Rng } from '../src/data/random.js';
 import { parseWav } from '../src/data/wav.js';
+import { openDataset } from '../src/data/open.js';
+import { loadRange } from '../src/prune/features/views.js';
 import type { BenchReport, BenchRow } from './run.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -300,6 +302,23 @@ function prune(task: string, n: number, data: string): Measured {
   };
 }
 
+/** vww-folders decoding alone (sharp's threads, 16 images in flight): wall and CPU rates. */
+async function decodeRate(dir: string): Promise<{ wall: number; cpu: number; n: number }> {
+  const ds = await openDataset(`vww-folders:${dir}`);
+  const view = {
+    length: ds.length,
+    inputShape: ds.inputShape,
+    load: async (i: number) => ({ x: await ds.load(i), y: ds.labels[i]! }),
+  };
+  const n = Math.min(ds.length, 4000);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await loadRange(view, 0, n);
+  const wall = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { wall: n / wall, cpu: n / ((c.user + c.system) / 1e6), n };
+}
+
 export async function bench(): Promise<BenchReport> {
   if (!existsSync(join(MODELS, 'kws_ref_model_float32.tflite')))
     return { title: 'Full-size data (skipped: ../shared is absent)', rows: [] };
@@ -334,6 +353,18 @@ export async function bench(): Promise<BenchReport> {
           name: `${label}: head training, one epoch`,
           value: m.trainExamples / m.trainSeconds,
           unit: 'examples/s',
+        },
+      );
+    }
+    if (task === 'vww') {
+      const d = await decodeRate(await vwwLayout(Math.min(...SIZES)));
+      rows.push(
+        { name: `vww-folders JPEG decode, ${d.n} images (wall)`, value: d.wall, unit: 'images/s' },
+        {
+          name: 'vww-folders JPEG decode, 2-core capacity (CPU time)',
+          value: 2 * d.cpu,
+          unit: 'images/s',
+          required: 1000,
         },
       );
     }
