@@ -322,6 +322,10 @@ async function decodeRate(dir: string): Promise<{ wall: number; cpu: number; n: 
 export async function bench(): Promise<BenchReport> {
   if (!existsSync(join(MODELS, 'kws_ref_model_float32.tflite')))
     return { title: 'Full-size data (skipped: ../shared is absent)', rows: [] };
+  if (!existsSync('/usr/bin/time'))
+    throw new Error(
+      'bench/scale.ts measures peak memory with /usr/bin/time -v: apt-get install time',
+    );
   mkdirSync(DIR, { recursive: true });
   const rows: BenchRow[] = [];
   const notes: string[] = [];

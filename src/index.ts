@@ -79,7 +79,12 @@ export {
   type PruneOptions,
   type PruneResult,
   type Schedule,
+  type SessionOptions,
 } from './prune/train.js';
+export { PRECISIONS, type Precision } from './prune/features/codec.js';
+export { FeatureStore, type StoreLayout } from './prune/features/store.js';
+export { storeSource } from './prune/features/source.js';
+export { arraySource, type Batch, type BatchSource } from './engine/batches.js';
 export { runSweep, selectFromSweep, type SweepRecord, type SweepSelection } from './prune/sweep.js';
 export { saveTflite, deployableGraph } from './prune/save.js';
 export { writeFileAtomic } from './io/atomic.js';
