@@ -25,6 +25,8 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { Rng } from '../src/data/random.js';
 import { parseWav } from '../src/data/wav.js';
+import { openDataset } from '../src/data/open.js';
+import { loadRange } from '../src/prune/features/views.js';
 import type { BenchReport, BenchRow } from './run.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -226,6 +228,8 @@ interface Measured {
   wallSeconds: number;
   extracted: number;
   extractSeconds: number;
+  /** CPU-seconds of the whole process (all threads) during extraction. */
+  extractCpu: number;
   trainExamples: number;
   trainSeconds: number;
   testAccuracy: number;
@@ -267,9 +271,13 @@ function prune(task: string, n: number, data: string): Measured {
   const cpu = num(/User time \(seconds\): ([\d.]+)/) + num(/System time \(seconds\): ([\d.]+)/);
   let extracted = 0;
   let extractSeconds = 0;
-  for (const m of err.matchAll(/extracted (\d+) examples in ([\d.]+) s/g)) {
+  let extractCpu = 0;
+  for (const m of err.matchAll(
+    /extracted (\d+) examples in ([\d.]+) s \(\d+\/s, ([\d.]+) CPU-s/g,
+  )) {
     extracted += Number(m[1]);
     extractSeconds += Number(m[2]);
+    extractCpu += Number(m[3]);
   }
   const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as {
     train: { n: number };
@@ -287,15 +295,37 @@ function prune(task: string, n: number, data: string): Measured {
     wallSeconds: wall,
     extracted,
     extractSeconds,
+    extractCpu,
     trainExamples: result.train.n * (views + 1),
     trainSeconds: Number(epoch?.[1] ?? NaN),
     testAccuracy: result.test.accuracy,
   };
 }
 
+/** vww-folders decoding alone (sharp's threads, 16 images in flight): wall and CPU rates. */
+async function decodeRate(dir: string): Promise<{ wall: number; cpu: number; n: number }> {
+  const ds = await openDataset(`vww-folders:${dir}`);
+  const view = {
+    length: ds.length,
+    inputShape: ds.inputShape,
+    load: async (i: number) => ({ x: await ds.load(i), y: ds.labels[i]! }),
+  };
+  const n = Math.min(ds.length, 4000);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await loadRange(view, 0, n);
+  const wall = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { wall: n / wall, cpu: n / ((c.user + c.system) / 1e6), n };
+}
+
 export async function bench(): Promise<BenchReport> {
   if (!existsSync(join(MODELS, 'kws_ref_model_float32.tflite')))
     return { title: 'Full-size data (skipped: ../shared is absent)', rows: [] };
+  if (!existsSync('/usr/bin/time'))
+    throw new Error(
+      'bench/scale.ts measures peak memory with /usr/bin/time -v: apt-get install time',
+    );
   mkdirSync(DIR, { recursive: true });
   const rows: BenchRow[] = [];
   const notes: string[] = [];
@@ -317,9 +347,28 @@ export async function bench(): Promise<BenchReport> {
           required: task === 'kws' ? 3000 : 1000,
         },
         {
+          // What two otherwise idle cores give: examples per CPU-second of every thread, × 2.
+          name: `${label}: extraction, 2-core capacity (CPU time)`,
+          value: (2 * m.extracted) / m.extractCpu,
+          unit: 'examples/s',
+          required: task === 'kws' ? 3000 : 1000,
+        },
+        {
           name: `${label}: head training, one epoch`,
           value: m.trainExamples / m.trainSeconds,
           unit: 'examples/s',
+        },
+      );
+    }
+    if (task === 'vww') {
+      const d = await decodeRate(await vwwLayout(Math.min(...SIZES)));
+      rows.push(
+        { name: `vww-folders JPEG decode, ${d.n} images (wall)`, value: d.wall, unit: 'images/s' },
+        {
+          name: 'vww-folders JPEG decode, 2-core capacity (CPU time)',
+          value: 2 * d.cpu,
+          unit: 'images/s',
+          required: 1000,
         },
       );
     }

@@ -117,6 +117,7 @@ export {
   type PruneOptions,
   type PruneResult,
   type Schedule,
+  type SessionOptions,
 } from './prune/train.js';
 export {
   runSweep,
@@ -147,6 +148,10 @@ export { dataFingerprint } from './data/fingerprint.js';
 export { queueExecutor, type QueueExecutorOptions } from './distributed/submit.js';
 export { startWorker, type WorkerOptions, type RunningWorker } from './distributed/worker.js';
 export { parseQueueUrl, redact } from './distributed/url.js';
+export { PRECISIONS, type Precision } from './prune/features/codec.js';
+export { FeatureStore, type StoreLayout } from './prune/features/store.js';
+export { storeSource } from './prune/features/source.js';
+export { arraySource, type Batch, type BatchSource } from './engine/batches.js';
 export { saveTflite, deployableGraph } from './prune/save.js';
 export { writeFileAtomic } from './io/atomic.js';
 export { predictScores, argmaxRows, isInt8Graph } from './eval/predict.js';

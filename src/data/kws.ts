@@ -57,16 +57,19 @@ function listDir(dir: string, what: string): string[] {
   return readdirSync(dir).sort();
 }
 
+/** int16 samples / 32768 (a loop: Float32Array.from with a callback is several times slower). */
+function int16ToFloat(samples: Int16Array): Float32Array {
+  const out = new Float32Array(samples.length);
+  for (let i = 0; i < samples.length; i++) out[i] = samples[i]! / 32768;
+  return out;
+}
+
 /** Reads every wav of a folder as floats (background recordings; minutes long). */
 export async function readNoiseDir(dir: string): Promise<Float32Array[]> {
   const files = listDir(dir, 'background noise').filter((f) => f.endsWith('.wav'));
   if (files.length === 0)
     throw new TinypruneError(`${dir}: expected background-noise .wav files, found none`);
-  return Promise.all(
-    files.map(async (f) =>
-      Float32Array.from((await readWav(join(dir, f))).samples, (v) => v / 32768),
-    ),
-  );
+  return Promise.all(files.map(async (f) => int16ToFloat((await readWav(join(dir, f))).samples)));
 }
 
 interface ClipRef {
@@ -200,7 +203,7 @@ export async function openSpeechCommands(
     if (c.offset === undefined) return readClip(c.file);
     let rec = noiseCache.get(c.file);
     if (!rec) noiseCache.set(c.file, (rec = (await readWav(c.file)).samples));
-    return Float32Array.from(rec.subarray(c.offset, c.offset + CLIP_SAMPLES), (v) => v / 32768);
+    return int16ToFloat(rec.subarray(c.offset, c.offset + CLIP_SAMPLES));
   };
   const cache = (opts.cache ?? !augment) ? new Map<number, Float32Array>() : undefined;
   return viewDataset(

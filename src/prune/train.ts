@@ -148,7 +148,13 @@ function graphHash(g: Graph): string {
 export class PruneSession {
   unpruned?: { train: Evaluation; val: Evaluation; test: Evaluation };
   /** Extraction totals of this session (benchmarks): examples extracted and seconds spent. */
-  readonly extraction = { examples: 0, seconds: 0, reusedShards: 0, builtShards: 0 };
+  readonly extraction = {
+    examples: 0,
+    seconds: 0,
+    cpuSeconds: 0,
+    reusedShards: 0,
+    builtShards: 0,
+  };
   private readonly cacheDir: string;
 
   private constructor(
@@ -257,6 +263,8 @@ export class PruneSession {
     try {
       let examples = 0;
       let seconds = 0;
+      // CPU time of the whole process (every thread): a rate that the machine's load does not skew.
+      const cpu0 = process.cpuUsage();
       for (const [i, spec] of specs.entries()) {
         if (todo[i]!.length === 0) continue;
         const st = await extract({
@@ -273,10 +281,13 @@ export class PruneSession {
         seconds += st.seconds;
         this.extraction.builtShards += st.built;
       }
+      const used = process.cpuUsage(cpu0);
+      const cpu = (used.user + used.system) / 1e6;
       this.extraction.examples += examples;
       this.extraction.seconds += seconds;
+      this.extraction.cpuSeconds += cpu;
       log(
-        `${label}: extracted ${examples} examples in ${seconds.toFixed(1)} s (${Math.round(examples / Math.max(seconds, 1e-9))}/s; ${reused} shards reused, ${workers} workers)`,
+        `${label}: extracted ${examples} examples in ${seconds.toFixed(1)} s (${Math.round(examples / Math.max(seconds, 1e-9))}/s, ${cpu.toFixed(1)} CPU-s; ${reused} shards reused, ${workers} workers)`,
       );
     } finally {
       await loader.close();

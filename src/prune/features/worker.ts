@@ -21,7 +21,12 @@ port.on('message', async (req: LoadRequest) => {
     });
     const key = JSON.stringify(req.ref);
     let loader = loaders.get(key);
-    if (!loader) loaders.set(key, (loader = data.then((d) => openView(d, req.ref as ViewRef))));
+    if (!loader) {
+      // Stores are extracted one after another: keep only the current view's loader (each
+      // holds per-example tables that grow with the dataset).
+      loaders.clear();
+      loaders.set(key, (loader = data.then((d) => openView(d, req.ref as ViewRef))));
+    }
     const { x, y } = await loadRange(await loader, req.start, req.count);
     const reply: LoadReply = { id: req.id, x, y };
     port.postMessage(reply, [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]);
