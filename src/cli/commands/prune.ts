@@ -42,7 +42,8 @@ export const TRAINING_OPTIONS: Command['options'] = {
   'test-data': {
     type: 'string',
     value: 'SPEC',
-    description: 'a separate test set, e.g. an EEMBC evaluation set (default: as --val-data)',
+    description:
+      "a separate test set, e.g. an EEMBC evaluation set (default: the data's own, or carved from --data)",
   },
   recipe: {
     type: 'string',
