@@ -10,6 +10,7 @@ import {
 } from './kws.js';
 import { openEembcVww, openVwwFolders, type VwwFoldersOptions } from './vww.js';
 import { openSyntheticSpec } from './synthetic.js';
+import { openEembcIc } from './ic.js';
 
 export type OpenDatasetOptions = SpeechCommandsOptions & EembcKwsOptions & VwwFoldersOptions;
 
@@ -17,6 +18,7 @@ export const DATASET_KINDS = [
   'speech-commands',
   'eembc-kws',
   'eembc-vww',
+  'eembc-ic',
   'vww-folders',
   'synthetic',
 ] as const;
@@ -63,6 +65,8 @@ export async function openDataset(spec: string, opts: OpenDatasetOptions = {}): 
       return openEembcKws(path, options);
     case 'eembc-vww':
       return openEembcVww(path, options);
+    case 'eembc-ic':
+      return openEembcIc(path, options);
     default:
       return openVwwFolders(path, options);
   }
