@@ -1,6 +1,6 @@
 import { opStats, peakActivationBytes } from './accounting.js';
 import { consumers, getTensor } from './graph.js';
-import type { Graph, Op } from './types.js';
+import type { Graph, OpKind } from './types.js';
 
 export interface CutPoint {
   /** `conv1`, `conv2`… for plain convolutions, `block1`, `block2`… for depthwise-separable pairs. */
@@ -18,8 +18,28 @@ export interface CutPoint {
   peakActivationBytes: number;
 }
 
-/** Ops that belong to the conv (or add) before them: normalisation and activation. */
-const TRAILING = new Set<Op['kind']>(['batchNorm', 'relu', 'relu6']);
+/**
+ * What each op is to block detection: a block's main op (`unit`), a normalisation/activation
+ * belonging to the op before it (`trailing`), a pass-through inside the feature extractor, or
+ * the start of the classifier (`stop`).
+ */
+const CUT_ROLE: Record<OpKind, 'unit' | 'trailing' | 'pass' | 'stop'> = {
+  conv2d: 'unit',
+  depthwiseConv2d: 'unit',
+  add: 'unit',
+  batchNorm: 'trailing',
+  relu: 'trailing',
+  relu6: 'trailing',
+  pad: 'pass',
+  quantize: 'pass',
+  dequantize: 'pass',
+  averagePool2d: 'stop',
+  maxPool2d: 'stop',
+  mean: 'stop',
+  reshape: 'stop',
+  fullyConnected: 'stop',
+  softmax: 'stop',
+};
 
 interface Unit {
   kind: 'conv' | 'depthwise' | 'add';
@@ -64,25 +84,21 @@ export function findCutPoints(g: Graph): CutPoint[] {
   let i = 0;
   while (i < g.ops.length) {
     const op = g.ops[i]!;
+    const role = CUT_ROLE[op.kind];
     // Pass-throughs, and a normalisation/activation not right after its producer (a residual
     // branch's BatchNorm after the shortcut conv in Keras order).
-    if (
-      op.kind === 'pad' ||
-      op.kind === 'quantize' ||
-      op.kind === 'dequantize' ||
-      TRAILING.has(op.kind)
-    ) {
+    if (role === 'pass' || role === 'trailing') {
       i++;
       continue;
     }
-    if (op.kind !== 'conv2d' && op.kind !== 'depthwiseConv2d' && op.kind !== 'add') break;
+    if (role === 'stop') break;
     // An add of a constant is no residual join.
     if (op.kind === 'add' && op.inputs.some((n) => getTensor(g, n).data)) break;
     let last = i;
     // Absorb the normalisation/activation ops that read only this unit's output.
     while (
       last + 1 < g.ops.length &&
-      TRAILING.has(g.ops[last + 1]!.kind) &&
+      CUT_ROLE[g.ops[last + 1]!.kind] === 'trailing' &&
       g.ops[last + 1]!.inputs[0] === g.ops[last]!.outputs[0] &&
       (readers.get(g.ops[last]!.outputs[0]!)?.length ?? 0) === 1
     )
