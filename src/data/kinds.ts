@@ -13,6 +13,7 @@ import {
   type SpeechCommandsOptions,
 } from './kws.js';
 import { openSyntheticSpec } from './synthetic.js';
+import { openEembcIc } from './ic.js';
 import { openEembcVww, openVwwFolders, splitFolderOf, type VwwFoldersOptions } from './vww.js';
 
 /**
@@ -98,6 +99,8 @@ const openEembcKwsSpec: KindEntry['open'] = (path, query, spec, opts) =>
   openEembcKws(path, merged(query, spec, opts));
 const openEembcVwwSpec: KindEntry['open'] = (path, query, spec, opts) =>
   openEembcVww(path, merged(query, spec, opts));
+const openEembcIcSpec: KindEntry['open'] = (path, query, spec, opts) =>
+  openEembcIc(path, merged(query, spec, opts));
 
 export const KINDS = {
   'speech-commands': {
@@ -143,6 +146,13 @@ export const KINDS = {
     open: openEembcVwwSpec,
     partitions: testOnly(openEembcVwwSpec),
   },
+  'eembc-ic': {
+    task: 'image',
+    summary: 'EEMBC EnergyRunner IC evaluation files (CIFAR-10 32x32x3 uint8 .bin + y_labels.csv)',
+    augmentation: 'image',
+    open: openEembcIcSpec,
+    partitions: testOnly(openEembcIcSpec),
+  },
   'vww-folders': {
     task: 'vww',
     summary:
@@ -170,12 +180,11 @@ export const KINDS = {
   },
   // ── More kinds go here, one entry each. Reserved for other work in progress:
   //    'fashion-mnist' (src/data/fashion-mnist.ts: the IDX .gz files, its own train/test split;
-  //    task 'image') and 'eembc-ic' (EEMBC IC01 CIFAR-10 .bin files, test data only; task
-  //    'image'). Add the name to the DatasetKind union below as well.
+  //    task 'image'). Add the name to the DatasetKind union below as well.
 } satisfies Record<string, KindEntry>;
 
 export type DatasetKind =
-  'speech-commands' | 'eembc-kws' | 'eembc-vww' | 'vww-folders' | 'synthetic';
+  'speech-commands' | 'eembc-kws' | 'eembc-vww' | 'eembc-ic' | 'vww-folders' | 'synthetic';
 /** Checks at compile time that KINDS has exactly the kinds of the union. */
 const kindTable: Record<DatasetKind, KindEntry> = KINDS;
 

@@ -5,6 +5,7 @@
 import { tf } from './backend.js';
 import { getTensor, numElements } from '../graph/graph.js';
 import type { Activation, Graph, Op, Tensor } from '../graph/types.js';
+import { assertNever } from '../graph/ops.js';
 import { TinypruneError } from '../graph/types.js';
 
 /** Which constant tensors train (default: every weight of conv/depthwise/FC/batchNorm ops). */
@@ -375,6 +376,8 @@ export class TfModel {
         case 'quantize':
         case 'dequantize':
           throw new TinypruneError(`op "${op.name}": ${op.kind} is not a float op`);
+        default:
+          assertNever(op.kind, 'op kind');
       }
       values.set(op.outputs[0]!, y);
       if (op.kind !== 'softmax') logits = undefined;

@@ -7,6 +7,7 @@ import { getTensor, numElements } from '../graph/graph.js';
 import { padBefore } from '../graph/shapes.js';
 import type { Activation, Graph, Op } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
+import { assertNever } from '../graph/ops.js';
 import { floatValues } from './model.js';
 import { ProtoWriter } from './protobuf.js';
 
@@ -402,6 +403,8 @@ export function graphToOnnx(model: Graph): Uint8Array {
         throw new TinypruneError(
           `op "${op.name}": ONNX export handles float graphs only (found ${op.kind})`,
         );
+      default:
+        assertNever(op.kind, 'op kind');
     }
   }
 

@@ -1,5 +1,6 @@
 import { bytesPerElement, consumers, getTensor, numElements } from './graph.js';
-import type { Graph, Op } from './types.js';
+import type { Graph, Op, OpKind } from './types.js';
+import { assertNever } from './ops.js';
 
 export interface OpStats {
   index: number;
@@ -30,10 +31,27 @@ export interface ModelTotals {
   peakActivationBytes: number;
 }
 
-const PARAM_OPS = new Set<Op['kind']>(['conv2d', 'depthwiseConv2d', 'fullyConnected', 'batchNorm']);
+/** Ops whose constant inputs are learned parameters (others' constants are shapes, axes…). */
+const HAS_PARAMS: Record<OpKind, boolean> = {
+  conv2d: true,
+  depthwiseConv2d: true,
+  fullyConnected: true,
+  batchNorm: true,
+  averagePool2d: false,
+  maxPool2d: false,
+  mean: false,
+  reshape: false,
+  softmax: false,
+  add: false,
+  pad: false,
+  relu: false,
+  relu6: false,
+  quantize: false,
+  dequantize: false,
+};
 
 export function opParams(g: Graph, op: Op): number {
-  if (!PARAM_OPS.has(op.kind)) return 0;
+  if (!HAS_PARAMS[op.kind]) return 0;
   let n = 0;
   for (const name of op.inputs.slice(1)) {
     if (name === '') continue;
@@ -67,8 +85,21 @@ export function opMacs(g: Graph, op: Op): number {
       const w = getTensor(g, op.inputs[1]!).shape; // [out, in]
       return (numElements(out) / w[0]!) * w[0]! * w[1]!;
     }
-    default:
+    case 'averagePool2d':
+    case 'maxPool2d':
+    case 'mean':
+    case 'reshape':
+    case 'softmax':
+    case 'add':
+    case 'pad':
+    case 'relu':
+    case 'relu6':
+    case 'batchNorm':
+    case 'quantize':
+    case 'dequantize':
       return 0;
+    default:
+      return assertNever(op.kind, 'op kind');
   }
 }
 

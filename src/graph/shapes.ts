@@ -1,6 +1,7 @@
 import { getTensor, numElements } from './graph.js';
 import type { Graph, Op, Padding } from './types.js';
 import { TinypruneError } from './types.js';
+import { assertNever } from './ops.js';
 
 /** Output size of a windowed op along one axis (TensorFlow's SAME/VALID rules). */
 export function convOutputSize(
@@ -108,6 +109,8 @@ export function inferOpShape(g: Graph, op: Op, index: number): number[] {
     case 'quantize':
     case 'dequantize':
       return [...x];
+    default:
+      return assertNever(op.kind, 'op kind');
   }
 }
 

@@ -5,6 +5,7 @@ import { getTensor, numElements } from '../graph/graph.js';
 import { padBefore } from '../graph/shapes.js';
 import type { Activation, Graph, Op, Tensor } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
+import { assertNever } from '../graph/ops.js';
 
 export interface PreparedFloat {
   /**
@@ -352,5 +353,7 @@ function floatKernel(g: Graph, op: Op, i: number): FloatKernel {
     case 'quantize':
     case 'dequantize':
       opError(op, i, `${op.kind} has no place in a float graph`);
+    default:
+      return assertNever(op.kind, 'op kind');
   }
 }

@@ -6,6 +6,7 @@ import { getTensor, numElements } from '../graph/graph.js';
 import { padBefore } from '../graph/shapes.js';
 import type { Activation, Graph, Op, Tensor } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
+import { assertNever } from '../graph/ops.js';
 import {
   multiplyByQuantizedMultiplier,
   quantizeMultiplier,
@@ -516,6 +517,8 @@ function buildKernel(
     case 'batchNorm':
     case 'reshape':
       opError(op, i, `${op.kind} cannot run in an int8 graph (fold BatchNorm before quantising)`);
+    default:
+      return assertNever(op.kind, 'op kind');
   }
 }
 

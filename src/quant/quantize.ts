@@ -6,6 +6,7 @@
 import { cloneGraph, getTensor, numElements } from '../graph/graph.js';
 import type { Graph, Op, Quantization, Tensor } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
+import { assertNever, supportedKinds, supports } from '../graph/ops.js';
 import { constantAsFloat, prepareFloat } from './floatRef.js';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'mse';
@@ -55,21 +56,6 @@ async function collectSamples(
     throw new TinypruneError('calibration set is empty: quantising needs at least one sample');
   return samples;
 }
-
-const QUANTISABLE = new Set([
-  'conv2d',
-  'depthwiseConv2d',
-  'fullyConnected',
-  'averagePool2d',
-  'maxPool2d',
-  'mean',
-  'add',
-  'pad',
-  'reshape',
-  'softmax',
-  'relu',
-  'relu6',
-]);
 
 /** Range [lo, hi] for one tensor by the chosen method. */
 function chooseRange(st: RangeStats, opts: QuantizeOptions): [number, number] {
@@ -129,8 +115,10 @@ export async function quantizeGraph(
       `${floatGraph.name}: fold BatchNorm into the convolutions before quantising (foldBatchNorm)`,
     );
   floatGraph.ops.forEach((op, i) => {
-    if (!QUANTISABLE.has(op.kind))
-      throw new TinypruneError(`cannot quantise op ${i} (${op.kind} "${op.name}") to int8`);
+    if (!supports(op.kind, 'quantize'))
+      throw new TinypruneError(
+        `cannot quantise op ${i} (${op.kind} "${op.name}") to int8 (quantisable: ${supportedKinds('quantize').join(', ')})`,
+      );
   });
   if (floatGraph.inputs.length !== 1)
     throw new TinypruneError(
@@ -231,8 +219,19 @@ function quantizeOp(
     case 'softmax':
       setAct(y, { scale: [1 / 256], zeroPoint: [-128] });
       return;
-    default:
+    // An add's two inputs keep their own scales (the int8 kernel rescales both); its output, like
+    // a mean's or an activation's, takes the range seen in calibration.
+    case 'mean':
+    case 'add':
+    case 'relu':
+    case 'relu6':
+    case 'batchNorm':
+    case 'quantize':
+    case 'dequantize':
       setAct(y, fromStats(y));
+      return;
+    default:
+      assertNever(op.kind, 'op kind');
   }
 }
 

@@ -15,7 +15,7 @@ export const evalCommand: Command = {
     model: {
       type: 'string',
       value: 'FILE',
-      description: 'a .tflite (float or int8) or Keras .h5 model',
+      description: 'a .tflite (float or int8), Keras .h5 or .onnx model',
     },
     data: {
       type: 'string',

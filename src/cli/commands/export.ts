@@ -13,7 +13,7 @@ export const exportCommand: Command = {
   summary: 'Write a model as ONNX (float, opset 13) or TFLite',
   usage: 'tinyprune export --model MODEL --format onnx|tflite --out FILE',
   options: {
-    model: { type: 'string', value: 'FILE', description: 'a .tflite or Keras .h5 model' },
+    model: { type: 'string', value: 'FILE', description: 'a .tflite, Keras .h5 or .onnx model' },
     format: { type: 'string', value: 'FORMAT', description: 'onnx or tflite' },
     out: { type: 'string', value: 'FILE', description: 'output file' },
   },

@@ -16,7 +16,7 @@ export const inspectCommand: Command = {
   summary: 'Show a model layer by layer: shapes, parameters, MACs, memory and cut points',
   usage: 'tinyprune inspect MODEL [--json]',
   positionals: [
-    { name: 'MODEL', description: 'a .tflite (float, int8 or hybrid) or Keras .h5 file' },
+    { name: 'MODEL', description: 'a .tflite (float, int8 or hybrid), Keras .h5 or .onnx file' },
   ],
   options: {
     json: { type: 'boolean', description: 'print one JSON object instead of tables' },

@@ -28,7 +28,7 @@ export const TRAINING_OPTIONS: Command['options'] = {
   model: {
     type: 'string',
     value: 'FILE',
-    description: 'trained model: .tflite (float or hybrid) or Keras .h5',
+    description: 'trained model: .tflite (float or hybrid), Keras .h5 or .onnx',
   },
   data: {
     type: 'string',

@@ -22,7 +22,7 @@ export const quantizeCommand: Command = {
     model: {
       type: 'string',
       value: 'FILE',
-      description: 'float model (.tflite or .h5; BatchNorm is folded first)',
+      description: 'float model (.tflite, .h5 or .onnx; BatchNorm is folded first)',
     },
     calib: {
       type: 'string',

@@ -28,7 +28,7 @@ export const runCommand: Command = {
       type: 'string',
       value: 'FILE',
       description:
-        'trained model (.tflite or .h5); without it, a demo model is trained from scratch',
+        'trained model (.tflite, .h5 or .onnx); without it, a demo model is trained from scratch',
     },
     data: {
       type: 'string',

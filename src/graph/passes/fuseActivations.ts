@@ -1,17 +1,26 @@
 // Fuses a standalone relu/relu6 into the op producing its input, as TFLite stores them
 // (the op's fused_activation_function).
 import { cloneGraph, consumers, producers, pruneUnusedTensors } from '../graph.js';
-import type { Graph, Op } from '../types.js';
+import type { Graph, OpKind } from '../types.js';
 
 /** Ops whose `attrs.activation` our IR (and TFLite) applies to their output. */
-const FUSABLE = new Set<Op['kind']>([
-  'conv2d',
-  'depthwiseConv2d',
-  'fullyConnected',
-  'add',
-  'averagePool2d',
-  'maxPool2d',
-]);
+const FUSABLE: Record<OpKind, boolean> = {
+  conv2d: true,
+  depthwiseConv2d: true,
+  fullyConnected: true,
+  add: true,
+  averagePool2d: true,
+  maxPool2d: true,
+  mean: false,
+  reshape: false,
+  softmax: false,
+  pad: false,
+  relu: false,
+  relu6: false,
+  batchNorm: false,
+  quantize: false,
+  dequantize: false,
+};
 
 function fuseOne(g: Graph, actIndex: number): boolean {
   const act = g.ops[actIndex]!;
@@ -20,7 +29,7 @@ function fuseOne(g: Graph, actIndex: number): boolean {
   const p = producers(g).get(x);
   if (p === undefined) return false;
   const op = g.ops[p]!;
-  if (!FUSABLE.has(op.kind) || (op.attrs.activation ?? 'none') !== 'none') return false;
+  if (!FUSABLE[op.kind] || (op.attrs.activation ?? 'none') !== 'none') return false;
   if (op.outputs.length !== 1 || (consumers(g).get(x)?.length ?? 0) !== 1 || g.outputs.includes(x))
     return false;
   // Quantised tensors must agree, or fusing would change the int8 arithmetic.

@@ -24,6 +24,7 @@ import type {
   TensorData,
 } from '../../graph/types.js';
 import { TinypruneError } from '../../graph/types.js';
+import { assertNever } from '../../graph/ops.js';
 import { FbReader, FbTable, FlatbufferError } from './flatbuffer.js';
 import {
   ActivationFunction,
@@ -596,8 +597,14 @@ function readAttrs(rop: RawOp, op: Op, graph: Graph): OpAttrs {
       for (let i = 0; i < p.length; i += 2) paddings.push([p[i]!, p[i + 1]!]);
       return { paddings };
     }
-    default:
+    case 'relu':
+    case 'relu6':
+    case 'quantize':
+    case 'dequantize':
+    case 'batchNorm':
       return {};
+    default:
+      return assertNever(op.kind, 'op kind');
   }
 }
 

@@ -7,6 +7,7 @@ import { Builder } from 'flatbuffers';
 import { dequantizeData } from './reader.js';
 import { numElements, uniqueTensorName, validateGraph } from '../../graph/graph.js';
 import type { DType, Graph, Op, OpKind, Tensor } from '../../graph/types.js';
+import { assertNever } from '../../graph/ops.js';
 import { TinypruneError } from '../../graph/types.js';
 import {
   ActivationFunction,
@@ -25,7 +26,8 @@ export interface WriteTfliteOptions {
   description?: string;
 }
 
-const BUILTIN_OF_KIND: Partial<Record<OpKind, number>> = {
+/** The TFLite builtin of each op kind (undefined: none; see OP_SUPPORT's tfliteWrite). */
+const BUILTIN_OF_KIND: Record<OpKind, number | undefined> = {
   conv2d: Builtin.CONV_2D,
   depthwiseConv2d: Builtin.DEPTHWISE_CONV_2D,
   averagePool2d: Builtin.AVERAGE_POOL_2D,
@@ -40,6 +42,7 @@ const BUILTIN_OF_KIND: Partial<Record<OpKind, number>> = {
   dequantize: Builtin.DEQUANTIZE,
   relu: Builtin.RELU,
   relu6: Builtin.RELU6,
+  batchNorm: undefined,
 };
 
 /** An op as written: TFLite tensor indices (-1 = optional input left out). */
@@ -424,8 +427,16 @@ function writeOptions(b: Builder, p: OpPlan): [number, number] {
       b.addFieldOffset(F.ReshapeOptions.new_shape, shape, 0);
       return [Options.ReshapeOptions, b.endObject()];
     }
-    default:
+    // Builtins without options (or, for batchNorm, refused before writing).
+    case 'relu':
+    case 'relu6':
+    case 'pad':
+    case 'quantize':
+    case 'dequantize':
+    case 'batchNorm':
       return [Options.NONE, 0];
+    default:
+      return assertNever(p.op.kind, 'op kind');
   }
 }
 
