@@ -7,6 +7,7 @@ import { getTensor, numElements } from '../graph/graph.js';
 import type { Graph } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
 import { prepareInt8 } from '../quant/interpreter.js';
+import { buildBoardImage } from './board.js';
 import { compileFirmware } from './build.js';
 import { generateC } from './codegen.js';
 import { Emulator, type FirmwareRun } from './emulator.js';
@@ -22,6 +23,8 @@ export interface DeployOptions {
   clockHz?: number;
   cycleLimit?: number;
   env?: NodeJS.ProcessEnv;
+  /** Inputs bundled into the board image (the first N of `inputs`; default 5). */
+  boardInputs?: number;
 }
 
 export interface LayerReport {
@@ -61,6 +64,8 @@ export interface DeployReport {
   layers: LayerReport[];
   bitExact: { inputs: number; mismatches: number };
   outputs: number[][];
+  /** The board image (firmware.uf2), when the target has a board. */
+  board?: { name: string; uf2Bytes: number; flashBytes: number; inputs: number };
   files: string[];
 }
 
@@ -106,6 +111,18 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
     out: join(o.outDir, 'firmware_emu.elf'),
     defines: { TP_MARKS: 1 },
   });
+
+  const board =
+    target.board &&
+    buildBoardImage({
+      dir: src,
+      outDir: o.outDir,
+      target,
+      model: graph.name,
+      inputs: inputs.slice(0, o.boardInputs ?? 5),
+      inputBytes: gen.inputBytes,
+      env: o.env,
+    });
 
   const emu = new Emulator(emuBuild.bytes, `${graph.name} firmware`);
   const ref = prepareInt8(graph);
@@ -178,11 +195,20 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
     layers,
     bitExact: { inputs: inputs.length, mismatches },
     outputs,
+    ...(board && {
+      board: {
+        name: target.board!.name,
+        uf2Bytes: board.uf2.length,
+        flashBytes: board.flash.length,
+        inputs: board.inputs,
+      },
+    }),
     files: [
       ...Object.keys(gen.files).map((f) => `src/${f}`),
       'src/main.c',
       'firmware.elf',
       'firmware_emu.elf',
+      ...(board ? ['src/board_main.c', 'firmware_board.elf', 'firmware.uf2'] : []),
       'deploy.json',
     ],
   };

@@ -110,6 +110,10 @@ export const deployCommand: Command = {
     console.log(
       `${r.cycles.toLocaleString('en-US')} cycles (${(r.cycles / r.macs).toFixed(2)}/MAC), ${r.latencyMs.at133MHz} ms at 133 MHz${r.latencyMs.clockHz === 133e6 ? '' : `, ${r.latencyMs.atClock} ms at ${r.latencyMs.clockHz / 1e6} MHz`}; Cortex-M0 estimate ${r.cortexM0Cycles.toLocaleString('en-US')} cycles`,
     );
+    if (r.board)
+      console.log(
+        `board image: ${join(outDir, 'firmware.uf2')} for the ${r.board.name} (${kb(r.board.uf2Bytes)} KB, ${r.board.inputs} bundled inputs; see docs/pico.md)`,
+      );
     console.log(
       `bit-exact vs the int8 interpreter: ${r.bitExact.inputs - r.bitExact.mismatches}/${r.bitExact.inputs} inputs`,
     );
