@@ -101,7 +101,8 @@ interface ModelStageResult {
     | 'latencyMs'
     | 'layers'
     | 'bitExact'
-  >;
+  > &
+    Partial<Pick<DeployReport, 'weights'>>;
 }
 
 const PAPER: Record<'kws' | 'vww', PaperFigures> = {
@@ -249,6 +250,7 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
           latencyMs: d.latencyMs,
           layers: d.layers,
           bitExact: d.bitExact,
+          weights: d.weights,
         },
       };
     });
@@ -318,6 +320,13 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
     notes: [
       `Accuracy is measured on the test split (${data.test.length} examples, ${data.split}); the cut is selected on validation accuracy only.`,
       cycleNote(TARGETS[o.target]),
+      ...[unpruned, pruned].flatMap((m, k) =>
+        m.deploy.weights
+          ? [
+              `${k ? 'Pruned' : 'Unpruned'} model: layer constants in ${m.deploy.weights.in} — ${m.deploy.weights.note}.`,
+            ]
+          : [],
+      ),
     ],
   };
   const written = await stage(dir, 'report', log, async () => writeReport(dir, report));
