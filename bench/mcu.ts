@@ -1,52 +1,43 @@
-// Cortex-M0+ deployment benchmark (script): deploys the two MLPerf Tiny int8 reference models,
-// runs real inputs on the emulated RP2040 core, checks every output against the int8
+// Cortex-M0+ deployment benchmark (script): deploys the two MLPerf Tiny int8 reference models
+// and their pruned versions (KWS block2 + aux, VWW block5 + aux; seeded untrained heads), runs
+// real inputs on the emulated RP2040 core, checks every output against the int8
 // interpreter and prints cycles, cycles/MAC per layer, flash, RAM and latency next to the
 // TFLite Micro + CMSIS-NN anchors.
 //   node --import tsx bench/mcu.ts
 // BENCH_MCU_KWS / BENCH_MCU_VWW set the number of inputs (default 100 each: about 40 s and 2 min
 // of CPU here).
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readInputs } from '../src/cli/commands/deploy.js';
-import { loadModel } from '../src/io/load.js';
 import { deploy, type DeployReport } from '../src/mcu/deploy.js';
-import { data, model } from '../test/helpers/shared.js';
+import { mcuModel, type McuModel } from '../test/helpers/mcuModels.js';
+import { hasShared } from '../test/helpers/shared.js';
 
 interface Case {
   name: string;
-  model: string;
-  inputs: string;
-  format: 'int8' | 'uint8';
+  model: McuModel;
   count: number;
-  /** TFLite Micro + CMSIS-NN on a Cortex-M0+ (cycles per inference). */
-  anchor: number;
+  /** TFLite Micro + CMSIS-NN on a Cortex-M0+ (cycles per inference), where measured. */
+  anchor?: number;
   target: number;
-  goal: number;
+  goal?: number;
 }
 
+const KWS_N = Number(process.env.BENCH_MCU_KWS ?? 100);
+const VWW_N = Number(process.env.BENCH_MCU_VWW ?? 100);
 const CASES: Case[] = [
-  {
-    name: 'KWS (DS-CNN)',
-    model: model('kws_ref_model.tflite'),
-    inputs: data('eembc_kws01', 'mfcc'),
-    format: 'int8',
-    count: Number(process.env.BENCH_MCU_KWS ?? 100),
-    anchor: 39.5e6,
-    target: 16e6,
-    goal: 12e6,
-  },
+  { name: 'KWS (DS-CNN)', model: 'kws', count: KWS_N, anchor: 39.5e6, target: 13e6, goal: 12e6 },
   {
     name: 'VWW (MobileNetV1 0.25)',
-    model: model('vww_96_int8.tflite'),
-    inputs: data('eembc_vww01'),
-    format: 'uint8',
-    count: Number(process.env.BENCH_MCU_VWW ?? 100),
+    model: 'vww',
+    count: VWW_N,
     anchor: 118.4e6,
-    target: 47e6,
+    target: 38e6,
     goal: 34e6,
   },
+  { name: 'KWS block2 + aux (pruned)', model: 'kws-block2-aux', count: KWS_N, target: 9.5e6 },
+  { name: 'VWW block5 + aux (pruned)', model: 'vww-block5-aux', count: VWW_N, target: 22e6 },
 ];
 
 const m = (n: number) => `${(n / 1e6).toFixed(2)}M`;
@@ -61,8 +52,13 @@ function print(c: Case, r: DeployReport, seconds: number): void {
       `${r.bitExact.inputs - r.bitExact.mismatches}/${r.bitExact.inputs}`,
     ],
     ['cycles (median)', `${m(r.cycles)} (min ${m(sorted[0]!)}, max ${m(sorted.at(-1)!)})`],
-    ['target / goal', `${m(c.target)} / ${m(c.goal)}`],
-    ['TFLM + CMSIS-NN anchor', `${m(c.anchor)} (ours ${(c.anchor / r.cycles).toFixed(2)}x faster)`],
+    ['target / goal', `${m(c.target)}${c.goal ? ` / ${m(c.goal)}` : ''}`],
+    [
+      'TFLM + CMSIS-NN anchor',
+      c.anchor
+        ? `${m(c.anchor)} (ours ${(c.anchor / r.cycles).toFixed(2)}x faster)`
+        : 'not measured',
+    ],
     ['MACs', `${r.macs} (${(r.cycles / r.macs).toFixed(2)} cycles/MAC)`],
     ['Cortex-M0 estimate', m(r.cortexM0Cycles)],
     ['latency @133 MHz', `${r.latencyMs.at133MHz} ms`],
@@ -77,22 +73,21 @@ function print(c: Case, r: DeployReport, seconds: number): void {
   ];
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
   console.log(
-    `\n| layer | kind | MACs | cycles | cycles/MAC | requant |\n| ---: | --- | ---: | ---: | ---: | --- |`,
+    `\n| layer | kind | kernel | MACs | cycles | cycles/MAC | requant |\n| ---: | --- | --- | ---: | ---: | ---: | --- |`,
   );
   for (const l of r.layers)
     console.log(
-      `| ${l.index} | ${l.kind} | ${l.macs} | ${l.cycles} | ${l.cyclesPerMac ?? ''} | ${l.requant ?? ''} |`,
+      `| ${l.index} | ${l.kind} | ${l.kernel} | ${l.macs} | ${l.cycles} | ${l.cyclesPerMac ?? ''} | ${l.requant ?? ''} |`,
     );
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(CASES[0]!.model)) {
+  if (!hasShared) {
     console.log('bench/mcu: ../shared is absent; skipping');
     return;
   }
   for (const c of CASES) {
-    const graph = await loadModel(c.model);
-    const inputs = readInputs(`${c.inputs}:${c.count}`, graph, c.format);
+    const { graph, inputs } = await mcuModel(c.model, c.count);
     const dir = mkdtempSync(join(tmpdir(), 'tinyprune-bench-mcu-'));
     try {
       const t0 = performance.now();

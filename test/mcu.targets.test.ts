@@ -14,7 +14,7 @@ test('targets: each entry names itself, fits its memory map and states what is n
     assert.ok(t.uncounted.length > 0);
     assert.ok(cycleNote(t).includes('rp2040js'));
   }
-  assert.equal(getTarget('rp2040').board, 'pico');
+  assert.equal(getTarget('rp2040').board?.name, 'Raspberry Pi Pico');
   assert.throws(
     () => getTarget('esp32', 'tinyprune deploy: --target'),
     (e: Error) =>

@@ -10,6 +10,7 @@ import { runOnQemu } from '../src/mcu/qemu.js';
 import { compileFirmware, findToolchain, TARGETS } from '../src/mcu/build.js';
 import { Emulator, FirmwareError } from '../src/mcu/emulator.js';
 import { generateC } from '../src/mcu/codegen.js';
+import { parseElf } from '../src/mcu/elf.js';
 import { prepareInt8 } from '../src/quant/interpreter.js';
 import { data, model, needsShared } from './helpers/shared.js';
 
@@ -171,5 +172,40 @@ test(
         e instanceof TinypruneError &&
         /op 0 \(batchNorm .*not supported on the MCU/.test(e.message),
     );
+  },
+);
+
+test(
+  'weights placement: auto puts the KWS constants in SRAM, flash keeps them there; same outputs and cycles',
+  { skip: needsShared },
+  async () => {
+    const g = await loadModel(model('kws_ref_model.tflite'));
+    const inputs = kwsInputs(1);
+    const dirs = [tmp(), tmp()];
+    try {
+      const auto = await deploy(g, { target: 'rp2040', outDir: dirs[0]!, inputs });
+      const flash = await deploy(g, {
+        target: 'rp2040',
+        outDir: dirs[1]!,
+        inputs,
+        weightsIn: 'flash',
+      });
+      assert.equal(auto.weights.in, 'sram');
+      assert.equal(auto.weights.requested, 'auto');
+      assert.equal(flash.weights.in, 'flash');
+      // The first layer's weights: in SRAM (0x2000xxxx) or flash (0x100xxxxx).
+      const where = (dir: string) =>
+        parseElf(new Uint8Array(readFileSync(join(dir, 'firmware.elf')))).symbols.get(
+          'tp_layer0_wi',
+        )!.value >>> 28;
+      assert.equal(where(dirs[0]!), 2);
+      assert.equal(where(dirs[1]!), 1);
+      assert.deepEqual(auto.outputs, flash.outputs);
+      assert.equal(auto.cycles, flash.cycles); // the emulator reads flash as fast as SRAM
+      assert.ok(auto.ramBytes >= flash.ramBytes + auto.weights.constBytes - 1024);
+      assert.ok(/not count/.test(flash.weights.note));
+    } finally {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    }
   },
 );

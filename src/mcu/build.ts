@@ -63,6 +63,8 @@ export interface CompileOptions {
   env?: NodeJS.ProcessEnv;
   /** Name used in error messages, e.g. the model. */
   label?: string;
+  /** Start-up code (default: the semihosting runtime for emulators and QEMU). */
+  startup?: { file: string; text: string };
 }
 
 export interface CompileResult {
@@ -77,7 +79,8 @@ export function compileFirmware(o: CompileOptions): CompileResult {
   const gcc = findToolchain(o.env);
   mkdirSync(o.dir, { recursive: true });
   writeFileSync(join(o.dir, 'tp_runtime.h'), RUNTIME_H);
-  writeFileSync(join(o.dir, 'tp_startup.c'), STARTUP_C);
+  const startup = o.startup ?? { file: 'tp_startup.c', text: STARTUP_C };
+  writeFileSync(join(o.dir, startup.file), startup.text);
   const ld = `${o.out.replace(/\.elf$/, '')}.ld`;
   writeFileSync(ld, linkerScript(o.memory));
   const tmp = `${o.out}.tmp-${process.pid}`;
@@ -101,7 +104,7 @@ export function compileFirmware(o: CompileOptions): CompileResult {
     '-o',
     tmp,
     ...o.sources.map((s) => join(o.dir, s)),
-    join(o.dir, 'tp_startup.c'),
+    join(o.dir, startup.file),
     '-lgcc',
   ];
   const r = spawnSync(gcc, args, { cwd: o.dir, encoding: 'utf8', env: o.env ?? process.env });

@@ -7,8 +7,9 @@ import { getTensor, numElements } from '../graph/graph.js';
 import type { Graph } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
 import { prepareInt8 } from '../quant/interpreter.js';
+import { buildBoardImage } from './board.js';
 import { compileFirmware } from './build.js';
-import { generateC } from './codegen.js';
+import { generateC, type WeightsIn } from './codegen.js';
 import { Emulator, type FirmwareRun } from './emulator.js';
 import { harnessC, MARK_END, MARK_START } from './runtime.js';
 import { EMULATOR_MEMORY, getTarget, type TargetName } from './targets.js';
@@ -22,7 +23,17 @@ export interface DeployOptions {
   clockHz?: number;
   cycleLimit?: number;
   env?: NodeJS.ProcessEnv;
+  /** Inputs bundled into the board image (the first N of `inputs`; default 5). */
+  boardInputs?: number;
+  /**
+   * Where the layer constants live: flash (read in place), sram (copied at start-up), or auto
+   * (sram when they fit beside the arena and stack; the default).
+   */
+  weightsIn?: WeightsIn | 'auto';
 }
+
+/** RAM kept free for the stack and the harness when auto placement decides (bytes). */
+const STACK_MARGIN = 8 * 1024;
 
 export interface LayerReport {
   index: number;
@@ -61,6 +72,10 @@ export interface DeployReport {
   layers: LayerReport[];
   bitExact: { inputs: number; mismatches: number };
   outputs: number[][];
+  /** Where the layer constants were placed, and what that means for the cycle count. */
+  weights: { in: WeightsIn; requested: WeightsIn | 'auto'; constBytes: number; note: string };
+  /** The board image (firmware.uf2), when the target has a board. */
+  board?: { name: string; uf2Bytes: number; flashBytes: number; inputs: number };
   files: string[];
 }
 
@@ -71,7 +86,9 @@ function median(xs: number[]): number {
 
 export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployReport> {
   const target = getTarget(o.target);
-  const gen = generateC(graph, { target });
+  const requested = o.weightsIn ?? 'auto';
+  let weightsIn: WeightsIn = requested === 'sram' ? 'sram' : 'flash';
+  let gen = generateC(graph, { target, weightsIn });
   const input = getTensor(graph, graph.inputs[0]!);
   const inputs = o.inputs?.length ? o.inputs : [new Int8Array(gen.inputBytes)];
   inputs.forEach((x, k) => {
@@ -83,7 +100,10 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
 
   const src = join(o.outDir, 'src');
   mkdirSync(src, { recursive: true });
-  for (const [name, text] of Object.entries(gen.files)) writeFileAtomic(join(src, name), text);
+  const writeSources = () => {
+    for (const [name, text] of Object.entries(gen.files)) writeFileAtomic(join(src, name), text);
+  };
+  writeSources();
   writeFileAtomic(join(src, 'main.c'), harnessC({}));
   // The deliverable ELF for the target's memory map, and (when that map is not RP2040's) one
   // linked for the emulator; both from the same sources and flags.
@@ -94,18 +114,42 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
     env: o.env,
     label: `${graph.name} on ${target.name}`,
   };
-  const firmware = compileFirmware({
-    ...common,
-    memory: target.memory,
-    out: join(o.outDir, 'firmware.elf'),
-    defines: { TP_MARKS: 0 },
-  });
+  const build = () =>
+    compileFirmware({
+      ...common,
+      memory: target.memory,
+      out: join(o.outDir, 'firmware.elf'),
+      defines: { TP_MARKS: 0 },
+    });
+  let firmware = build();
+  // auto: the constants go to SRAM when, with them, the RAM in use (data, arena, the stack
+  // measured below plus a margin) still fits the target's SRAM.
+  const constBytes = firmware.sizes.rodata;
+  const ramWithConsts = firmware.sizes.data + firmware.sizes.bss + constBytes + STACK_MARGIN;
+  if (requested === 'auto' && ramWithConsts <= target.memory.ramBytes) {
+    weightsIn = 'sram';
+    gen = generateC(graph, { target, weightsIn });
+    writeSources();
+    firmware = build();
+  }
   const emuBuild = compileFirmware({
     ...common,
     memory: EMULATOR_MEMORY,
     out: join(o.outDir, 'firmware_emu.elf'),
     defines: { TP_MARKS: 1 },
   });
+
+  const board =
+    target.board &&
+    buildBoardImage({
+      dir: src,
+      outDir: o.outDir,
+      target,
+      model: graph.name,
+      inputs: inputs.slice(0, o.boardInputs ?? 5),
+      inputBytes: gen.inputBytes,
+      env: o.env,
+    });
 
   const emu = new Emulator(emuBuild.bytes, `${graph.name} firmware`);
   const ref = prepareInt8(graph);
@@ -161,7 +205,7 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
     },
     flashBytes: sizes.flash,
     codeBytes: sizes.text,
-    constBytes: sizes.rodata,
+    constBytes,
     ramBytes: sizes.data + sizes.bss + typical.peakStackBytes,
     arenaBytes: gen.arenaBytes,
     peakStackBytes: typical.peakStackBytes,
@@ -178,11 +222,29 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
     layers,
     bitExact: { inputs: inputs.length, mismatches },
     outputs,
+    weights: {
+      in: weightsIn,
+      requested,
+      constBytes,
+      note:
+        weightsIn === 'sram'
+          ? `constants copied to SRAM at start-up (${constBytes} B more RAM): the layers read them without flash cache misses; code still runs from flash`
+          : `constants read from flash in place: on a board with a flash cache each miss costs extra cycles the emulator does not count`,
+    },
+    ...(board && {
+      board: {
+        name: target.board!.name,
+        uf2Bytes: board.uf2.length,
+        flashBytes: board.flash.length,
+        inputs: board.inputs,
+      },
+    }),
     files: [
       ...Object.keys(gen.files).map((f) => `src/${f}`),
       'src/main.c',
       'firmware.elf',
       'firmware_emu.elf',
+      ...(board ? ['src/board_main.c', 'firmware_board.elf', 'firmware.uf2'] : []),
       'deploy.json',
     ],
   };

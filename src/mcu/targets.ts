@@ -37,8 +37,18 @@ export interface Target {
   cycles: 'emulated' | 'm0-estimate';
   /** What the emulator's count leaves out on this target's silicon (stated in deploy.json). */
   uncounted: string[];
-  /** A board image written beside the ELF: 'pico' writes firmware.uf2 for a Raspberry Pi Pico. */
-  board?: 'pico';
+  /** A board whose image (firmware.uf2) deploy writes beside the ELF. */
+  board?: PicoBoard;
+}
+
+/** A Raspberry Pi Pico: its crystal, the PLL_SYS settings that make the target's clock, UART0. */
+export interface PicoBoard {
+  name: string;
+  xoscHz: number;
+  pllFbdiv: number;
+  pllPostdiv1: number;
+  pllPostdiv2: number;
+  uartBaud: number;
 }
 
 export const TARGETS: Record<TargetName, Target> = {
@@ -62,7 +72,15 @@ export const TARGETS: Record<TargetName, Target> = {
       'XIP flash cache misses: code and constants in flash are read as fast as SRAM (the 16 KB cache misses cost tens of cycles each on a board)',
       'bus contention between the core, DMA and the second core',
     ],
-    board: 'pico',
+    // 12 MHz x 133 = 1596 MHz VCO (the datasheet's maximum), / 6 / 2 = 133 MHz.
+    board: {
+      name: 'Raspberry Pi Pico',
+      xoscHz: 12_000_000,
+      pllFbdiv: 133,
+      pllPostdiv1: 6,
+      pllPostdiv2: 2,
+      uartBaud: 115_200,
+    },
   },
   // A generic Cortex-M0 part (nRF51/SAMD21 class): 256 KB flash at 0, 32 KB RAM, 48 MHz.
   'cortex-m0': {

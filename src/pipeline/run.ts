@@ -118,7 +118,8 @@ interface ModelStageResult {
     | 'latencyMs'
     | 'layers'
     | 'bitExact'
-  >;
+  > &
+    Partial<Pick<DeployReport, 'weights'>>;
 }
 
 const PAPER: Partial<Record<Task, PaperFigures>> = {
@@ -295,6 +296,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
           latencyMs: d.latencyMs,
           layers: d.layers,
           bitExact: d.bitExact,
+          weights: d.weights,
         },
       };
     });
@@ -366,6 +368,13 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       `Accuracy is measured on the test split (${data.test.length} examples, ${data.split}); the cut is selected on validation accuracy only.`,
       `Partitions: ${partitionCounts(data)} (train from ${data.partitions.train.from}; validation from ${data.partitions.val.from}; test from ${data.partitions.test.from}).`,
       cycleNote(TARGETS[o.target]),
+      ...[unpruned, pruned].flatMap((m, k) =>
+        m.deploy.weights
+          ? [
+              `${k ? 'Pruned' : 'Unpruned'} model: layer constants in ${m.deploy.weights.in} — ${m.deploy.weights.note}.`,
+            ]
+          : [],
+      ),
     ],
   };
   // MACs steer the selection (no candidate costs more than the unpruned model unless the budget

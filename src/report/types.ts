@@ -99,8 +99,6 @@ export interface PaperFigures {
 export interface ReportTarget {
   name: string;
   clockMHz: number;
-  /** Where the weights were placed (flash or SRAM), when deployed. */
-  weightsIn?: string;
 }
 
 export interface ReportData {

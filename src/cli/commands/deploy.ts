@@ -73,6 +73,13 @@ export const deployCommand: Command = {
       description: 'int8 values, or uint8 pixels scaled by 1/255',
       default: 'int8',
     },
+    'weights-in': {
+      type: 'string',
+      value: 'sram|flash|auto',
+      description:
+        'layer constants in SRAM (copied at start-up) or flash; auto: SRAM when they fit',
+      default: 'auto',
+    },
     clock: { type: 'string', value: 'MHZ', description: 'clock for the latency figure' },
     out: { type: 'string', value: 'DIR', description: 'output directory' },
     json: { type: 'boolean', description: 'print deploy.json instead of a summary' },
@@ -89,6 +96,11 @@ export const deployCommand: Command = {
       throw new TinypruneError(
         `tinyprune deploy: --input-format expects int8 or uint8, got "${format}"`,
       );
+    const weightsIn = stringOption(args, 'deploy', 'weights-in');
+    if (weightsIn !== 'sram' && weightsIn !== 'flash' && weightsIn !== 'auto')
+      throw new TinypruneError(
+        `tinyprune deploy: --weights-in expects sram, flash or auto, got "${weightsIn}"`,
+      );
     const mhz = numberOption(args, 'deploy', 'clock', { min: 1, max: 1000 });
     const graph = await loadModel(modelPath);
     const spec = stringOption(args, 'deploy', 'inputs', true);
@@ -98,6 +110,7 @@ export const deployCommand: Command = {
       outDir,
       inputs,
       clockHz: mhz ? mhz * 1e6 : undefined,
+      weightsIn,
     });
     if (args.values.json) {
       console.log(JSON.stringify(r, null, 2));
@@ -111,6 +124,11 @@ export const deployCommand: Command = {
     console.log(
       `${r.cycles.toLocaleString('en-US')} cycles (${(r.cycles / r.macs).toFixed(2)}/MAC), ${r.latencyMs.at133MHz} ms at 133 MHz${r.latencyMs.clockHz === 133e6 ? '' : `, ${r.latencyMs.atClock} ms at ${r.latencyMs.clockHz / 1e6} MHz`}; Cortex-M0 estimate ${r.cortexM0Cycles.toLocaleString('en-US')} cycles`,
     );
+    console.log(`layer constants in ${r.weights.in} (${r.weights.note})`);
+    if (r.board)
+      console.log(
+        `board image: ${join(outDir, 'firmware.uf2')} for the ${r.board.name} (${kb(r.board.uf2Bytes)} KB, ${r.board.inputs} bundled inputs; see docs/pico.md)`,
+      );
     console.log(
       `bit-exact vs the int8 interpreter: ${r.bitExact.inputs - r.bitExact.mismatches}/${r.bitExact.inputs} inputs`,
     );

@@ -145,11 +145,11 @@ export function emitConv(ctx: EmitContext): LayerCode {
   const slow = shared ? (plan.slow?.flatMap((v, c) => (v ? [c] : [])) ?? []) : [];
   const fast = shared && plan.path !== 'general';
   const requant = fast ? plan.path : 'general';
-  consts.push(`static const int32_t ${fn}_b[${outC}] = {\n${cArray(bFold)}\n};`);
+  consts.push(`TP_CONST int32_t ${fn}_b[${outC}] = {\n${cArray(bFold)}\n};`);
   if (!fast || slow.length)
     consts.push(
-      `static const int32_t ${fn}_m[${outC}] = {\n${cArray(plan.mult)}\n};`,
-      `static const int8_t ${fn}_s[${outC}] = {\n${cArray(plan.shift)}\n};`,
+      `TP_CONST int32_t ${fn}_m[${outC}] = {\n${cArray(plan.mult)}\n};`,
+      `TP_CONST int8_t ${fn}_s[${outC}] = {\n${cArray(plan.shift)}\n};`,
     );
   if (fast) {
     const tb = plan.table;
@@ -157,10 +157,10 @@ export function emitConv(ctx: EmitContext): LayerCode {
       const mhl = tb[4 * c + 1]! >>> 0;
       return `{${tb[4 * c]}, ${mhl & 0xffff}, ${mhl >>> 16}, ${tb[4 * c + 2]! >>> 0}u, ${tb[4 * c + 3]}}`;
     });
-    consts.push(`static const tp_rq_t ${fn}_rq[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
+    consts.push(`TP_CONST tp_rq_t ${fn}_rq[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
   }
   if (slow.length)
-    consts.push(`static const uint16_t ${fn}_slow[${slow.length}] = {\n${cArray(slow)}\n};`);
+    consts.push(`TP_CONST uint16_t ${fn}_slow[${slow.length}] = {\n${cArray(slow)}\n};`);
   const store = (acc: string, oc: string) =>
     `tp_clamp_u8(tp_mbqm(${acc}, ${fn}_m[${oc}], ${fn}_s[${oc}]) + ${qy.zp + 128}, ${clampLo}, ${clampHi})`;
   // A layer descriptor for the shared drivers (kernels.ts): shapes, constants and its
@@ -185,7 +185,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const init = Object.entries(all)
       .map(([k, v]) => `.${k} = ${v}`)
       .join(', ');
-    consts.push(`static const tp_layer_t ${fn}_L = {${init}};`);
+    consts.push(`TP_CONST tp_layer_t ${fn}_L = {${init}};`);
   };
   if (gemm) {
     // GEMM over pixels: 4 output channels per pass share each loaded input; weights
@@ -198,7 +198,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     for (let o = 0; o < outC; o++)
       for (let k = 0; k < K; k++) wi[((o >> 2) * Kp + k) * 4 + (o & 3)] = wr[o * K + k]!;
     consts.push(
-      `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
+      `TP_CONST int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
     );
     if (!direct) {
       // The patch of a window inside the image, copied unrolled (tap offsets are constants).
@@ -225,9 +225,9 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const ofs = Array.from({ length: taps }, (_, t) => tapOffset(t));
     helpers[`tp_dwrow_${taps}`] = depthwiseRowFunction(taps);
     consts.push(
-      `static const int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
-      `static const uint8_t ${fn}_pad[${inC}] __attribute__((aligned(4))) = {\n${cArray(new Uint8Array(inC).fill(zu))}\n};`,
-      `static const int32_t ${fn}_ofs[${taps}] = {\n${cArray(ofs)}\n};`,
+      `TP_CONST int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
+      `TP_CONST uint8_t ${fn}_pad[${inC}] __attribute__((aligned(4))) = {\n${cArray(new Uint8Array(inC).fill(zu))}\n};`,
+      `TP_CONST int32_t ${fn}_ofs[${taps}] = {\n${cArray(ofs)}\n};`,
     );
     descriptor({
       w: `${fn}_wi`,
@@ -243,8 +243,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
     // weights pre-arranged as int32 [C][taps] (LDR with an immediate offset).
     const w32 = Int32Array.from(wr);
     consts.push(
-      `static const int32_t ${fn}_w32[${w32.length}] = {\n${cArray(w32)}\n};`,
-      `static const uint8_t ${fn}_pad[${inC}] = {\n${cArray(new Uint8Array(inC).fill(zu))}\n};`,
+      `TP_CONST int32_t ${fn}_w32[${w32.length}] = {\n${cArray(w32)}\n};`,
+      `TP_CONST uint8_t ${fn}_pad[${inC}] = {\n${cArray(new Uint8Array(inC).fill(zu))}\n};`,
     );
     const terms = Array.from({ length: taps }, (_, t) => `pt[${t}][c] * w[${t}]`);
     body = `  const uint8_t *pt[${taps}];
@@ -267,8 +267,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
 `;
   } else {
     consts.push(
-      `static const int8_t ${fn}_w[${wr.length}] = {\n${cArray(wr)}\n};`,
-      `static const int32_t ${fn}_braw[${outC}] = {\n${cArray(bRaw)}\n};`,
+      `TP_CONST int8_t ${fn}_w[${wr.length}] = {\n${cArray(wr)}\n};`,
+      `TP_CONST int32_t ${fn}_braw[${outC}] = {\n${cArray(bRaw)}\n};`,
     );
     const storeO = `out[o] = ${store('acc', 'oc')};`;
     if (op.kind === 'depthwiseConv2d') {
