@@ -22,6 +22,9 @@ import { claimRunDir, runStage } from '../src/pipeline/stages.js';
 import { LOCK_FILE, lockDir } from '../src/io/lock.js';
 import { TinypruneError } from '../src/graph/types.js';
 import { assertOneLineError, runAbuse } from './helpers/abuse.js';
+import { buildDemoModel } from '../src/demo/model.js';
+import { deployableGraph } from '../src/prune/save.js';
+import { writeTflite } from '../src/io/tflite/writer.js';
 
 let dir: string;
 before(() => (dir = mkdtempSync(join(tmpdir(), 'tinyprune-abuse-stages-'))));
@@ -165,6 +168,48 @@ describe('abuse: stage records', () => {
     assertOneLineError(
       await runAbuse([...args, '--seed', '2']),
       /--out .* holds a run made with other settings \(prune\.seed 1 -> 2\); choose another --out/,
+    );
+  });
+
+  it('tinyprune sweep: a second sweep on a busy --out refuses; a rerun with other epochs stops', async () => {
+    const out = join(dir, 'sweep');
+    const model = join(dir, 'shapes.tflite');
+    writeFileSync(model, writeTflite(deployableGraph(buildDemoModel([32, 32, 1], 4, 1))));
+    const args = [
+      'sweep',
+      '--model',
+      model,
+      '--data',
+      'synthetic:shapes?n=200',
+      '--cuts',
+      'block1',
+      '--heads',
+      'aux',
+      '--epochs',
+      '50',
+      '--quiet',
+      '--out',
+      out,
+    ];
+    const first = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('../src/cli/run.ts', import.meta.url)), ...args],
+      { stdio: 'ignore' },
+    );
+    try {
+      const t0 = Date.now();
+      while (!existsSync(join(out, LOCK_FILE)) && Date.now() - t0 < 60_000)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.ok(existsSync(join(out, LOCK_FILE)), 'the first sweep never took the lock');
+      assertOneLineError(await runAbuse(args), /--out .* is in use by another tinyprune process/);
+    } finally {
+      first.kill('SIGKILL');
+      await new Promise((done) => first.on('exit', done));
+    }
+    const other = args.map((a) => (a === '50' ? '7' : a));
+    assertOneLineError(
+      await runAbuse(other),
+      /holds a run made with other settings \(prune\.schedule\.epochs 50 -> 7.*\)/,
     );
   });
 });

@@ -15,6 +15,7 @@ import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
 import { progress } from '../progress.js';
+import { claimRunDir, runSettings } from '../../pipeline/stages.js';
 
 export const sweepCommand: Command = {
   name: 'sweep',
@@ -60,6 +61,18 @@ export const sweepCommand: Command = {
     if (cuts.length === 0) throw new TinypruneError(`${modelPath}: no cut points found`);
     const quiet = args.values.quiet === true;
     const log = (s: string) => quiet || console.error(s);
+    // Lock --out; stop if its rows were made with other settings (pipeline/stages.ts).
+    const release = claimRunDir(
+      out,
+      runSettings({
+        model: modelPath,
+        data: spec,
+        heads,
+        cuts: cuts.map((c) => c.name),
+        prune: opts,
+        folds: args.values.folds ?? null,
+      }),
+    );
     const folds = args.values.folds !== undefined ? Number(args.values.folds) : undefined;
     if (folds !== undefined && !(Number.isInteger(folds) && folds >= 3))
       throw new TinypruneError(
@@ -138,6 +151,7 @@ export const sweepCommand: Command = {
         `selected under budget ${String(args.values.budget)}: ${String(selection.cut)} + ${String(selection.head)}`,
       );
     console.log(`wrote ${join(out, 'sweep.md')}, sweep.json and Pareto plots`);
+    release();
     return 0;
   },
 };
