@@ -2,7 +2,7 @@
 // unpruned and the pruned model. Every stage writes its artefacts, then a stage record under
 // DIR/stages; a rerun skips finished stages (and finished sweep rows), so a run killed at any
 // point continues where it stopped and never reads a half-written file.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { findCutPoints } from '../graph/cutpoints.js';
 import { modelTotals } from '../graph/accounting.js';
@@ -41,6 +41,7 @@ import { layerCosts, withDeployedLayers } from '../report/layers.js';
 import type { AccuracyStat, ModelSummary, PaperFigures, ReportData } from '../report/types.js';
 import { writeReport, type WrittenReport } from '../report/write.js';
 import type { Progress } from '../cli/progress.js';
+import { claimRunDir, runSettings, runStage } from './stages.js';
 
 export interface RunOptions {
   /** The trained model; absent for the built-in demo (a model trained here from scratch). */
@@ -84,20 +85,8 @@ async function stage<T>(
   log: (l: string) => void,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const file = join(dir, 'stages', `${name}.json`);
-  if (existsSync(file)) {
-    log(`${name}: done earlier`);
-    return (JSON.parse(readFileSync(file, 'utf8')) as { result: T }).result;
-  }
-  const t0 = Date.now();
-  log(`${name}…`);
-  const result = await fn();
-  mkdirSync(join(dir, 'stages'), { recursive: true });
-  writeFileAtomic(
-    file,
-    JSON.stringify({ stage: name, seconds: (Date.now() - t0) / 1000, result }, null, 2),
-  );
-  return result;
+  // Replayed only when intact and made from the same inputs (pipeline/stages.ts).
+  return runStage(dir, name, log, fn);
 }
 
 interface ModelStageResult {
@@ -166,6 +155,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   let o = options;
   const dir = o.out;
   mkdirSync(dir, { recursive: true });
+  // Lock DIR; stop if it holds a run made with other settings (pipeline/stages.ts).
+  const release = claimRunDir(dir, runSettings({ ...o, data: o.data ?? 'synthetic:shapes' }));
   const log = o.log;
   const spec = o.data ?? 'synthetic:shapes';
   const data = await preparePruneData(spec, o.prune.seed, undefined, o.partitionSpecs);
@@ -385,5 +376,6 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     report.notes!.push(note);
   }
   const written = await stage(dir, 'report', log, async () => writeReport(dir, report));
+  release();
   return { report: written, data: report };
 }

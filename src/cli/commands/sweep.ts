@@ -36,6 +36,7 @@ export const QUEUE_OPTIONS: Command['options'] = {
     default: 'tinyprune',
   },
 };
+import { claimRunDir, runSettings } from '../../pipeline/stages.js';
 
 export const sweepCommand: Command = {
   name: 'sweep',
@@ -83,6 +84,18 @@ export const sweepCommand: Command = {
     if (cuts.length === 0) throw new TinypruneError(`${modelPath}: no cut points found`);
     const quiet = args.values.quiet === true;
     const log = (s: string) => quiet || console.error(s);
+    // Lock --out; stop if its rows were made with other settings (pipeline/stages.ts).
+    const release = claimRunDir(
+      out,
+      runSettings({
+        model: modelPath,
+        data: spec,
+        heads,
+        cuts,
+        prune: opts,
+        folds: args.values.folds ?? null,
+      }),
+    );
     const folds = args.values.folds !== undefined ? Number(args.values.folds) : undefined;
     if (folds !== undefined && !(Number.isInteger(folds) && folds >= 3))
       throw new TinypruneError(
@@ -150,6 +163,7 @@ export const sweepCommand: Command = {
         `selected under budget ${budgetText}: ${String(selection.cut)} + ${String(selection.head)}`,
       );
     console.log(`wrote ${join(out, 'sweep.md')}, sweep.json and Pareto plots`);
+    release();
     return result.failed.length > 0 ? 1 : 0;
   },
 };
