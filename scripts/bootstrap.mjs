@@ -1,5 +1,6 @@
 // Installs what tinyprune needs and is missing: npm packages (npm ci) and, on Debian as root, the
-// system packages for the MCU toolchain, the QEMU cross-check and the browser report test.
+// system packages for the MCU toolchain, the QEMU cross-check, the browser report test and the
+// default job's data set (Fashion-MNIST).
 // Quiet when everything is present. Run by `npm start` and `npm test` before anything else.
 import { existsSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -35,6 +36,9 @@ if (!existsSync(marker) || statSync(marker).mtimeMs < statSync('package-lock.jso
 const missing = DEBIAN_PACKAGES.filter((d) => !has(d.command)).flatMap((d) => d.packages);
 if (!has('arm-none-eabi-gcc') || !existsSync('/usr/lib/arm-none-eabi/newlib'))
   missing.push('libnewlib-arm-none-eabi');
+// The default job's data (`npm start`): Fashion-MNIST, 60,000 + 10,000 images (MIT licence).
+if (!existsSync('/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz'))
+  missing.push('dataset-fashion-mnist');
 const wanted = [...new Set(missing)];
 if (wanted.length > 0) {
   const isRoot = process.getuid?.() === 0;

@@ -10,6 +10,7 @@ import {
 } from './kws.js';
 import { openEembcVww, openVwwFolders, type VwwFoldersOptions } from './vww.js';
 import { openSyntheticSpec } from './synthetic.js';
+import { openFashionMnistSpec } from './fashion-mnist.js';
 
 export type OpenDatasetOptions = SpeechCommandsOptions & EembcKwsOptions & VwwFoldersOptions;
 
@@ -19,6 +20,7 @@ export const DATASET_KINDS = [
   'eembc-vww',
   'vww-folders',
   'synthetic',
+  'fashion-mnist',
 ] as const;
 
 const STRING_KEYS = new Set(['features', 'split', 'noiseDir']);
@@ -55,6 +57,9 @@ export async function openDataset(spec: string, opts: OpenDatasetOptions = {}): 
   const path = q >= 0 ? rest.slice(0, q) : rest;
   // Generated data parses its own options (n, seed, size).
   if (kind === 'synthetic') return openSyntheticSpec(path, q >= 0 ? rest.slice(q + 1) : '', spec);
+  // So does Fashion-MNIST (split, limit, testLimit).
+  if (kind === 'fashion-mnist')
+    return openFashionMnistSpec(path, q >= 0 ? rest.slice(q + 1) : '', spec);
   const options = { ...(q >= 0 ? parseQuery(rest.slice(q + 1), spec) : {}), ...opts };
   switch (kind) {
     case 'speech-commands':

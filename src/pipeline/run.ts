@@ -38,12 +38,17 @@ export interface RunOptions {
   /** Dataset spec; absent for the built-in synthetic demo data. */
   data?: string;
   out: string;
-  /** A cut point name, or 'auto' (sweep every cut and select by the budget). */
+  /** A cut point name, several separated by commas, or 'auto' (sweep every cut and select by the budget). */
   cut: string;
   heads: string[];
   budget: string;
   target: 'rp2040' | 'cortex-m0';
   prune: PruneOptions;
+  /**
+   * Size the heads' schedule in optimiser steps instead of epochs: as many epochs as it takes
+   * to make at least this many steps (so a subset trains as long as the full set).
+   */
+  sweepSteps?: number;
   /** int8 inputs run on the emulated MCU for the bit-exactness check. */
   deployInputs: number;
   command: string;
@@ -52,6 +57,8 @@ export interface RunOptions {
   progress?: (label: string, total: number) => Progress;
   /** Builds and trains the demo model when `model` is absent; returns its float graph. */
   demo?: (data: PruneData, log: (line: string) => void) => Promise<Graph>;
+  /** What the demo model was trained on, for the report's title (e.g. 'Fashion-MNIST'). */
+  demoDescription?: string;
 }
 
 export interface RunResult {
@@ -72,12 +79,24 @@ async function stage<T>(
     return (JSON.parse(readFileSync(file, 'utf8')) as { result: T }).result;
   }
   const t0 = Date.now();
+  // CPU time of the whole process (all threads) too: on a shared machine wall clock overstates.
+  const c0 = process.cpuUsage();
   log(`${name}…`);
   const result = await fn();
+  const cpu = process.cpuUsage(c0);
   mkdirSync(join(dir, 'stages'), { recursive: true });
   writeFileAtomic(
     file,
-    JSON.stringify({ stage: name, seconds: (Date.now() - t0) / 1000, result }, null, 2),
+    JSON.stringify(
+      {
+        stage: name,
+        seconds: (Date.now() - t0) / 1000,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        result,
+      },
+      null,
+      2,
+    ),
   );
   return result;
 }
@@ -141,6 +160,28 @@ function paperFor(g: Graph): PaperFigures | undefined {
   return undefined;
 }
 
+/** One line with each finished stage's wall-clock seconds (from the stage records). */
+function stageTimes(dir: string): string {
+  const names = ['model', 'inspect', 'sweep', 'quantize-deploy-unpruned', 'quantize-deploy-pruned'];
+  const parts = names
+    .map((n) => join(dir, 'stages', `${n}.json`))
+    .filter((f) => existsSync(f))
+    .map(
+      (f) =>
+        JSON.parse(readFileSync(f, 'utf8')) as {
+          stage: string;
+          seconds: number;
+          cpuSeconds?: number;
+        },
+    )
+    .map(
+      (r) =>
+        `${r.stage} ${r.seconds.toFixed(0)} s` +
+        (r.cpuSeconds === undefined ? '' : ` (CPU ${r.cpuSeconds.toFixed(0)} s)`),
+    );
+  return `Stage times, wall clock (CPU time of all threads), first run of each: ${parts.join(', ')}.`;
+}
+
 export async function runPipeline(o: RunOptions): Promise<RunResult> {
   const dir = o.out;
   mkdirSync(dir, { recursive: true });
@@ -174,8 +215,22 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
   // 3. Sweep (every cut, or the one asked for) and select.
   const session = await PruneSession.open(base, data);
   const sweep = await stage(dir, 'sweep', log, async () => {
-    const cuts = o.cut === 'auto' ? findCutPoints(base) : [resolveCutPoint(base, o.cut)];
-    const rows = await runSweep(session, cuts, o.heads, o.prune, join(dir, 'sweep'), {
+    const cuts =
+      o.cut === 'auto'
+        ? findCutPoints(base)
+        : o.cut.split(',').map((c) => resolveCutPoint(base, c.trim()));
+    const prune = o.sweepSteps
+      ? {
+          ...o.prune,
+          schedule: {
+            ...o.prune.schedule,
+            epochs: Math.ceil(
+              o.sweepSteps / Math.ceil(session.train.n / o.prune.schedule.batchSize),
+            ),
+          },
+        }
+      : o.prune;
+    const rows = await runSweep(session, cuts, o.heads, prune, join(dir, 'sweep'), {
       saveModels: true,
       log,
       progress: o.progress,
@@ -288,7 +343,7 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
         : r,
   );
   const report: ReportData = {
-    title: `tinyprune: ${o.model ?? 'demo model (trained from scratch on synthetic shapes)'}`,
+    title: `tinyprune: ${o.model ?? `demo model (trained from scratch on ${o.demoDescription ?? spec})`}`,
     createdAt: new Date().toISOString(),
     command: o.command,
     settings: {
@@ -321,6 +376,7 @@ export async function runPipeline(o: RunOptions): Promise<RunResult> {
     notes: [
       `Accuracy is measured on the test split (${data.test.length} examples, ${data.split}); the cut is selected on validation accuracy only.`,
       'Cycles are counted by the rp2040js emulator (Cortex-M0+ timings, no flash wait states); a Cortex-M0 takes one more cycle per taken branch.',
+      stageTimes(dir),
     ],
   };
   const written = await stage(dir, 'report', log, async () => writeReport(dir, report));

@@ -67,6 +67,8 @@ export async function preparePruneData(
         .sort((a, b) => a - b),
     );
     split = `${grouping} ${count}-fold cross-validation, fold ${index + 1} (test part ${index + 1}, validation part ${v + 1}), seed ${seed}`;
+  } else if (all.partitions?.includes('test')) {
+    ({ train, val, test, split } = ownSplit(all, seed));
   } else {
     [train, val, test] = partition(all, SPLIT_FRACTIONS, seed).map((p) => all.subset(p)) as [
       Dataset,
@@ -92,6 +94,42 @@ export async function preparePruneData(
     };
   }
   return { spec, train, val, test, split, grouping, augmentedTrain };
+}
+
+/** Share of the release's training part held out for validation when it has no validation part. */
+export const OWN_SPLIT_VAL_FRACTION = 1 / 12;
+
+/**
+ * The release's own split (Fashion-MNIST: 60,000 train, 10,000 test): its test part is the test
+ * set; its validation part, or else a seeded stratified 1/12 of its training part, validates.
+ */
+function ownSplit(
+  all: Dataset,
+  seed: number,
+): { train: Dataset; val: Dataset; test: Dataset; split: string } {
+  const of = (p: string) => [...all.partitions!.keys()].filter((i) => all.partitions![i] === p);
+  const test = all.subset(of('test'));
+  const trainPart = all.subset(of('train'));
+  if (all.partitions!.includes('val')) {
+    const val = all.subset(of('val'));
+    return {
+      train: trainPart,
+      val,
+      test,
+      split: `the dataset's own split: ${trainPart.length} train, ${val.length} validation, ${test.length} test`,
+    };
+  }
+  const [t, v] = partitionRandom(
+    trainPart,
+    [1 - OWN_SPLIT_VAL_FRACTION, OWN_SPLIT_VAL_FRACTION],
+    seed,
+  );
+  return {
+    train: trainPart.subset(t!),
+    val: trainPart.subset(v!),
+    test,
+    split: `the dataset's own split: ${test.length} test; its ${trainPart.length} training examples split ${t!.length} train / ${v!.length} validation (stratified random, seed ${seed})`,
+  };
 }
 
 /** A dataset whose examples are `f` of another's (same labels and order). */

@@ -8,6 +8,7 @@ import { TinypruneError } from '../../graph/types.js';
 import type { Command } from '../command.js';
 import { numberOption } from '../command.js';
 import { progress } from '../progress.js';
+import { defaultDemoData, demoJobFor } from '../../demo/jobs.js';
 import { pruneOptionsFrom, TRAINING_OPTIONS } from './prune.js';
 
 export const runCommand: Command = {
@@ -22,19 +23,19 @@ export const runCommand: Command = {
       type: 'string',
       value: 'FILE',
       description:
-        'trained model (.tflite or .h5); without it, a demo model is trained from scratch',
+        'trained model (.tflite or .h5); without it, a demo model is trained from scratch on --data',
     },
     data: {
       type: 'string',
       value: 'SPEC',
       description:
-        'dataset spec (docs/datasets.md); without it, generated synthetic shapes; without --model, a demo model is trained on it',
+        'dataset spec (docs/datasets.md); without it and --model: Fashion-MNIST from /usr/share/datasets/fashion-mnist, or synthetic:shapes when it is not installed',
     },
     cut: {
       type: 'string',
       value: 'NAME',
-      description: 'cut point, or auto to sweep all and select by --budget',
-      default: 'auto',
+      description:
+        'cut point, comma-separated cut points, or auto to sweep all and select by --budget (default: auto; the demo jobs: their own list)',
     },
     heads: {
       type: 'string',
@@ -70,7 +71,7 @@ export const runCommand: Command = {
   },
   async run(args) {
     const model = args.values.model as string | undefined;
-    const data = args.values.data as string | undefined;
+    let data = args.values.data as string | undefined;
     if (model !== undefined && data === undefined)
       throw new TinypruneError(
         'tinyprune run: --model needs --data (the data to prune and test on)',
@@ -84,33 +85,39 @@ export const runCommand: Command = {
     const budget = String(args.values.budget);
     parseBudget(budget);
     const quiet = args.values.quiet === true;
+    const log = (line: string) => quiet || console.error(line);
+    if (!model && data === undefined) {
+      // The default job: the real Fashion-MNIST when installed, else the generated shapes.
+      const d = defaultDemoData();
+      if (d.notice) console.error(d.notice);
+      data = d.spec;
+    }
+    const job = model ? undefined : demoJobFor(data!);
     const prune = pruneOptionsFrom(args, 'run', model ? taskOf(await loadModel(model)) : 'vww');
-    // The demo's schedule: short, since its model and data are small.
-    if (!model && args.values.epochs === undefined)
-      prune.schedule = {
-        ...prune.schedule,
-        epochs: 12,
-        batchSize: 32,
-        lr: { unit: 'epoch', boundaries: [8], values: [2e-3, 5e-4] },
-      };
+    // The demo's head schedule: short, since its model is small.
+    const ownSchedule = job !== undefined && args.values.epochs === undefined;
+    if (ownSchedule) prune.schedule = { ...job.sweep };
     const { trainDemo } = await import('../../demo/run.js');
     const result = await runPipeline({
       model,
       data,
       out: resolve(String(args.values.out)),
-      cut: String(args.values.cut),
+      cut: (args.values.cut as string | undefined) ?? job?.cuts ?? 'auto',
       heads,
       budget,
       target,
       prune,
+      sweepSteps: ownSchedule ? job.sweepSteps : undefined,
       deployInputs: numberOption(args, 'run', 'deploy-inputs', { integer: true, min: 1 })!,
       command: ['tinyprune', 'run', ...process.argv.slice(3)].join(' '),
-      log: (line) => quiet || console.error(line),
+      log,
+      demoDescription: job?.describe,
       progress: (label, total) => progress(label, total, { quiet }),
       demo: (d, log) =>
         trainDemo(d, log, {
           seed: prune.seed,
           epochs: numberOption(args, 'run', 'base-epochs', { integer: true, min: 1 }),
+          workers: prune.workers,
         }),
     });
     if (args.values.json) console.log(JSON.stringify(result.data, null, 2));
