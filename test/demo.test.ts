@@ -161,13 +161,13 @@ test('the default job: Fashion-MNIST when installed, its own cuts and schedules;
   else assert.equal(real.spec, 'synthetic:shapes');
   const f = demoJobFor(`fashion-mnist:${FASHION_MNIST_DEBIAN_DIR}`);
   assert.equal(f.kind, 'fashion-mnist');
-  assert.equal(f.cuts, 'block2,block3');
+  assert.equal(f.cuts, 'block3,block4');
   const s = demoJobFor('synthetic:shapes?n=400');
   assert.equal(s.kind, 'shapes');
   assert.equal(s.cuts, 'auto');
   assert.equal(s.base.epochs, DEMO_EPOCHS);
   assert.deepEqual(s.blocks, RUN_DEMO_BLOCKS);
-  // The Fashion-MNIST model: cut points conv1, block1..block4 at 14x14, 14x14, 7x7, 7x7, 4x4.
+  // The Fashion-MNIST model: a stride-2 stem and five blocks, MobileNetV1's shape at 28x28.
   const g = buildDemoModel([28, 28, 1], 10, 1, { stem: f.stem, blocks: f.blocks });
   assert.deepEqual(
     findCutPoints(g).map((c) => `${c.name} ${c.shape.join('x')}`),
@@ -177,6 +177,7 @@ test('the default job: Fashion-MNIST when installed, its own cuts and schedules;
       'block2 1x7x7x64',
       'block3 1x7x7x64',
       'block4 1x4x4x128',
+      'block5 1x2x2x256',
     ],
   );
 });
@@ -223,16 +224,16 @@ test(
         assert.ok(m.cycles > 0 && m.flashBytes > 0);
       }
       assert.match(r.settings.bitExact, /unpruned 2\/2, pruned 2\/2 inputs identical/);
-      // The sweep: the unpruned row, then block2 and block3 with both heads.
+      // The sweep: the unpruned row, then block3 and block4 with both heads.
       assert.deepEqual(
         r.sweep.map((row: { cut: string; head: string }) => `${row.cut} ${row.head}`),
-        ['full original', 'block2 aux', 'block2 dense', 'block3 aux', 'block3 dense'],
+        ['full original', 'block3 aux', 'block3 dense', 'block4 aux', 'block4 dense'],
       );
-      assert.ok(['block2', 'block3'].includes(r.pruned.cut));
+      assert.ok(['block3', 'block4'].includes(r.pruned.cut));
       assert.ok(r.pruned.params < r.unpruned.params);
       // Per-stage times are recorded and reported.
       assert.ok(r.notes.some((n: string) => /^Stage times.*model \d+ s \(CPU \d+ s\)/.test(n)));
-      assert.match(stdout, /pruned \(block[23] \+ (aux|dense)\)/);
+      assert.match(stdout, /pruned \(block[34] \+ (aux|dense)\)/);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
