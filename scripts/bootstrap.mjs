@@ -1,6 +1,7 @@
 // Installs what tinyprune needs and is missing: npm packages (npm ci) and, on Debian as root, the
 // system packages for the MCU toolchain, the QEMU cross-check, the browser report test and the
-// distributed-sweep tests (redis-server).
+// distributed-sweep tests (redis-server), the libtorch training backend and the default job's data
+// set (Fashion-MNIST).
 // Quiet when everything is present. Run by `npm start` and `npm test` before anything else.
 import { existsSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +16,11 @@ const DEBIAN_PACKAGES = [
   { command: 'g++', packages: ['g++', 'make'] },
   // The queue for distributed sweeps; tests start their own server on a free port.
   { command: 'redis-server', packages: ['redis-server'] },
+  // The default job's data (`npm start`): Fashion-MNIST, 60,000 + 10,000 images (MIT licence).
+  {
+    file: '/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz',
+    packages: ['dataset-fashion-mnist'],
+  },
 ];
 
 function run(cmd, args, env = {}, quiet = false) {

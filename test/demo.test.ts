@@ -3,12 +3,20 @@ import assert from 'node:assert/strict';
 import { openDataset } from '../src/data/open.js';
 import { splitRandom } from '../src/data/dataset.js';
 import { openSyntheticShapes, SHAPE_CLASSES } from '../src/data/synthetic.js';
-import { buildDemoModel, dihedralAugment, trainDemoModel } from '../src/demo/model.js';
+import { buildDemoModel, DEMO_EPOCHS, dihedralAugment, trainDemoModel } from '../src/demo/model.js';
 import { findCutPoints } from '../src/graph/cutpoints.js';
 import { TfModel } from '../src/engine/model.js';
 import { evaluate } from '../src/engine/train.js';
 import { loadAll } from '../src/prune/data.js';
 import { TinypruneError } from '../src/graph/types.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RUN_DEMO_BLOCKS } from '../src/demo/run.js';
+import { defaultDemoData, demoJobFor, hasFashionMnist } from '../src/demo/jobs.js';
+import { FASHION_MNIST_DEBIAN_DIR } from '../src/data/fashion-mnist.js';
 
 const bytes = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
 
@@ -143,3 +151,91 @@ test('a short demo training run clearly beats chance and exports its weights', a
     fresh.dispose();
   }
 });
+
+const CLI = fileURLToPath(new URL('../src/cli/run.ts', import.meta.url));
+
+test('the default job: Fashion-MNIST when installed, its own cuts and schedules; shapes keep the old demo', () => {
+  const real = defaultDemoData();
+  if (hasFashionMnist())
+    assert.deepEqual(real, { spec: `fashion-mnist:${FASHION_MNIST_DEBIAN_DIR}` }, 'all 60,000');
+  else assert.equal(real.spec, 'synthetic:shapes');
+  const f = demoJobFor(`fashion-mnist:${FASHION_MNIST_DEBIAN_DIR}`);
+  assert.equal(f.kind, 'fashion-mnist');
+  assert.equal(f.cuts, 'block3,block4');
+  const s = demoJobFor('synthetic:shapes?n=400');
+  assert.equal(s.kind, 'shapes');
+  assert.equal(s.cuts, 'auto');
+  assert.equal(s.base.epochs, DEMO_EPOCHS);
+  assert.deepEqual(s.blocks, RUN_DEMO_BLOCKS);
+  // The Fashion-MNIST model: a stride-2 stem and five blocks, MobileNetV1's shape at 28x28.
+  const g = buildDemoModel([28, 28, 1], 10, 1, { stem: f.stem, blocks: f.blocks });
+  assert.deepEqual(
+    findCutPoints(g).map((c) => `${c.name} ${c.shape.join('x')}`),
+    [
+      'conv1 1x14x14x16',
+      'block1 1x14x14x32',
+      'block2 1x7x7x64',
+      'block3 1x7x7x64',
+      'block4 1x4x4x128',
+      'block5 1x2x2x256',
+    ],
+  );
+});
+
+test(
+  'run without --model on a Fashion-MNIST subset: base and pruned model tested on the release test images, deployed bit-exact',
+  {
+    timeout: 600_000,
+    skip: hasFashionMnist()
+      ? false
+      : `Fashion-MNIST not installed in ${FASHION_MNIST_DEBIAN_DIR} (apt-get install dataset-fashion-mnist)`,
+  },
+  async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tinyprune-fmnist-run-'));
+    try {
+      const spec = `fashion-mnist:${FASHION_MNIST_DEBIAN_DIR}?limit=1200`;
+      const args = ['run', '--data', spec, '--deploy-inputs', '2', '--quiet', '--out', out];
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      assert.equal(code, 0, `run failed: ${stderr}`);
+      const r = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+      assert.match(r.title, /demo model \(trained from scratch on Fashion-MNIST/);
+      assert.equal(r.settings.data, spec);
+      const parts =
+        /own split: 200 test; its 1200 training examples split (\d+) train \/ (\d+) validation/.exec(
+          r.settings.split,
+        );
+      assert.ok(parts, r.settings.split);
+      assert.equal(Number(parts[1]) + Number(parts[2]), 1200);
+      assert.ok(Math.abs(Number(parts[2]) - 100) <= 5, 'a stratified twelfth validates');
+      // Both models are tested on the release's first 200 test images, float and int8.
+      for (const m of [r.unpruned, r.pruned]) {
+        for (const t of [m.floatTest, m.int8Test]) {
+          assert.equal(t.n, 200);
+          // Chance is 10%; 40% of 200 is ten standard deviations above it.
+          assert.ok(t.accuracy > 0.4, `${m.label}: ${JSON.stringify(t)}`);
+        }
+        assert.ok(m.cycles > 0 && m.flashBytes > 0);
+      }
+      assert.match(r.settings.bitExact, /unpruned 2\/2, pruned 2\/2 inputs identical/);
+      // The sweep: the unpruned row, then block3 and block4 with both heads.
+      assert.deepEqual(
+        r.sweep.map((row: { cut: string; head: string }) => `${row.cut} ${row.head}`),
+        ['full original', 'block3 aux', 'block3 dense', 'block4 aux', 'block4 dense'],
+      );
+      assert.ok(['block3', 'block4'].includes(r.pruned.cut));
+      assert.ok(r.pruned.params < r.unpruned.params);
+      // Per-stage times are recorded and reported.
+      assert.ok(r.notes.some((n: string) => /^Stage times.*model \d+ s \(CPU \d+ s\)/.test(n)));
+      assert.match(stdout, /pruned \(block[34] \+ (aux|dense)\)/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  },
+);

@@ -4,6 +4,9 @@
 import { TinypruneError } from '../graph/types.js';
 import { Rng } from './random.js';
 
+/** A partition a dataset release assigns to an example (its own train/validation/test split). */
+export type DatasetPartition = 'train' | 'val' | 'test';
+
 export interface Dataset {
   name: string;
   classes: string[];
@@ -16,6 +19,8 @@ export interface Dataset {
   groups?: string[];
   /** Source file (or other identifier) of each example, for messages and reports. */
   ids?: string[];
+  /** The release's own partition of each example, when it defines one (Fashion-MNIST). */
+  partitions?: DatasetPartition[];
   /** One example's model-ready float input, `inputShape` values row-major. */
   load(index: number): Promise<Float32Array>;
   subset(indices: number[]): Dataset;
@@ -28,6 +33,7 @@ export interface DatasetSource {
   labels: Int32Array;
   groups?: string[];
   ids?: string[];
+  partitions?: DatasetPartition[];
   /** Loads the example at a position of the full (unsubsetted) source. */
   load(index: number): Promise<Float32Array>;
 }
@@ -70,6 +76,7 @@ export function viewDataset(
     labels: Int32Array.from(map, (i) => source.labels[i]!),
     groups: source.groups && map.map((i) => source.groups![i]!),
     ids: source.ids && map.map((i) => source.ids![i]!),
+    partitions: source.partitions && map.map((i) => source.partitions![i]!),
     async load(index: number): Promise<Float32Array> {
       const s = map[index];
       if (s === undefined)

@@ -14,6 +14,7 @@ import {
 } from './kws.js';
 import { openSyntheticSpec } from './synthetic.js';
 import { openEembcIc } from './ic.js';
+import { openFashionMnistSpec } from './fashion-mnist.js';
 import { openEembcVww, openVwwFolders, splitFolderOf, type VwwFoldersOptions } from './vww.js';
 
 /**
@@ -38,6 +39,11 @@ export interface OwnPartitions {
   parts: Partial<Record<Partition, Dataset>>;
   /** E.g. 'validation_list.txt / testing_list.txt' or 'train/ val/ test/ folders'. */
   source: string;
+  /**
+   * With train and test parts but no validation part: the share of the training part held out
+   * to validate (default: the fallback's proportions, 75/25).
+   */
+  valFraction?: number;
 }
 
 export interface KindEntry {
@@ -178,9 +184,25 @@ export const KINDS = {
     // Generated data parses its own options (n, seed, size).
     open: async (path, query, spec) => openSyntheticSpec(path, query, spec),
   },
-  // ── More kinds go here, one entry each. Reserved for other work in progress:
-  //    'fashion-mnist' (src/data/fashion-mnist.ts: the IDX .gz files, its own train/test split;
-  //    task 'image'). Add the name to the DatasetKind union below as well.
+  'fashion-mnist': {
+    task: 'image',
+    summary:
+      'Fashion-MNIST IDX .gz files (Debian dataset-fashion-mnist): 60,000 train + 10,000 test, 28x28x1',
+    augmentation: 'none',
+    // Fashion-MNIST parses its own options (split, limit, testLimit).
+    open: async (path, query, spec) => openFashionMnistSpec(path, query, spec),
+    async partitions(path, query, spec) {
+      const all = openFashionMnistSpec(path, query, spec);
+      const part = (p: 'train' | 'test') =>
+        all.subset([...all.partitions!.keys()].filter((i) => all.partitions![i] === p));
+      const parts: OwnPartitions['parts'] = {};
+      for (const p of ['train', 'test'] as const)
+        if (all.partitions!.includes(p)) parts[p] = part(p);
+      // 1/12 of the 60,000 training images validate: 55,000 train, 5,000 validation.
+      return { parts, source: "the release's train and t10k files", valFraction: 1 / 12 };
+    },
+  },
+  // ── More kinds go here, one entry each (and the name in the DatasetKind union below).
 } satisfies Record<string, KindEntry>;
 
 export type DatasetKind =

@@ -141,11 +141,15 @@ export interface TrainDemoOptions {
   batchSize?: number;
   /** Adam learning rate (default 1e-2); a quarter of it for the last third of the epochs. */
   lr?: number;
+  /** Learning-rate steps instead: [fraction of all optimiser steps, factor of lr]. */
+  decay?: [number, number][];
   /**
    * Train on random rotations/reflections of the images (default true): right for classes that
    * do not change under them, as the synthetic shapes; turn off for other data.
    */
   augment?: boolean;
+  /** Data-parallel training workers (default 1). */
+  workers?: number;
   onEpochEnd?: (logs: EpochLogs) => void | Promise<void>;
 }
 
@@ -175,6 +179,8 @@ export async function trainDemoModel(
   const epochs = opts.epochs ?? DEMO_EPOCHS;
   const lr = opts.lr ?? 1e-2;
   const inputShape = getTensor(graph, graph.inputs[0]!).shape.slice(1);
+  const batchSize = opts.batchSize ?? 32;
+  const steps = epochs * Math.ceil(trainArrays.n / batchSize);
   // Few optimiser steps: moving statistics must forget their initial values quickly.
   const model = new TfModel(graph, { bnMomentum: 0.9 });
   try {
@@ -182,10 +188,17 @@ export async function trainDemoModel(
       train: trainArrays,
       validation: valArrays,
       epochs,
-      batchSize: opts.batchSize ?? 32,
+      batchSize,
       optimizer: 'adam',
-      lr: { unit: 'epoch', boundaries: [Math.ceil((epochs * 2) / 3)], values: [lr, lr / 4] },
+      lr: opts.decay
+        ? {
+            unit: 'step',
+            boundaries: opts.decay.map(([f]) => Math.round(f * steps)),
+            values: [lr, ...opts.decay.map(([, k]) => lr * k)],
+          }
+        : { unit: 'epoch', boundaries: [Math.ceil((epochs * 2) / 3)], values: [lr, lr / 4] },
       seed: opts.seed,
+      workers: opts.workers,
       augment:
         opts.augment === false ? undefined : (x, n, rng) => dihedralAugment(x, n, inputShape, rng),
       onEpochEnd: opts.onEpochEnd,

@@ -2,7 +2,7 @@
 // unpruned and the pruned model. Every stage writes its artefacts, then a stage record under
 // DIR/stages; a rerun skips finished stages (and finished sweep rows), so a run killed at any
 // point continues where it stopped and never reads a half-written file.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findCutPoints } from '../graph/cutpoints.js';
 import { modelTotals } from '../graph/accounting.js';
@@ -49,7 +49,7 @@ export interface RunOptions {
   /** Dataset spec; absent for the built-in synthetic demo data. */
   data?: string;
   out: string;
-  /** A cut point name, or 'auto' (sweep every cut and select by the budget). */
+  /** A cut point name, several separated by commas, or 'auto' (sweep every cut and select by the budget). */
   cut: string;
   heads: string[];
   budget: string;
@@ -71,6 +71,8 @@ export interface RunOptions {
   session?: SessionOptions;
   /** Builds and trains the demo model when `model` is absent; returns its float graph. */
   demo?: (data: PruneData, log: (line: string) => void) => Promise<Graph>;
+  /** What the demo model was trained on, for the report's title (e.g. 'Fashion-MNIST'). */
+  demoDescription?: string;
 }
 
 export interface RunResult {
@@ -151,6 +153,28 @@ function paperFor(g: Graph, task: Task): PaperFigures | undefined {
   return undefined;
 }
 
+/** One line with each finished stage's wall-clock seconds (from the stage records). */
+function stageTimes(dir: string): string {
+  const names = ['model', 'inspect', 'sweep', 'quantize-deploy-unpruned', 'quantize-deploy-pruned'];
+  const parts = names
+    .map((n) => join(dir, 'stages', `${n}.json`))
+    .filter((f) => existsSync(f))
+    .map(
+      (f) =>
+        JSON.parse(readFileSync(f, 'utf8')) as {
+          stage: string;
+          seconds: number;
+          cpuSeconds?: number;
+        },
+    )
+    .map(
+      (r) =>
+        `${r.stage} ${r.seconds.toFixed(0)} s` +
+        (r.cpuSeconds === undefined ? '' : ` (CPU ${r.cpuSeconds.toFixed(0)} s)`),
+    );
+  return `Stage times, wall clock (CPU time of all threads), first run of each: ${parts.join(', ')}.`;
+}
+
 export async function runPipeline(options: RunOptions): Promise<RunResult> {
   let o = options;
   const dir = o.out;
@@ -201,7 +225,10 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   await sessions.get(rowData, data); // the data opened above serves the local rows
   const exec = o.executor ?? localExecutor({ log, progress: o.progress, sessions });
   const sweep = await stage(dir, 'sweep', log, async () => {
-    const cuts = o.cut === 'auto' ? findCutPoints(base) : [resolveCutPoint(base, o.cut)];
+    const cuts =
+      o.cut === 'auto'
+        ? findCutPoints(base)
+        : o.cut.split(',').map((c) => resolveCutPoint(base, c.trim()));
     const result = await runSweep(
       {
         base,
@@ -327,7 +354,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         : r,
   );
   const report: ReportData = {
-    title: `tinyprune: ${o.model ?? 'demo model (trained from scratch on synthetic shapes)'}`,
+    title: `tinyprune: ${o.model ?? `demo model (trained from scratch on ${o.demoDescription ?? spec})`}`,
     createdAt: new Date().toISOString(),
     command: o.command,
     settings: {
@@ -366,6 +393,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
             ]
           : [],
       ),
+      stageTimes(dir),
     ],
   };
   // MACs steer the selection (no candidate costs more than the unpruned model unless the budget

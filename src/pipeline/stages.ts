@@ -155,6 +155,8 @@ export function claimRunDir(dir: string, settings: Record<string, unknown>): () 
 interface StageRecord<T> {
   stage: string;
   seconds: number;
+  /** CPU time of the whole process (all threads): on a shared machine wall clock overstates. */
+  cpuSeconds: number;
   fingerprint: string;
   checksum: string;
   result: T;
@@ -198,12 +200,15 @@ export async function runStage<T>(
   }
   if (!replayed) {
     const t0 = Date.now();
+    const c0 = process.cpuUsage();
     log(`${name}…`);
     result = await fn();
+    const cpu = process.cpuUsage(c0);
     mkdirSync(join(dir, 'stages'), { recursive: true });
     const record: StageRecord<T> = {
       stage: name,
       seconds: (Date.now() - t0) / 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       fingerprint,
       checksum: sha256(JSON.stringify(result) ?? 'undefined'),
       result: result as T,

@@ -172,7 +172,12 @@ export async function preparePruneData(
       const carve: Partition[] = ['train', ...missing.filter((p) => p !== 'train')];
       const weights = carve.map((p) => SPLIT_FRACTIONS[PARTITIONS.indexOf(p)]!);
       const total = weights.reduce((a, b) => a + b, 0);
-      const fractions = weights.map((w) => w / total);
+      // A release with train and test parts may say how much of its training part validates.
+      const vf = own?.valFraction;
+      const fractions =
+        vf !== undefined && carve.join() === 'train,val'
+          ? [1 - vf, vf]
+          : weights.map((w) => w / total);
       const from = chosen.train?.ds ?? pool;
       const parts = partition(from, fractions, seed);
       checkSplitSizes(

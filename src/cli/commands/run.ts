@@ -7,6 +7,7 @@ import { TinypruneError } from '../../graph/types.js';
 import type { Command } from '../command.js';
 import { numberOption } from '../command.js';
 import { progress } from '../progress.js';
+import { defaultDemoData, demoJobFor } from '../../demo/jobs.js';
 import { getTarget, TARGET_NAMES } from '../../mcu/targets.js';
 import {
   partitionSpecsFrom,
@@ -34,13 +35,13 @@ export const runCommand: Command = {
       type: 'string',
       value: 'SPEC',
       description:
-        'dataset spec (docs/datasets.md); without it, generated synthetic shapes; without --model, a demo model is trained on it',
+        'dataset spec (docs/datasets.md); without it and --model: Fashion-MNIST from /usr/share/datasets/fashion-mnist, or synthetic:shapes when it is not installed',
     },
     cut: {
       type: 'string',
       value: 'NAME',
-      description: 'cut point, or auto to sweep all and select by --budget',
-      default: 'auto',
+      description:
+        'cut point, comma-separated cut points, or auto to sweep all and select by --budget (default: auto; the demo jobs: their own list)',
     },
     heads: {
       type: 'string',
@@ -83,7 +84,7 @@ export const runCommand: Command = {
   },
   async run(args) {
     const model = args.values.model as string | undefined;
-    const data = args.values.data as string | undefined;
+    let data = args.values.data as string | undefined;
     if (model !== undefined && data === undefined)
       throw new TinypruneError(
         'tinyprune run: --model needs --data (the data to prune and test on)',
@@ -93,24 +94,20 @@ export const runCommand: Command = {
     const budget = String(args.values.budget);
     parseBudget(budget);
     const quiet = args.values.quiet === true;
-    // The demo keeps its own short schedule (paper recipe) unless a recipe is asked for.
-    const prune = pruneOptionsFrom(
-      args,
-      'run',
-      taskOfSpec(data ?? 'synthetic:shapes'),
-      model ? 'best' : 'paper',
-    );
-    // The demo's schedule: short, since its model and data are small.
-    if (!model && args.values.epochs === undefined)
-      prune.schedule = {
-        ...prune.schedule,
-        epochs: 12,
-        batchSize: 32,
-        lr: { unit: 'epoch', boundaries: [8], values: [2e-3, 5e-4] },
-      };
+    const log = (line: string) => quiet || console.error(line);
+    if (!model && data === undefined) {
+      // The default job: the real Fashion-MNIST when installed, else the generated shapes.
+      const d = defaultDemoData();
+      if (d.notice) console.error(d.notice);
+      data = d.spec;
+    }
+    const job = model ? undefined : demoJobFor(data!);
+    // The demo keeps its own short head schedule (paper recipe) unless a recipe is asked for.
+    const prune = pruneOptionsFrom(args, 'run', taskOfSpec(data!), model ? 'best' : 'paper');
+    if (job && args.values.epochs === undefined)
+      prune.schedule = { ...job.sweep, ...(job.sweepSteps && { steps: job.sweepSteps }) };
     const { trainDemo } = await import('../../demo/run.js');
     const queue = args.values.queue as string | undefined;
-    const log = (line: string) => quiet || console.error(line);
     const executor = queue
       ? await (
           await import('../../distributed/submit.js')
@@ -120,7 +117,7 @@ export const runCommand: Command = {
       model,
       data,
       out: resolve(String(args.values.out)),
-      cut: String(args.values.cut),
+      cut: (args.values.cut as string | undefined) ?? job?.cuts ?? 'auto',
       heads,
       budget,
       target,
@@ -134,10 +131,12 @@ export const runCommand: Command = {
       executor,
       progress: (label, total) => progress(label, total, { quiet }),
       session: sessionOptionsFrom(args, 'run', resolve(String(args.values.out)), quiet),
+      demoDescription: job?.describe,
       demo: (d, log) =>
         trainDemo(d, log, {
           seed: prune.seed,
           epochs: numberOption(args, 'run', 'base-epochs', { integer: true, min: 1 }),
+          workers: prune.workers,
         }),
     });
     if (args.values.json) console.log(JSON.stringify(result.data, null, 2));
