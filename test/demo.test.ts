@@ -207,11 +207,11 @@ test(
       const r = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
       assert.match(r.title, /demo model \(trained from scratch on Fashion-MNIST/);
       assert.equal(r.settings.data, spec);
-      const parts =
-        /own split: 200 test; its 1200 training examples split (\d+) train \/ (\d+) validation/.exec(
-          r.settings.split,
-        );
-      assert.ok(parts, r.settings.split);
+      assert.match(r.settings.split, /train\/val 92\/8 of the training data/);
+      const note = (r.notes as string[]).find((n) => n.startsWith('Partitions:')) ?? '';
+      const parts = /train ([\d,]+) · val ([\d,]+) · test 200 /.exec(note);
+      assert.ok(parts, note);
+      parts[1] = parts[1]!.replace(',', '');
       assert.equal(Number(parts[1]) + Number(parts[2]), 1200);
       assert.ok(Math.abs(Number(parts[2]) - 100) <= 5, 'a stratified twelfth validates');
       // Both models are tested on the release's first 200 test images, float and int8.

@@ -205,6 +205,7 @@ test('prune data follows a release split: the test part tests, a seeded 1/12 of 
     const b = await preparePruneData(`fashion-mnist:${dir}`, 5);
     assert.equal(a.test.length, 3);
     assert.deepEqual(a.test.partitions, ['test', 'test', 'test']);
+    assert.deepEqual([a.partitions.train.n, a.partitions.val.n, a.partitions.test.n], [22, 2, 3]);
     assert.deepEqual(Array.from(a.test.labels), [1, 2, 1]);
     assert.equal(a.val.length, 2);
     assert.equal(a.train.length, 22);
@@ -221,7 +222,7 @@ test('prune data follows a release split: the test part tests, a seeded 1/12 of 
     );
     assert.match(
       a.split,
-      /own split: 3 test; its 24 training examples split 22 train \/ 2 validation \(stratified random, seed 5\)/,
+      /^train\/val 92\/8 of the training data \(stratified random, seed 5\); test from fashion-mnist:.* \(the release's train and t10k files\)$/,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

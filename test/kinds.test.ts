@@ -15,8 +15,10 @@ import { data, needsShared } from './helpers/shared.js';
 
 test('one entry per kind, each with a task and an augmentation', () => {
   assert.deepEqual([...DATASET_KINDS].sort(), [
+    'eembc-ic',
     'eembc-kws',
     'eembc-vww',
+    'fashion-mnist',
     'speech-commands',
     'synthetic',
     'vww-folders',
@@ -32,6 +34,8 @@ test('one entry per kind, each with a task and an augmentation', () => {
   assert.equal(taskOfSpec('eembc-vww:/x'), 'vww');
   assert.equal(taskOfSpec('vww-folders:/x?inputShape=96x96x1'), 'vww');
   assert.equal(taskOfSpec('synthetic:shapes'), 'image');
+  assert.equal(taskOfSpec('fashion-mnist:/x'), 'image');
+  assert.equal(taskOfSpec('eembc-ic:/x'), 'image');
 });
 
 test('specs parse in one place; unknown kinds name the known ones', () => {
