@@ -9,6 +9,15 @@ export { readKerasH5 } from './io/keras/reader.js';
 export { foldBatchNorm } from './graph/passes/foldBatchNorm.js';
 export { fuseActivations } from './graph/passes/fuseActivations.js';
 export { readTflite } from './io/tflite/reader.js';
+export { readOnnx } from './io/onnx/reader.js';
+export {
+  OP_SUPPORT,
+  STAGES,
+  supports,
+  supportedKinds,
+  assertNever,
+  type Stage,
+} from './graph/ops.js';
 export { writeTflite, type WriteTfliteOptions } from './io/tflite/writer.js';
 export { deploy, type DeployOptions, type DeployReport } from './mcu/deploy.js';
 export { generateC } from './mcu/codegen.js';

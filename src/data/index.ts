@@ -9,6 +9,7 @@ export * from './augment-audio.js';
 export * from './augment-image.js';
 export * from './kws.js';
 export * from './vww.js';
+export * from './ic.js';
 export * from './open.js';
 export * from './synthetic.js';
 export * from './kinds.js';
