@@ -273,6 +273,59 @@ describe('distributed sweeps on BullMQ + redis-server', { skip, timeout: 600_000
     }
   });
 
+  test('rows failing on every try appear in the table as failed; a rerun retries them', async () => {
+    const redis = await startRedis();
+    const empty = mkdtempSync(join(tmpdir(), 'tinyprune-empty-root-'));
+    // This worker's data root lacks the data: every row is refused.
+    const wrong = cli(
+      ['worker', '--queue', redis.url, '--data-root', empty, '--stall-seconds', '5'],
+      ROOT,
+    );
+    let right: Proc | undefined;
+    try {
+      const out = join(tmp, 'failing');
+      const args = [
+        ...SWEEP,
+        '--cuts',
+        'block2',
+        '--heads',
+        'aux',
+        '--out',
+        out,
+        '--queue',
+        redis.url,
+      ];
+      const s = cli(args);
+      assert.equal(await s.exit, 1, s.output());
+      const failed = sweepJson(out).failed as { cut: string; error: string }[];
+      assert.deepEqual(failed.map((f) => f.cut).sort(), ['block2', 'full']);
+      for (const f of failed) assert.match(f.error, /not found under --data-root/);
+      const md = readFileSync(join(out, 'sweep.md'), 'utf8');
+      assert.match(
+        md,
+        /\| block2 \| aux \| frozen \|  \| failed: refused job \w+: data path "data\/eembc_kws01\/mfcc" is outside --data-root/,
+      );
+      assert.match(s.output(), /2 row\(s\) failed/);
+      // With a worker that has the data, the same command finishes the rows.
+      await stopWorker(wrong);
+      right = worker(redis.url);
+      const s2 = cli(args);
+      assert.equal(await s2.exit, 0, s2.output());
+      assert.equal(sweepJson(out).failed, undefined);
+      const want = results(local).rows.filter(
+        (r: { cut: string; head: string }) =>
+          ['full', 'block2'].includes(r.cut) && r.head !== 'dense',
+      );
+      assert.deepEqual(sweepJson(out).rows, want);
+      await stopWorker(right);
+    } finally {
+      wrong.child.kill('SIGKILL');
+      right?.child.kill('SIGKILL');
+      rmSync(empty, { recursive: true, force: true });
+      await redis.dispose();
+    }
+  });
+
   test('Redis stopped and restarted (append-only file) mid-sweep: the sweep carries on', async () => {
     const redis = await startRedis({ appendonly: true });
     const w = [worker(redis.url), worker(redis.url)];
