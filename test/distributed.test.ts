@@ -100,6 +100,11 @@ const results = (out: string) => {
     selection: s.selection,
   };
 };
+/** The local rows of these cuts (and the unpruned row), for sweeps run with --cuts. */
+const localRows = (local: string, cuts: string[]) =>
+  results(local).rows.filter((r: { cut: string }) => r.cut === 'full' || cuts.includes(r.cut));
+// Fault tests train fewer rows: what they test is the queue, not the sweep's breadth.
+const FEW = ['conv1', 'block2', 'block4'];
 const rowKeys = (out: string) =>
   (sweepJson(out).rows as { cut: string; head: string }[]).map((r) => `${r.cut}+${r.head}`);
 
@@ -155,7 +160,7 @@ describe('distributed sweeps on BullMQ + redis-server', { skip, timeout: 600_000
     const b = worker(redis.url);
     try {
       const out = join(tmp, 'killed');
-      const s = cli([...SWEEP, '--out', out, '--queue', redis.url]);
+      const s = cli([...SWEEP, '--cuts', FEW.join(','), '--out', out, '--queue', redis.url]);
       // Kill `a` as soon as it starts training a pruned row.
       let victim = '';
       await until(
@@ -171,9 +176,9 @@ describe('distributed sweeps on BullMQ + redis-server', { skip, timeout: 600_000
       await a.exit;
       assert.equal(await s.exit, 0, s.output());
       const keys = rowKeys(out);
-      assert.equal(keys.length, 11);
-      assert.equal(new Set(keys).size, 11, 'each row once');
-      assert.deepEqual(results(out), results(local));
+      assert.equal(keys.length, 7);
+      assert.equal(new Set(keys).size, 7, 'each row once');
+      assert.deepEqual(sweepJson(out).rows, localRows(local, FEW));
       if (!new RegExp(`done ${victim.replace('+', '\\+')}`).test(a.output()))
         assert.match(
           b.output(),
@@ -273,12 +278,65 @@ describe('distributed sweeps on BullMQ + redis-server', { skip, timeout: 600_000
     }
   });
 
+  test('rows failing on every try appear in the table as failed; a rerun retries them', async () => {
+    const redis = await startRedis();
+    const empty = mkdtempSync(join(tmpdir(), 'tinyprune-empty-root-'));
+    // This worker's data root lacks the data: every row is refused.
+    const wrong = cli(
+      ['worker', '--queue', redis.url, '--data-root', empty, '--stall-seconds', '5'],
+      ROOT,
+    );
+    let right: Proc | undefined;
+    try {
+      const out = join(tmp, 'failing');
+      const args = [
+        ...SWEEP,
+        '--cuts',
+        'block2',
+        '--heads',
+        'aux',
+        '--out',
+        out,
+        '--queue',
+        redis.url,
+      ];
+      const s = cli(args);
+      assert.equal(await s.exit, 1, s.output());
+      const failed = sweepJson(out).failed as { cut: string; error: string }[];
+      assert.deepEqual(failed.map((f) => f.cut).sort(), ['block2', 'full']);
+      for (const f of failed) assert.match(f.error, /not found under --data-root/);
+      const md = readFileSync(join(out, 'sweep.md'), 'utf8');
+      assert.match(
+        md,
+        /\| block2 \| aux \| frozen \|  \| failed: refused job \w+: data path "data\/eembc_kws01\/mfcc" not found under --data-root/,
+      );
+      assert.match(s.output(), /2 row\(s\) failed/);
+      // With a worker that has the data, the same command finishes the rows.
+      await stopWorker(wrong);
+      right = worker(redis.url);
+      const s2 = cli(args);
+      assert.equal(await s2.exit, 0, s2.output());
+      assert.equal(sweepJson(out).failed, undefined);
+      const want = results(local).rows.filter(
+        (r: { cut: string; head: string }) =>
+          ['full', 'block2'].includes(r.cut) && r.head !== 'dense',
+      );
+      assert.deepEqual(sweepJson(out).rows, want);
+      await stopWorker(right);
+    } finally {
+      wrong.child.kill('SIGKILL');
+      right?.child.kill('SIGKILL');
+      rmSync(empty, { recursive: true, force: true });
+      await redis.dispose();
+    }
+  });
+
   test('Redis stopped and restarted (append-only file) mid-sweep: the sweep carries on', async () => {
     const redis = await startRedis({ appendonly: true });
     const w = [worker(redis.url), worker(redis.url)];
     try {
       const out = join(tmp, 'restarted');
-      const s = cli([...SWEEP, '--out', out, '--queue', redis.url]);
+      const s = cli([...SWEEP, '--cuts', FEW.join(','), '--out', out, '--queue', redis.url]);
       await until(() => /done: \w+ \+|done on /.test(s.output()), 120_000, 'a first row');
       await redis.stop();
       await new Promise((r) => setTimeout(r, 2000));
@@ -286,8 +344,8 @@ describe('distributed sweeps on BullMQ + redis-server', { skip, timeout: 600_000
       assert.equal(await s.exit, 0, s.output());
       assert.match(s.output(), /lost Redis/);
       const keys = rowKeys(out);
-      assert.equal(new Set(keys).size, 11);
-      assert.deepEqual(results(out), results(local));
+      assert.equal(new Set(keys).size, 7);
+      assert.deepEqual(sweepJson(out).rows, localRows(local, FEW));
       await Promise.all(w.map(stopWorker));
     } finally {
       for (const x of w) x.child.kill('SIGKILL');

@@ -96,8 +96,9 @@ export async function queueExecutor(o: QueueExecutorOptions): Promise<RowExecuto
       connection: { ...connection, maxRetriesPerRequest: null },
     });
     let lostSince: number | undefined;
+    let connected = false;
     const lost = (e: Error) => {
-      if (lostSince !== undefined) return;
+      if (lostSince !== undefined || !connected) return;
       lostSince = Date.now();
       log(`lost Redis at ${display} (${e.message}); waiting for it…`);
     };
@@ -111,6 +112,7 @@ export async function queueExecutor(o: QueueExecutorOptions): Promise<RowExecuto
           `--queue: cannot reach Redis at ${display}: ${(e as Error).message}`,
         );
       }
+      connected = true;
       const sha = await putModel(redis, queueName, modelBytes);
       const model = { sha256: sha, bytes: modelBytes.length };
       const fingerprints = new Map<string, string>();

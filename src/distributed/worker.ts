@@ -2,17 +2,17 @@
 // process. Every payload is checked against the schema first; a job that fails the check, reads
 // outside the data root, or names data that differs from this machine's copy fails at once (no
 // retries: trying again cannot help) and the worker carries on with the next job.
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Redis } from 'ioredis';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { dataFingerprint, mapSpecPaths, specPaths } from '../data/fingerprint.js';
-import { TinypruneError, type Graph } from '../graph/types.js';
-import { detectFormat } from '../io/load.js';
-import { readKerasH5 } from '../io/keras/reader.js';
-import { readTflite } from '../io/tflite/reader.js';
-import { SessionPool, trainRow, UNPRUNED_CUT } from '../prune/row.js';
+import { TinypruneError } from '../graph/types.js';
+import { UNPRUNED_CUT } from '../prune/row.js';
+import type { TrainMessage, TrainRequest } from './trainer.js';
 import {
   getModel,
   JOB_VERSION,
@@ -72,28 +72,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const log = (line: string) => o.log(redact(`${name} ${line}`));
   const redis = new Redis({ ...connection, maxRetriesPerRequest: null, lazyConnect: false });
   redis.on('error', () => {}); // reconnects on its own; the worker's own error handler logs
-  const models = new Map<string, Promise<Graph>>();
-  const sessions = new SessionPool();
   let active: string | undefined;
 
-  const loadGraph = (hash: string) => {
-    let g = models.get(hash);
-    if (!g) {
-      g = (async () => {
-        const bytes = await getModel(redis, o.queueName, hash);
-        if (!bytes)
-          throw new UnrecoverableError(`model ${hash.slice(0, 12)}… is not in the queue's store`);
-        const u8 = new Uint8Array(bytes);
-        const label = `model ${hash.slice(0, 12)}…`;
-        const format = detectFormat(u8);
-        if (format === 'tflite') return readTflite(u8, label);
-        if (format === 'keras-h5') return readKerasH5(u8, label);
-        throw new UnrecoverableError(`${label} is neither a TFLite nor a Keras .h5 model`);
-      })();
-      g.catch(() => models.delete(hash));
-      models.set(hash, g);
-    }
-    return g;
+  const trainer = new TrainerProcess();
+  const modelBytes = async (hash: string) => {
+    const bytes = await getModel(redis, o.queueName, hash);
+    if (!bytes)
+      throw new UnrecoverableError(`model ${hash.slice(0, 12)}… is not in the queue's store`);
+    return new Uint8Array(bytes);
   };
 
   const process_ = async (job: Job): Promise<RowJobResult> => {
@@ -108,7 +94,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         throw new SchemaError(
           `the job was submitted by ${payload.tool}, this worker runs ${TOOL_VERSION}: give every machine the same version (results depend on it)`,
         );
-      for (const { path } of specPaths(payload.data.spec)) resolveUnderRoot(o.dataRoot, path);
+      for (const { path } of specPaths(payload.data.spec))
+        if (!existsSync(resolveUnderRoot(o.dataRoot, path)))
+          throw new TinypruneError(
+            `data path "${path}" not found under --data-root ${o.dataRoot} (every worker needs the data: docs/distributed.md)`,
+          );
       spec = mapSpecPaths(payload.data.spec, (p) => resolveUnderRoot(o.dataRoot, p));
     } catch (e) {
       const msg = `refused job ${id}: ${(e as Error).message}`;
@@ -128,7 +118,6 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         throw new UnrecoverableError(
           `the data differs: this worker's copy of ${payload.data.spec} (under ${o.dataRoot}) has fingerprint ${mine.slice(0, 12)}…, the job expects ${payload.data.fingerprint.slice(0, 12)}… — give every machine the same copy`,
         );
-      const base = await loadGraph(payload.model.sha256);
       log(
         `${payload.cut === UNPRUNED_CUT ? 'evaluating' : 'training'} ${what} [job ${id}, attempt ${job.attemptsMade + 1}]`,
       );
@@ -136,33 +125,32 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       let stage = 'loading data';
       let lastLine = Date.now();
       await progress({ stage });
-      const r = await trainRow(
+      const r = await trainer.train(
         {
-          base,
-          modelKey: payload.model.sha256,
+          type: 'train',
+          modelHash: payload.model.sha256,
           data: spec,
-          fold: payload.fold ?? undefined,
+          ...(payload.fold && { fold: payload.fold }),
           cut: payload.cut,
           head: payload.head,
           settings: payload.settings,
           saveModel: payload.saveModel,
         },
-        {
-          sessions,
-          onStage: (s) => {
-            stage = s;
+        () => modelBytes(payload.model.sha256),
+        (m) => {
+          if (m.type === 'stage') {
+            stage = m.stage;
             void progress({ stage, epochs });
-          },
-          onEpochEnd: (e) => {
-            void progress({ stage, epoch: e.epoch + 1, epochs });
+          } else if (m.type === 'epoch') {
+            void progress({ stage, epoch: m.epoch + 1, epochs });
             // A line every 10 s at most, so a long row shows it is moving.
-            if (Date.now() - lastLine >= 10_000 || e.epoch + 1 === epochs) {
+            if (Date.now() - lastLine >= 10_000 || m.epoch + 1 === epochs) {
               lastLine = Date.now();
               log(
-                `${what}: epoch ${e.epoch + 1}/${epochs}, val ${((e.valAccuracy ?? 0) * 100).toFixed(1)}%`,
+                `${what}: epoch ${m.epoch + 1}/${epochs}, val ${((m.valAccuracy ?? 0) * 100).toFixed(1)}%`,
               );
             }
-          },
+          }
         },
       );
       active = undefined;
@@ -181,7 +169,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       active = undefined;
       log(`failed ${what}: ${(e as Error).message}`);
       // User mistakes (bad cut, bad data) fail the same way on every try.
-      if (e instanceof TinypruneError) throw new UnrecoverableError((e as Error).message);
+      if (e instanceof TinypruneError || (e as { userError?: boolean }).userError)
+        throw new UnrecoverableError((e as Error).message);
       throw e;
     }
   };
@@ -211,8 +200,76 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     name,
     active: () => active,
     async close(force = false) {
+      if (force) trainer.stop();
       await worker.close(force);
+      trainer.stop();
       redis.disconnect();
     },
   };
+}
+
+/** The forked training process (src/distributed/trainer.ts), started on first use, one row at a time. */
+class TrainerProcess {
+  private child?: ChildProcess;
+  private sent = new Set<string>();
+
+  private start(): ChildProcess {
+    const here = fileURLToPath(import.meta.url);
+    const js = join(dirname(here), 'trainer.js');
+    const file = existsSync(js) ? js : join(dirname(here), 'trainer.ts');
+    const child = fork(file, [], {
+      execArgv: process.execArgv,
+      env: { ...process.env, TINYPRUNE_TRAINER: '1' },
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('exit', () => {
+      if (this.child === child) {
+        this.child = undefined;
+        this.sent.clear();
+      }
+    });
+    return child;
+  }
+
+  async train(
+    req: TrainRequest,
+    bytes: () => Promise<Uint8Array>,
+    onMessage: (m: TrainMessage) => void,
+  ): Promise<Extract<TrainMessage, { type: 'done' }>['result']> {
+    const child = (this.child ??= this.start());
+    if (!this.sent.has(req.modelHash)) {
+      req = { ...req, modelBytes: await bytes() };
+      this.sent.add(req.modelHash);
+    }
+    return new Promise((resolve, reject) => {
+      const cleanup = () => {
+        child.off('message', onMsg);
+        child.off('exit', onExit);
+      };
+      const onMsg = (raw: unknown) => {
+        const m = raw as TrainMessage;
+        if (m.type === 'done') {
+          cleanup();
+          resolve(m.result);
+        } else if (m.type === 'error') {
+          cleanup();
+          reject(Object.assign(new Error(m.message), { userError: m.userError }));
+        } else onMessage(m);
+      };
+      const onExit = (code: number | null, signal: string | null) => {
+        cleanup();
+        reject(new Error(`the training process ended (${signal ?? `exit code ${code}`})`));
+      };
+      child.on('message', onMsg);
+      child.on('exit', onExit);
+      child.send(req);
+    });
+  }
+
+  stop(): void {
+    this.child?.kill('SIGKILL');
+    this.child = undefined;
+    this.sent.clear();
+  }
 }

@@ -340,7 +340,7 @@ export function writeSweepOutputs(
   const md = [
     `# Sweep: ${s.model}`,
     '',
-    `Data: \`${s.data}\` (${split}); test accuracy with its sample count and 95% Wilson interval.`,
+    `Data: \`${s.data}\` (${split || 'split unknown: the unpruned row failed'}); test accuracy with its sample count and 95% Wilson interval.`,
     '',
     table,
   ];
