@@ -3,7 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,7 +153,16 @@ test('extraction killed with kill -9 half way resumes from its finished shards, 
     // Shards are written whole or not at all: the kill can land after a write before its log line.
     assert.ok(before.size >= killedAt && before.size < total, `${before.size} shards after kill`);
 
+    // A temporary file of the killed writer is cleaned up; one of a live process sharing the
+    // cache is left alone.
+    const stale = join(store.dir, `.shard-00099.bin.${child.pid}.0badf00d.tmp`);
+    const live = join(store.dir, `.shard-00098.bin.${process.pid}.0badf00d.tmp`);
+    writeFileSync(stale, 'x');
+    writeFileSync(live, 'x');
     const resumed = await run(root);
+    assert.ok(!existsSync(stale), 'stale temporary file removed');
+    assert.ok(existsSync(live), "a live writer's temporary file kept");
+    rmSync(live);
     assert.equal(resumed.reused, before.size);
     assert.equal(resumed.built, total - before.size);
     for (const [f, mtime] of before)

@@ -31,6 +31,16 @@ export function defaultShardSize(dim: number): number {
   return Math.max(32, Math.min(4096, Math.floor((16 << 20) / (4 * dim))));
 }
 
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function hashKey(key: unknown): string {
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 32);
 }
@@ -50,8 +60,12 @@ export class FeatureStore {
     const manifest = join(dir, 'store.json');
     if (!existsSync(manifest))
       writeFileAtomic(manifest, JSON.stringify({ key, layout }, null, 2) + '\n');
-    // Temporary files of a writer that was killed mid-write.
-    for (const f of readdirSync(dir)) if (f.endsWith('.tmp')) rmSync(join(dir, f), { force: true });
+    // Temporary files of a writer that was killed mid-write (not those of a live process that
+    // shares the cache: writeFileAtomic names them .NAME.PID.RANDOM.tmp).
+    for (const f of readdirSync(dir)) {
+      const pid = /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(f)?.[1];
+      if (pid !== undefined && !alive(Number(pid))) rmSync(join(dir, f), { force: true });
+    }
     return new FeatureStore(dir, id, layout);
   }
 
