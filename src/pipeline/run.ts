@@ -251,12 +251,17 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
           .join('; ')} (rerun to retry them)`,
       );
     const rows = result.rows;
-    let selection: SweepSelection = selectFromSweep(rows, parseBudget(o.budget), o.budget);
+    const budget = parseBudget(o.budget);
+    let selection: SweepSelection = selectFromSweep(rows, budget, o.budget);
     if (!selection.cut) {
-      // Nothing fits: report it, and carry on with the most accurate pruned model.
-      const best = rows
-        .filter((r) => r.variant !== 'unpruned')
-        .sort((a, b) => b.val!.accuracy - a.val!.accuracy)[0]!;
+      // Nothing fits: report it, and carry on with the most accurate pruned model — one that
+      // costs no more MACs than the unpruned model when there is one (unless macs=any).
+      const full = rows.find((r) => r.variant === 'unpruned')!;
+      const pruned = rows.filter((r) => r.variant !== 'unpruned');
+      const cheaper = pruned.filter((r) => budget.anyMacs || r.macs <= full.macs);
+      const best = (cheaper.length > 0 ? cheaper : pruned).sort(
+        (a, b) => b.val!.accuracy - a.val!.accuracy,
+      )[0]!;
       log(
         `no cut meets the budget ${o.budget}; continuing with the most accurate: ${best.cut} + ${best.head}`,
       );
