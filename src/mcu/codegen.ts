@@ -188,11 +188,9 @@ ${PRELUDE}
 /* Layer constants: ${weightsIn === 'sram' ? 'copied to SRAM at start-up' : 'read from flash'}. */
 ${constDecl}
 ${REQUANT_C}
-${[...helpers.entries()]
-  .filter(([n]) => n.startsWith('tp_dwrow'))
-  .map(([, t]) => t)
-  .join('\n')}
 ${LAYER_C}
+/* Routines the layers below share (emitted once each). */
+${[...helpers.values()].join('\n')}
 static uint8_t tp_arena[${arenaBytes}] __attribute__((aligned(4)));
 
 int8_t *model_input(void) { return (int8_t *)(tp_arena + ${off(input.name)}); }
@@ -204,7 +202,6 @@ static void tp_flip(uint8_t *p, int n) {
   for (; k + 4 <= n; k += 4) *(uint32_t *)(p + k) ^= 0x80808080u;
   for (; k < n; k++) p[k] ^= 0x80u;
 }
-${helpers.get('tp_softmax') ?? ''}
 ${consts.join('\n')}
 
 ${fns.join('\n\n')}

@@ -106,6 +106,9 @@ export const TARGETS: Record<TargetName, Target> = {
 
 export const TARGET_NAMES = Object.keys(TARGETS) as TargetName[];
 
+/** The target the CLI and the pipeline use unless told otherwise. */
+export const DEFAULT_TARGET: TargetName = 'rp2040';
+
 /** The memory map the emulator runs (RP2040's), for firmware of any target. */
 export const EMULATOR_MEMORY: MemoryMap = TARGETS.rp2040.memory;
 

@@ -5,7 +5,7 @@ import type { Graph } from '../../graph/types.js';
 import { TinypruneError } from '../../graph/types.js';
 import { loadModel } from '../../io/load.js';
 import { deploy, inputSize } from '../../mcu/deploy.js';
-import { getTarget, TARGET_NAMES, TARGETS } from '../../mcu/targets.js';
+import { DEFAULT_TARGET, getTarget, TARGET_NAMES, TARGETS } from '../../mcu/targets.js';
 import { numberOption, stringOption, type Command } from '../command.js';
 import { readFileBounded } from '../../io/files.js';
 
@@ -60,7 +60,7 @@ export const deployCommand: Command = {
       type: 'string',
       value: 'NAME',
       description: TARGET_NAMES.map((n) => `${n} (${TARGETS[n].core})`).join(' or '),
-      default: 'rp2040',
+      default: DEFAULT_TARGET,
     },
     inputs: {
       type: 'string',

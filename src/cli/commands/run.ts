@@ -8,7 +8,7 @@ import type { Command } from '../command.js';
 import { numberOption } from '../command.js';
 import { progress } from '../progress.js';
 import { defaultDemoData, demoJobFor } from '../../demo/jobs.js';
-import { getTarget, TARGET_NAMES } from '../../mcu/targets.js';
+import { DEFAULT_TARGET, getTarget, TARGET_NAMES } from '../../mcu/targets.js';
 import {
   partitionSpecsFrom,
   pruneOptionsFrom,
@@ -60,7 +60,7 @@ export const runCommand: Command = {
       type: 'string',
       value: 'T',
       description: TARGET_NAMES.join(' or '),
-      default: 'rp2040',
+      default: DEFAULT_TARGET,
     },
     'deploy-inputs': {
       type: 'string',
