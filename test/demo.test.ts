@@ -185,7 +185,7 @@ test('the default job: Fashion-MNIST when installed, its own cuts and schedules;
 test(
   'run without --model on a Fashion-MNIST subset: base and pruned model tested on the release test images, deployed bit-exact',
   {
-    timeout: 600_000,
+    timeout: 1_200_000,
     skip: hasFashionMnist()
       ? false
       : `Fashion-MNIST not installed in ${FASHION_MNIST_DEBIAN_DIR} (apt-get install dataset-fashion-mnist)`,
@@ -193,8 +193,23 @@ test(
   async () => {
     const out = mkdtempSync(join(tmpdir(), 'tinyprune-fmnist-run-'));
     try {
-      const spec = `fashion-mnist:${FASHION_MNIST_DEBIAN_DIR}?limit=1200`;
-      const args = ['run', '--data', spec, '--deploy-inputs', '2', '--quiet', '--out', out];
+      const spec = `fashion-mnist:${FASHION_MNIST_DEBIAN_DIR}?limit=900`;
+      // A subset needs more base epochs; --epochs keeps the heads' training short (the job's own
+      // 800 steps take a while).
+      const args = [
+        'run',
+        '--data',
+        spec,
+        '--epochs',
+        '10',
+        '--base-epochs',
+        '6',
+        '--deploy-inputs',
+        '2',
+        '--quiet',
+        '--out',
+        out,
+      ];
       const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -209,16 +224,16 @@ test(
       assert.equal(r.settings.data, spec);
       assert.match(r.settings.split, /train\/val 92\/8 of the training data/);
       const note = (r.notes as string[]).find((n) => n.startsWith('Partitions:')) ?? '';
-      const parts = /train ([\d,]+) · val ([\d,]+) · test 200 /.exec(note);
+      const parts = /train ([\d,]+) · val ([\d,]+) · test 150 /.exec(note);
       assert.ok(parts, note);
       parts[1] = parts[1]!.replace(',', '');
-      assert.equal(Number(parts[1]) + Number(parts[2]), 1200);
-      assert.ok(Math.abs(Number(parts[2]) - 100) <= 5, 'a stratified twelfth validates');
-      // Both models are tested on the release's first 200 test images, float and int8.
+      assert.equal(Number(parts[1]) + Number(parts[2]), 900);
+      assert.ok(Math.abs(Number(parts[2]) - 75) <= 5, 'a stratified twelfth validates');
+      // Both models are tested on the release's first 150 test images, float and int8.
       for (const m of [r.unpruned, r.pruned]) {
         for (const t of [m.floatTest, m.int8Test]) {
-          assert.equal(t.n, 200);
-          // Chance is 10%; 40% of 200 is ten standard deviations above it.
+          assert.equal(t.n, 150);
+          // Chance is 10%; 40% of 150 is twelve standard deviations above it.
           assert.ok(t.accuracy > 0.4, `${m.label}: ${JSON.stringify(t)}`);
         }
         assert.ok(m.cycles > 0 && m.flashBytes > 0);

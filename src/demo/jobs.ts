@@ -41,7 +41,7 @@ export interface DemoJob {
 export const DEMO_JOBS: Record<DemoKind, DemoJob> = {
   // 28x28 grayscale, 10 classes. MobileNetV1's shape: a stride-2 stem and five depthwise-separable
   // blocks, the parameters in the late ones (53,930 with BatchNorm folded, 0.78M MACs), so a cut
-  // at block3/block4 with a small head saves most of them. 2 epochs: docs/guide.md has the
+  // at block3/block4 with a small head saves most of them. 3 epochs: docs/guide.md has the
   // measured accuracy and times.
   'fashion-mnist': {
     kind: 'fashion-mnist',
@@ -55,7 +55,7 @@ export const DEMO_JOBS: Record<DemoKind, DemoJob> = {
       { filters: 256, stride: 2 },
     ],
     base: {
-      epochs: 2,
+      epochs: 3,
       batchSize: 64,
       lr: 3e-3,
       decay: [
