@@ -85,6 +85,12 @@ export async function queueExecutor(o: QueueExecutorOptions): Promise<RowExecuto
   const unreachableMs = (o.unreachableSeconds ?? 60) * 1000;
   const pollMs = o.pollMs ?? 1000;
   return async (specs) => {
+    // Separate validation/test sets would need their own data-root check and fingerprint on
+    // the workers; until then they are refused rather than silently left behind.
+    if (specs.some((s) => s.partitions?.val !== undefined || s.partitions?.test !== undefined))
+      throw new TinypruneError(
+        '--queue: --val-data / --test-data do not travel to workers yet; run this sweep locally, or give the data its own partitions (docs/datasets.md)',
+      );
     const files = [...new Set(specs.map((s) => s.modelFile))];
     if (files.length !== 1 || !files[0])
       throw new Error('queueExecutor: every row must name the same model file (RowSpec.modelFile)');
