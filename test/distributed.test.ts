@@ -308,7 +308,7 @@ describe('distributed sweeps on BullMQ + redis-server', { skip, timeout: 600_000
       const md = readFileSync(join(out, 'sweep.md'), 'utf8');
       assert.match(
         md,
-        /\| block2 \| aux \| frozen \|  \| failed: refused job \w+: data path "data\/eembc_kws01\/mfcc" not found under --data-root/,
+        /\| block2 \| aux \| (frozen|distill) \|  \| failed: refused job \w+: data path "data\/eembc_kws01\/mfcc" not found under --data-root/,
       );
       assert.match(s.output(), /2 row\(s\) failed/);
       // With a worker that has the data, the same command finishes the rows.
