@@ -3,7 +3,7 @@
 // Weights live in tfjs layouts ([kH,kW,inC,outC] conv, [kH,kW,C,M] depthwise, FC kept as
 // [out,in]) and are converted back to the Graph's TFLite layouts by exportWeights().
 import { tf } from './backend.js';
-import { getTensor, numElements } from '../graph/graph.js';
+import { getTensor, numElements, padAmounts } from '../graph/graph.js';
 import type { Activation, Graph, Op, Tensor } from '../graph/types.js';
 import { assertNever } from '../graph/ops.js';
 import { TinypruneError } from '../graph/types.js';
@@ -343,16 +343,8 @@ export class TfModel {
           y = applyActivation(tf.add(inp, get(op.inputs[1]!)), a.activation);
           break;
         case 'pad': {
-          let p = a.paddings;
-          if (!p && op.inputs[1]) {
-            const pv = Array.from(
-              getTensor(g, op.inputs[1]).data as ArrayLike<number | bigint>,
-              Number,
-            );
-            p = [];
-            for (let i = 0; i < pv.length; i += 2) p.push([pv[i]!, pv[i + 1]!]);
-          }
-          y = tf.pad(inp, p ?? []);
+          const p = padAmounts(g, op);
+          y = tf.pad(inp, p);
           break;
         }
         case 'relu':

@@ -3,7 +3,7 @@
 //
 // Activations stay NHWC at the model boundary (like the Graph); inside, 4-D tensors run NCHW and
 // Transposes are inserted only where an op needs NHWC semantics (reshape, FC, softmax).
-import { getTensor, numElements } from '../graph/graph.js';
+import { getTensor, numElements, padAmounts } from '../graph/graph.js';
 import { padBefore } from '../graph/shapes.js';
 import type { Activation, Graph, Op } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
@@ -364,16 +364,8 @@ export function graphToOnnx(model: Graph): Uint8Array {
         break;
       }
       case 'pad': {
-        let p = a.paddings;
-        if (!p && op.inputs[1]) {
-          const pv = Array.from(
-            getTensor(g, op.inputs[1]).data as ArrayLike<number | bigint>,
-            Number,
-          );
-          p = [];
-          for (let i = 0; i < pv.length; i += 2) p.push([pv[i]!, pv[i + 1]!]);
-        }
-        const pads = p ?? [];
+        const p = padAmounts(g, op);
+        const pads = p;
         const l = b.layout(x);
         const order = l === 'nchw' ? [0, 3, 1, 2] : pads.map((_, i) => i);
         const flat = [...order.map((d) => pads[d]![0]), ...order.map((d) => pads[d]![1])];

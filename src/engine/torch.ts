@@ -3,7 +3,7 @@
 // gradients then run natively, one call each; weights stay in the Graph's layouts.
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { getTensor, numElements } from '../graph/graph.js';
+import { getTensor, numElements, padAmounts } from '../graph/graph.js';
 import type { Activation, Graph, Op } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
 import { floatValues, type TrainablePredicate } from './model.js';
@@ -287,17 +287,9 @@ export class TorchModel implements Trainable {
       case 'softmax':
         return { ...base, beta: a.beta ?? 1 };
       case 'pad': {
-        let p = a.paddings;
-        if (!p && op.inputs[1]) {
-          const pv = Array.from(
-            getTensor(g, op.inputs[1]).data as ArrayLike<number | bigint>,
-            Number,
-          );
-          p = [];
-          for (let i = 0; i < pv.length; i += 2) p.push([pv[i]!, pv[i + 1]!]);
-        }
+        const p = padAmounts(g, op);
         // torch pads the last dim first.
-        return { ...base, padList: (p ?? []).slice().reverse().flat() };
+        return { ...base, padList: p.slice().reverse().flat() };
       }
       case 'batchNorm':
         return { ...base, eps: a.epsilon ?? 1e-3, momentum, bnTraining };

@@ -23,6 +23,19 @@ export function getTensor(g: Graph, name: string): Tensor {
   return t;
 }
 
+/**
+ * A pad op's [before, after] amounts per dimension: its `paddings` attribute, else its constant
+ * second input (TFLite's layout, [dims][2]). Every stage reads them the same way.
+ */
+export function padAmounts(g: Graph, op: Op): [number, number][] {
+  if (op.attrs.paddings) return op.attrs.paddings;
+  if (!op.inputs[1]) return [];
+  const pv = Array.from(getTensor(g, op.inputs[1]).data as ArrayLike<number | bigint>, Number);
+  const p: [number, number][] = [];
+  for (let i = 0; i < pv.length; i += 2) p.push([pv[i]!, pv[i + 1]!]);
+  return p;
+}
+
 export function isConstant(g: Graph, name: string): boolean {
   return g.tensors.get(name)?.data !== undefined;
 }

@@ -8,7 +8,8 @@ import { inferShapes } from '../../src/graph/shapes.js';
 import type { Graph, Tensor } from '../../src/graph/types.js';
 import { writeTflite } from '../../src/io/tflite/writer.js';
 
-function seeded(seed: number) {
+/** A seeded stream of numbers in [-0.5, 0.5) (mulberry32). */
+export function seeded(seed: number) {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;

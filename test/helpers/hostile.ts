@@ -2,7 +2,7 @@
 // (tensor names, description, file name). Written with h5wasm and the project's TFLite writer.
 
 import h5wasm from 'h5wasm';
-import { baseGraph } from './crafted.js';
+import { baseGraph, seeded } from './crafted.js';
 import { writeTflite } from '../../src/io/tflite/writer.js';
 
 /** Names that would be code or markup if pasted unescaped into C, HTML, SVG, Markdown or a terminal. */
@@ -22,16 +22,6 @@ export const FORBIDDEN_IN_MD = [
   '**bold**',
   '|`code`|',
 ];
-
-function seeded(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
 
 /** input 8x8x1 → Conv2D 3x3 (2, relu) → GlobalAveragePooling2D → Dense(2, softmax). */
 export async function hostileKeras(opts: { unsupported?: boolean } = {}): Promise<Uint8Array> {
