@@ -66,8 +66,13 @@ export async function bench(): Promise<BenchReport> {
     'eembc-kws:data/eembc_kws01/mfcc',
     '--heads',
     'aux,dense',
+    '--recipe',
+    'paper',
     '--epochs',
     epochs,
+    // One intra-op thread per row: two workers on two cores, not four threads fighting for them.
+    '--threads',
+    '1',
     '--quiet',
     '--out',
     join(tmp, out),
