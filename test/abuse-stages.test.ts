@@ -11,6 +11,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -210,6 +211,46 @@ describe('abuse: stage records', () => {
     assertOneLineError(
       await runAbuse(other),
       /holds a run made with other settings \(prune\.schedule\.epochs 50 -> 7.*\)/,
+    );
+  });
+
+  it('tinyprune sweep: a truncated row file is trained again on resume, to the same row', async () => {
+    const out = join(dir, 'sweep-damaged');
+    const model = join(dir, 'shapes-damaged.tflite');
+    writeFileSync(model, writeTflite(deployableGraph(buildDemoModel([32, 32, 1], 4, 1))));
+    const args = [
+      'sweep',
+      '--model',
+      model,
+      '--data',
+      'synthetic:shapes?n=200',
+      '--cuts',
+      'block1',
+      '--heads',
+      'aux',
+      '--recipe',
+      'paper',
+      '--epochs',
+      '1',
+      '--out',
+      out,
+    ];
+    const first = await runAbuse(args);
+    assert.equal(first.status, 0, first.stderr);
+    const rowsDir = join(out, 'rows');
+    const [rowFile] = readdirSync(rowsDir);
+    const whole = readFileSync(join(rowsDir, rowFile!), 'utf8');
+    writeFileSync(join(rowsDir, rowFile!), whole.slice(0, whole.length >> 1));
+    const again = await runAbuse(args);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /row file is damaged or foreign; training it again/);
+    assert.doesNotMatch(again.stderr, /SyntaxError|^\s+at /m);
+    const row = (f: string) => JSON.parse(f) as { test: unknown; val: unknown; params: number };
+    const before = row(whole);
+    const after = row(readFileSync(join(rowsDir, rowFile!), 'utf8'));
+    assert.deepEqual(
+      [after.test, after.val, after.params],
+      [before.test, before.val, before.params],
     );
   });
 });

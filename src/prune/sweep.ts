@@ -151,12 +151,13 @@ export function localExecutor(
       k++;
       const label = `[${k}/${total}] ${spec.cut} + ${spec.head}`;
       const file = rowFile(dir, spec);
-      if (existsSync(file)) {
-        const row = JSON.parse(readFileSync(file, 'utf8')) as SweepRecord;
-        out.push({ ok: true, result: { row, split: '', grouping: '', seconds: 0 } });
+      const earlier = existsSync(file) ? readRowRecord(file, spec) : undefined;
+      if (earlier) {
+        out.push({ ok: true, result: { row: earlier, split: '', grouping: '', seconds: 0 } });
         log(`${label}: done earlier`);
         continue;
       }
+      if (existsSync(file)) log(`${label}: its row file is damaged or foreign; training it again`);
       // A step-sized schedule becomes epochs only against the session's training set.
       const epochs = (await sessions.get(spec)).schedule(spec.settings).epochs;
       const bar = o.progress?.(label, epochs);
@@ -178,6 +179,33 @@ export function localExecutor(
     }
     return out;
   };
+}
+
+/**
+ * A finished row's record, or undefined when the file is not one (truncated by a crash, edited,
+ * or another row's): such a row is trained again instead of crashing the resume or reporting it.
+ */
+function readRowRecord(file: string, spec: RowSpec): SweepRecord | undefined {
+  let r: SweepRecord;
+  try {
+    r = JSON.parse(readFileSync(file, 'utf8')) as SweepRecord;
+  } catch {
+    return undefined;
+  }
+  const acc = (e: unknown) => {
+    const a = (e as { accuracy?: unknown } | undefined)?.accuracy;
+    return typeof a === 'number' && a >= 0 && a <= 1;
+  };
+  const ok =
+    typeof r === 'object' &&
+    r !== null &&
+    r.cut === spec.cut &&
+    r.head === spec.head &&
+    acc(r.test) &&
+    acc(r.val) &&
+    Number.isInteger(r.params) &&
+    r.params >= 0;
+  return ok ? r : undefined;
 }
 
 function strip(r: RowResult): Omit<RowResult, 'pruned'> {
@@ -230,7 +258,8 @@ export async function runSweep(
         row.file = join(models, `${spec.cut}-${spec.head}-${variant}.tflite`);
         writeFileAtomic(row.file, o.result.tflite);
       }
-      if (!existsSync(file)) {
+      // Written once; a damaged file (trained again above) is replaced.
+      if (!existsSync(file) || !readRowRecord(file, spec)) {
         mkdirSync(join(rowDir(dir, spec), 'rows'), { recursive: true });
         writeFileAtomic(file, JSON.stringify(row, null, 2));
       }
