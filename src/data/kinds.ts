@@ -116,7 +116,7 @@ export const KINDS = {
     augmentation: 'audio-noise',
     open: (path, query, spec, opts) => openSpeechCommands(path, merged(query, spec, opts)),
     async partitions(path, query, spec, open = {}) {
-      const opts = { ...parseQuery(query, spec), ...open };
+      const opts = merged(query, spec, open);
       if (!isSpeechCommandsRelease(path)) {
         // The canonical test layout is the release's test partition and nothing else.
         return {
@@ -166,7 +166,7 @@ export const KINDS = {
     augmentation: 'image',
     open: (path, query, spec, opts) => openVwwFolders(path, merged(query, spec, opts)),
     async partitions(path, query, spec, open = {}) {
-      const opts = { ...parseQuery(query, spec), ...open };
+      const opts = merged(query, spec, open);
       if (splitFolderOf(path, 'train') === undefined) return undefined;
       if (opts.split !== undefined && opts.split !== 'train') return undefined;
       const parts: OwnPartitions['parts'] = {};

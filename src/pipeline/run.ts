@@ -25,6 +25,7 @@ import {
   type PruneData,
 } from '../prune/data.js';
 import type { Task } from '../data/kinds.js';
+import { viewsForData } from '../prune/recipe.js';
 import { deployableGraph } from '../prune/save.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import {
@@ -185,10 +186,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const spec = o.data ?? 'synthetic:shapes';
   const data = await preparePruneData(spec, o.prune.seed, undefined, o.partitionSpecs);
   log(`data: ${partitionCounts(data)} (${data.split})`);
-  if (!data.augmentedTrain && (o.prune.views ?? 0) > 0 && !o.viewsByHand) {
-    log(`${spec}: no augmentation for this data: training without views`);
-    o = { ...o, prune: { ...o.prune, views: 0 } };
-  }
+  const views = viewsForData(o.prune.views, data, o.viewsByHand === true, log);
+  if (views !== o.prune.views) o = { ...o, prune: { ...o.prune, views } };
 
   // 1. The model to prune: the user's, or the demo trained from scratch.
   const baseFile = await stage(dir, 'model', log, async () => {

@@ -11,6 +11,7 @@ import type { Distillation } from '../engine/train.js';
 import { TinypruneError } from '../graph/types.js';
 import type { Task } from '../data/kinds.js';
 import type { Schedule } from './train.js';
+import type { PruneData } from './data.js';
 
 /** The paper's schedules (De Leon & Atienza; MLPerf Tiny training scripts). */
 export const PAPER_SCHEDULES: Record<'kws' | 'vww', Schedule> = {
@@ -154,4 +155,19 @@ export function describeTraining(
     `${views} augmented view${views === 1 ? '' : 's'}, ${sized.epochs} epochs × ${perEpoch} steps ` +
     `(${(sized.epochs * perEpoch).toLocaleString('en-US')} steps, batch ${sized.batchSize})`
   );
+}
+
+/**
+ * The views to train with on `data`: views the user did not ask for are dropped when the data
+ * has no augmentation (they would be copies of the clean set), saying so through `log`.
+ */
+export function viewsForData(
+  views: number | undefined,
+  data: Pick<PruneData, 'spec' | 'augmentedTrain'>,
+  byHand: boolean,
+  log: (line: string) => void,
+): number | undefined {
+  if (data.augmentedTrain || !views || byHand) return views;
+  log(`${data.spec}: no augmentation for this data (no background noise?): training without views`);
+  return 0;
 }

@@ -10,13 +10,18 @@ import {
   type PartitionSpecs,
   type PruneData,
 } from '../../prune/data.js';
-import { describeTraining, resolveRecipe, type Recipe } from '../../prune/recipe.js';
+import {
+  describeTraining,
+  resolveRecipe,
+  sizeSchedule,
+  viewsForData,
+  type Recipe,
+} from '../../prune/recipe.js';
 import { taskOfSpec, type Task } from '../../data/kinds.js';
 import { parseHead } from '../../prune/heads.js';
 import { saveTflite } from '../../prune/save.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import type { PruneOptions, PruneResult, SessionOptions } from '../../prune/train.js';
-import { sizeSchedule } from '../../prune/recipe.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../engine/trainable.js';
 import { parsePrecision } from '../../prune/features/codec.js';
 import { progress } from '../progress.js';
@@ -237,22 +242,14 @@ export function partitionSpecsFrom(args: ParsedArgs, cmd: string): PartitionSpec
   };
 }
 
-/**
- * Views the user did not ask for are dropped when the data has no augmentation (they would be
- * copies of the clean set): says so through `log`.
- */
+/** `viewsForData` (prune/recipe.ts) for a command: views given with --views are kept. */
 export function fitOptionsToData(
   opts: PruneOptions,
   data: PruneData,
   args: ParsedArgs,
   log: (line: string) => void,
 ): void {
-  if (!data.augmentedTrain && (opts.views ?? 0) > 0 && args.values.views === undefined) {
-    log(
-      `${data.spec}: no augmentation for this data (no background noise?): training without views`,
-    );
-    opts.views = 0;
-  }
+  opts.views = viewsForData(opts.views, data, args.values.views !== undefined, log);
 }
 
 /** The JSON record of one trained cut (no weights). */
