@@ -22,7 +22,7 @@ import { readFileBounded } from '../src/io/files.js';
 import { TinypruneError } from '../src/graph/types.js';
 import { deployableGraph } from '../src/prune/save.js';
 import { writeTflite } from '../src/io/tflite/writer.js';
-import { assertOneLineError, inPairs, runAbuse } from './helpers/abuse.js';
+import { assertCases, type AbuseCase } from './helpers/abuse.js';
 
 let dir: string;
 let model: string;
@@ -58,16 +58,9 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Case {
-  name: string;
-  args: () => string[];
-  env?: Record<string, string>;
-  expect: RegExp;
-}
-
 const evalOn = (data: string) => ['eval', '--model', kwsModel, '--data', data];
 
-const CASES: Case[] = [
+const CASES: AbuseCase[] = [
   {
     name: 'model is a FIFO',
     args: () => ['inspect', p('model.fifo')],
@@ -147,22 +140,6 @@ describe('abuse: files', () => {
   });
 
   it('every special file fails with one line and exit 2, without hanging', async () => {
-    const results = await inPairs(
-      CASES.map((c) => () => runAbuse(c.args(), { env: c.env, timeoutMs: 60_000 })),
-    );
-    const ms = Math.max(...results.map((r) => r.ms));
-    const mib = Math.max(...results.map((r) => r.rssMiB));
-    console.log(
-      `# ${results.length} CLI runs: slowest ${ms} ms, peak resident ${mib.toFixed(0)} MiB`,
-    );
-    const failures: string[] = [];
-    results.forEach((r, i) => {
-      try {
-        assertOneLineError(r, CASES[i]!.expect);
-      } catch (e) {
-        failures.push(`${CASES[i]!.name}: ${(e as Error).message}`);
-      }
-    });
-    assert.deepEqual(failures, []);
+    await assertCases(CASES);
   });
 });

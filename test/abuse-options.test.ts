@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { buildDemoModel } from '../src/demo/model.js';
 import { deployableGraph } from '../src/prune/save.js';
 import { writeTflite } from '../src/io/tflite/writer.js';
-import { assertOneLineError, inPairs, runAbuse } from './helpers/abuse.js';
+import { assertCases, type AbuseCase } from './helpers/abuse.js';
 
 let dir: string;
 let model: string;
@@ -28,13 +28,6 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Case {
-  name: string;
-  args: () => string[];
-  env?: Record<string, string>;
-  expect: RegExp;
-}
-
 const train = (cmd: string, extra: string[], data = 'synthetic:shapes?n=40') => [
   cmd,
   '--model',
@@ -45,7 +38,7 @@ const train = (cmd: string, extra: string[], data = 'synthetic:shapes?n=40') => 
   ...extra,
 ];
 
-const CASES: Case[] = [
+const CASES: AbuseCase[] = [
   // --out that cannot be an output, for each command that writes, before any training.
   ...['prune', 'sweep', 'run'].map((cmd) => ({
     name: `${cmd} --out naming a file`,
@@ -147,22 +140,6 @@ const CASES: Case[] = [
 describe('abuse: options', () => {
   it('every case fails before work with one line and exit 2', async () => {
     mkdirSync(join(dir, 'data'), { recursive: true });
-    const results = await inPairs(
-      CASES.map((c) => () => runAbuse(c.args(), { env: c.env, timeoutMs: 60_000 })),
-    );
-    const ms = Math.max(...results.map((r) => r.ms));
-    const mib = Math.max(...results.map((r) => r.rssMiB));
-    console.log(
-      `# ${results.length} CLI runs: slowest ${ms} ms, peak resident ${mib.toFixed(0)} MiB`,
-    );
-    const failures: string[] = [];
-    results.forEach((r, i) => {
-      try {
-        assertOneLineError(r, CASES[i]!.expect);
-      } catch (e) {
-        failures.push(`${CASES[i]!.name}: ${(e as Error).message}`);
-      }
-    });
-    assert.deepEqual(failures, []);
+    await assertCases(CASES);
   });
 });

@@ -81,3 +81,35 @@ export async function inPairs<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
   await Promise.all([worker(), worker()]);
   return out;
 }
+
+/** A CLI misuse and the one-line error it must give. */
+export interface AbuseCase {
+  name: string;
+  args: () => string[];
+  env?: Record<string, string>;
+  expect: RegExp;
+}
+
+/**
+ * Runs every case through the CLI (two at a time), logs the slowest run and the peak resident
+ * memory, and asserts each gives its one-line error; failures are collected and shown together.
+ */
+export async function assertCases(cases: AbuseCase[]): Promise<void> {
+  const results = await inPairs(
+    cases.map((c) => () => runAbuse(c.args(), { env: c.env, timeoutMs: 60_000 })),
+  );
+  const ms = Math.max(...results.map((r) => r.ms));
+  const mib = Math.max(...results.map((r) => r.rssMiB));
+  console.log(
+    `# ${results.length} CLI runs: slowest ${ms} ms, peak resident ${mib.toFixed(0)} MiB`,
+  );
+  const failures: string[] = [];
+  results.forEach((r, i) => {
+    try {
+      assertOneLineError(r, cases[i]!.expect);
+    } catch (e) {
+      failures.push(`${cases[i]!.name}: ${(e as Error).message}`);
+    }
+  });
+  assert.deepEqual(failures, []);
+}
