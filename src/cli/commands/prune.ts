@@ -127,7 +127,12 @@ export const TRAINING_OPTIONS: Command['options'] = {
     value: 'N',
     description: 'early stopping: epochs without a better validation accuracy',
   },
-  workers: { type: 'string', value: 'N', description: 'training worker threads', default: '1' },
+  workers: {
+    type: 'string',
+    value: 'N',
+    description: 'wasm backend: data-parallel training worker threads (torch: --threads)',
+    default: '1',
+  },
   backend: {
     type: 'string',
     value: 'B',
