@@ -1,5 +1,5 @@
-// Test-only int8 forward pass whose convolution and fully connected requantisation rounds either
-// as TFLite Micro's reference kernels do (the default build: gemmlowp
+// Test-only int8 forward pass whose conv2d, depthwiseConv2d and fullyConnected requantisation
+// rounds either as TFLite Micro's reference kernels do (the default build: gemmlowp
 // SaturatingRoundingDoublingHighMul then RoundingDivideByPOT, two roundings) or as a
 // TFLITE_SINGLE_ROUNDING build does (one rounding of x·M / 2^(31−shift), ties toward +∞). It exists
 // to show where the official TFLite runtime and our interpreter part: every other op kind is
@@ -17,6 +17,9 @@ import { prepareInt8 } from '../../src/quant/interpreter.js';
 export type Rounding = 'double' | 'single';
 
 const TWO_16 = 65536;
+
+/** The op kinds whose requantisation this module re-implements. */
+const REQUANTISING = new Set<Op['kind']>(['conv2d', 'depthwiseConv2d', 'fullyConnected']);
 
 /**
  * TFLITE_SINGLE_ROUNDING's MultiplyByQuantizedMultiplier: floor((x·M + 2^(30−shift)) / 2^(31−shift))
@@ -65,8 +68,12 @@ function multipliers(inScale: number, w: Tensor, outScale: number, channels: num
   );
 }
 
-/** conv2d (OHWI weights) or fullyConnected ([out, in] weights) on int8 NHWC input `x`. */
-export function convOrFcInt8(g: Graph, op: Op, x: Int8Array, rounding: Rounding): Int8Array {
+/**
+ * conv2d ([outC, kH, kW, inC] weights), depthwiseConv2d ([1, kH, kW, outC] weights, output
+ * channel o reading input channel floor(o / multiplier)) or fullyConnected ([out, in] weights) on
+ * int8 NHWC input `x`.
+ */
+export function requantisingOpInt8(g: Graph, op: Op, x: Int8Array, rounding: Rounding): Int8Array {
   const xt = g.tensors.get(op.inputs[0]!)!;
   const wt = g.tensors.get(op.inputs[1]!)!;
   const yt = g.tensors.get(op.outputs[0]!)!;
@@ -75,7 +82,7 @@ export function convOrFcInt8(g: Graph, op: Op, x: Int8Array, rounding: Rounding)
   const qi = qOf(xt);
   const qo = qOf(yt);
   const [lo, hi] = clampRange(op, qo);
-  const outC = wt.shape[0]!;
+  const outC = yt.shape[yt.shape.length - 1]!;
   const m = multipliers(qi.scale, wt, qo.scale, outC);
   const y = new Int8Array(yt.shape.reduce((a, b) => a * b, 1));
   const finish = (acc: number, c: number) => {
@@ -93,11 +100,12 @@ export function convOrFcInt8(g: Graph, op: Op, x: Int8Array, rounding: Rounding)
       }
     return y;
   }
-  if (op.kind !== 'conv2d')
-    throw new Error(`convOrFcInt8: ${op.kind} is not conv2d or fullyConnected`);
+  if (!REQUANTISING.has(op.kind)) throw new Error(`requantisingOpInt8: ${op.kind} is not handled`);
+  const depthwise = op.kind === 'depthwiseConv2d';
   const [, inH, inW, inC] = xt.shape as [number, number, number, number];
   const [, outH, outW] = yt.shape as [number, number, number, number];
   const [, kH, kW] = wt.shape as [number, number, number, number];
+  const perInput = outC / inC;
   const [sH, sW] = op.attrs.strides ?? [1, 1];
   const [dH, dW] = op.attrs.dilations ?? [1, 1];
   const padding = op.attrs.padding ?? 'valid';
@@ -114,6 +122,11 @@ export function convOrFcInt8(g: Graph, op: Op, x: Int8Array, rounding: Rounding)
             const ix = ox * sW - padL + kx * dW;
             if (ix < 0 || ix >= inW) continue;
             const xb = (iy * inW + ix) * inC;
+            if (depthwise) {
+              const c = Math.floor(o / perInput);
+              acc += (x[xb + c]! - qi.zp) * w[(ky * kW + kx) * outC + o]!;
+              continue;
+            }
             const wb = ((o * kH + ky) * kW + kx) * inC;
             for (let c = 0; c < inC; c++) acc += (x[xb + c]! - qi.zp) * w[wb + c]!;
           }
@@ -124,13 +137,19 @@ export function convOrFcInt8(g: Graph, op: Op, x: Int8Array, rounding: Rounding)
 }
 
 /**
- * A forward pass of int8 graph `g` (single input, single output) with conv2d and
- * fullyConnected requantised by `rounding`, every other op run by our interpreter alone.
+ * A forward pass of int8 graph `g` (single input, single output) with conv2d, depthwiseConv2d and
+ * fullyConnected requantised by `rounding` (one mode, or one per op kind), every other op run by
+ * our interpreter alone.
  */
-export function createRoundingForward(g: Graph, rounding: Rounding) {
+export function createRoundingForward(
+  g: Graph,
+  rounding: Rounding | Partial<Record<Op['kind'], Rounding>>,
+) {
+  const modeOf = (op: Op): Rounding =>
+    typeof rounding === 'string' ? rounding : (rounding[op.kind] ?? 'double');
   const others = new Map<Op, ReturnType<typeof prepareInt8>>();
   for (const op of g.ops) {
-    if (op.kind === 'conv2d' || op.kind === 'fullyConnected') continue;
+    if (REQUANTISING.has(op.kind)) continue;
     const single = cloneGraph(g);
     single.ops = [op];
     single.inputs = op.inputs.filter((n) => n !== '' && !isConstant(g, n));
@@ -147,7 +166,7 @@ export function createRoundingForward(g: Graph, rounding: Rounding) {
             .run(
               op.inputs.filter((n) => n !== '' && !isConstant(g, n)).map((n) => acts.get(n)!),
             )[0]!
-        : convOrFcInt8(g, op, acts.get(op.inputs[0]!)!, rounding);
+        : requantisingOpInt8(g, op, acts.get(op.inputs[0]!)!, modeOf(op));
       acts.set(op.outputs[0]!, out as Int8Array);
     }
     return acts.get(g.outputs[0]!)!;
