@@ -1,9 +1,11 @@
 // Why our int8 interpreter (bit-exact with TFLite Micro's reference kernels and with the generated
-// C) and the official TFLite runtime (tfjs-tflite's wasm) disagree on a few top-1s: TFLite
-// requantises conv, depthwise and fully connected outputs with ONE rounding, TFLite Micro with
-// TWO. For every input of each reference model this prints ours vs the official runtime
-// (XNNPACK, its default), the runtime's own builtin kernels vs XNNPACK, and an independent
-// forward pass (test/helpers/requantRounding.ts) re-rounded once (vs official) and twice (vs ours).
+// C) and the official TFLite runtime (tfjs-tflite's wasm) disagree on a few top-1s: TFLite Micro
+// requantises conv, depthwise and fully connected outputs with TWO roundings (gemmlowp); the
+// official runtime's default XNNPACK delegate with ONE (float32 scale, ties to even); its builtin
+// kernels with one for conv and FC (ruy: x·M / 2^(31−shift), ties up) and two for depthwise.
+// For the inputs of each reference model this prints ours vs the official runtime, its builtin
+// kernels vs XNNPACK, and independent forward passes (test/helpers/requantRounding.ts) rounded
+// each of those ways against the runtime they mimic.
 //
 //   node --import tsx bench/tflite-rounding.ts        # all 144 IC, 100 VWW, 100 KWS inputs
 //   BENCH_ROUNDING_N=20 BENCH_ROUNDING_MODELS=ic node --import tsx bench/tflite-rounding.ts
@@ -107,6 +109,7 @@ async function main() {
     const builtin = await createBuiltinTfliteRunner(g);
     const single = createRoundingForward(g, 'single');
     const double = createRoundingForward(g, 'double');
+    const fp32 = createRoundingForward(g, 'fp32');
     // TFLite's builtin kernels: conv and FC through ruy (one rounding), depthwise its own (two).
     const mixed = createRoundingForward(g, { conv2d: 'single', fullyConnected: 'single' });
     const t = {
@@ -115,6 +118,7 @@ async function main() {
       single: new Tally(),
       double: new Tally(),
       mixed: new Tally(),
+      fp32: new Tally(),
     };
     const t0 = performance.now();
     for (const x of xs) {
@@ -125,6 +129,7 @@ async function main() {
       t.builtin.add(c, b);
       t.mixed.add(mixed(x), c);
       t.single.add(single(x), b);
+      t.fp32.add(fp32(x), b);
       t.double.add(double(x), a);
     }
     xnnpack.close();
@@ -136,6 +141,9 @@ async function main() {
     console.log(t.ours.row('ours (TFLite Micro rounding) vs official (XNNPACK)', n));
     console.log(t.builtin.row('official builtin kernels vs official XNNPACK', n));
     console.log(t.single.row('single-rounding forward vs official (XNNPACK)', n));
+    console.log(
+      t.fp32.row('float32-requantising forward (XNNPACK formula) vs official (XNNPACK)', n),
+    );
     console.log(t.double.row('double-rounding forward vs ours', n));
     console.log(t.mixed.row('conv/FC single, depthwise double forward vs official builtin', n));
   }

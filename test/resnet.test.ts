@@ -104,13 +104,14 @@ describe('ResNet-8 (MLPerf Tiny IC)', { skip: needsShared }, () => {
     assert.equal(correct, 123); // ../shared/README.md: 123/144 with the official runtime
   });
 
-  // The official runtime requantises conv and fully connected outputs with ONE rounding
-  // (x·M / 2^(31−shift), ties up: TFLite's TFLITE_SINGLE_ROUNDING formula), on its XNNPACK
-  // delegate and on its own builtin kernels alike; TFLite Micro's reference kernels, which our
-  // interpreter and the generated C reproduce, round TWICE (gemmlowp). Those ops then differ by
-  // 1 LSB on ~0.1% of values, every other op (ADD included) agrees exactly, and the LSBs compound
-  // through nine convolutions until a few near-tie images flip. This test pins each step of that
-  // explanation; bench/tflite-rounding.ts runs the emulation on all 144 images.
+  // The official runtime requantises conv and fully connected outputs with ONE rounding: its
+  // builtin kernels (ruy) as x·M / 2^(31−shift) with ties up (TFLite's TFLITE_SINGLE_ROUNDING
+  // formula), its default XNNPACK delegate as float32(acc)·scale with ties to even, which on this
+  // model gives the same bytes. TFLite Micro's reference kernels, which our interpreter and the
+  // generated C reproduce, round TWICE (gemmlowp). Those ops then differ by 1 LSB on ~0.1% of
+  // values, every other op (ADD included) agrees exactly, and the LSBs compound through nine
+  // convolutions until a few near-tie images flip. This test pins each step of that explanation;
+  // bench/tflite-rounding.ts runs it on every image (and on VWW and KWS).
   it('int8: the official runtime parts from ours only in conv/FC rounding, XNNPACK or not', async () => {
     const path = model('ic_resnet8_int8.tflite');
     const g = await loadModel(path);

@@ -14,7 +14,11 @@ import type { Graph, Op, Tensor } from '../../src/graph/types.js';
 import { multiplyByQuantizedMultiplier, quantizeMultiplier } from '../../src/quant/fixedpoint.js';
 import { prepareInt8 } from '../../src/quant/interpreter.js';
 
-export type Rounding = 'double' | 'single';
+/**
+ * 'double': TFLite Micro reference (gemmlowp, two roundings); 'single': TFLITE_SINGLE_ROUNDING;
+ * 'fp32': XNNPACK's float requantisation (float32(acc) · float32 scale, round half to even).
+ */
+export type Rounding = 'double' | 'single' | 'fp32';
 
 const TWO_16 = 65536;
 
@@ -35,6 +39,11 @@ export function singleRoundingMultiply(x: number, multiplier: number, shift: num
   // x·M + round = high·2^16 + low; floor(n/2^k) = floor((high + floor(low/2^16)) / 2^(k−16)).
   const carry = Math.floor(low / TWO_16);
   return Math.floor((high + carry) / 2 ** (totalShift - 16));
+}
+
+function roundHalfToEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function requantize(acc: number, m: number, s: number, rounding: Rounding): number {
@@ -84,9 +93,18 @@ export function requantisingOpInt8(g: Graph, op: Op, x: Int8Array, rounding: Rou
   const [lo, hi] = clampRange(op, qo);
   const outC = yt.shape[yt.shape.length - 1]!;
   const m = multipliers(qi.scale, wt, qo.scale, outC);
+  const ws = wt.quant!.scale;
+  // float32 arithmetic, as XNNPACK computes its per-channel scale: in · w[c] / out.
+  const f = Math.fround;
+  const fscale = Array.from({ length: outC }, (_, c) =>
+    f(f(f(qi.scale) * f(ws.length === 1 ? ws[0]! : ws[c]!)) / f(qo.scale)),
+  );
   const y = new Int8Array(yt.shape.reduce((a, b) => a * b, 1));
   const finish = (acc: number, c: number) => {
-    const v = requantize(acc, m[c]!.multiplier, m[c]!.shift, rounding) + qo.zp;
+    const v =
+      (rounding === 'fp32'
+        ? roundHalfToEven(f(f(acc) * fscale[c]!))
+        : requantize(acc, m[c]!.multiplier, m[c]!.shift, rounding)) + qo.zp;
     return v < lo ? lo : v > hi ? hi : v;
   };
   if (op.kind === 'fullyConnected') {
