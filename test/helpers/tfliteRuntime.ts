@@ -1,8 +1,10 @@
 // The OFFICIAL TFLite runtime in Node, for tests and benchmarks: the wasm build of TFLite that
 // ships inside @tensorflow/tfjs-tflite (tflite_web_api_cc_simd.js, an Emscripten factory written
 // for browsers; it also loads under Node through createRequire when given the .wasm bytes).
-// It delegates float and int8 kernels to XNNPACK, so int8 results may differ from TFLite
-// Micro's reference kernels by ±1 LSB.
+// It delegates float and int8 kernels to XNNPACK by default (tfliteBuiltin.ts runs a model on
+// TFLite's own builtin kernels instead). Both requantise conv and fully connected outputs with a
+// single rounding where TFLite Micro's reference kernels round twice, so int8 results may differ
+// from TFLite Micro (and our interpreter) by ±1 LSB per op (requantRounding.ts shows it).
 //
 //   const outputs = await runTflite(modelBytes, [input]);          // one inference
 //   const runner = await createTfliteRunner(modelBytes);            // many inferences
@@ -30,6 +32,8 @@ export interface TfliteRunner {
    * into the interpreter, runs it, and returns copies of the outputs.
    */
   run(inputs: ArrayLike<number>[]): TfliteArray[];
+  /** TFLite's per-node profile of the runs so far (needs `profile: true` at creation). */
+  profile(): string;
   /** Frees the interpreter and the model bytes held in wasm memory. */
   close(): void;
 }
@@ -51,6 +55,7 @@ interface WasmRunner {
   GetInputs(): WasmVector<WasmTensorInfo>;
   GetOutputs(): WasmVector<WasmTensorInfo>;
   Infer(): boolean;
+  GetProfilingSummary(): string;
   delete(): void;
 }
 interface WasmModule {
@@ -98,14 +103,14 @@ function info(t: WasmTensorInfo): TfliteTensorInfo {
 /** Builds an interpreter for a .tflite model; throws with TFLite's own message if it refuses it. */
 export async function createTfliteRunner(
   modelBytes: Uint8Array,
-  options: { numThreads?: number } = {},
+  options: { numThreads?: number; profile?: boolean } = {},
 ): Promise<TfliteRunner> {
   const mod = await loadTfliteModule();
   const ptr = mod._malloc(modelBytes.length);
   mod.HEAPU8.set(modelBytes, ptr);
   const status = mod.TFLiteWebModelRunner.CreateFromBufferAndOptions(ptr, modelBytes.length, {
     numThreads: options.numThreads ?? 1,
-    enableProfiling: false,
+    enableProfiling: options.profile ?? false,
     maxProfilingBufferEntries: 1024,
   });
   if (!status.ok()) {
@@ -134,11 +139,15 @@ export async function createTfliteRunner(
         (view as { set(a: ArrayLike<number>): void }).set(inputs[i]!);
       });
       if (!runner.Infer()) throw new Error('TFLite inference failed');
-      return outputInfos.map((t) => {
+      // Fetched afresh: a dynamic-shaped output is reallocated by each inference.
+      return list(runner.GetOutputs()).map((t) => {
         const out = t.data();
         // int64 outputs come back as float64 so every result is an ArrayLike<number>.
         return out instanceof BigInt64Array ? Float64Array.from(out, Number) : out.slice();
       });
+    },
+    profile() {
+      return runner.GetProfilingSummary();
     },
     close() {
       if (closed) return;
