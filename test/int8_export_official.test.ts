@@ -4,7 +4,7 @@
 //  (b) the official runtime (wasm, XNNPACK kernels) must accept the exported file, and on 100
 //      real inputs agree with our interpreter (run on the re-imported graph): every op alone
 //      within ±1 LSB, and end to end as measured below.
-// XNNPACK requantises with one rounding where TFLite Micro's reference kernels (which our
+// TFLite (XNNPACK or its builtin kernels) requantises with one rounding where TFLite Micro's reference kernels (which our
 // interpreter reproduces bit for bit) round twice, so single ops may differ by 1 LSB, and those
 // LSBs can compound through a network; see int8_official.test.ts for the same comparison on the
 // published int8 models.

@@ -1,5 +1,5 @@
 // The int8 interpreter against the OFFICIAL TFLite runtime (wasm, XNNPACK kernels) on 200 real
-// inputs per model. XNNPACK requantises with exact (single) rounding where TFLite Micro's
+// inputs per model. TFLite (XNNPACK and its builtin kernels alike) requantises conv/FC with one rounding where TFLite Micro's
 // reference kernels — which our interpreter reproduces bit for bit — round twice (gemmlowp
 // SaturatingRoundingDoublingHighMul then RoundingDivideByPOT), so single ops differ by at most
 // 1 LSB on the same input, and those LSBs then compound through the network.
