@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeBlock, encodeBlock, toHalf } from '../src/prune/features/codec.js';
 import { readShard, ShardError } from '../src/prune/features/shard.js';
+import { storeSource } from '../src/prune/features/source.js';
+import { Rng } from '../src/engine/init.js';
 import { loadRange, openView } from '../src/prune/features/views.js';
 import { OnnxRunner } from '../src/engine/onnxRun.js';
 import { run, setup, SHARD } from './helpers/features.js';
@@ -185,5 +187,33 @@ test('extraction killed with kill -9 half way resumes from its finished shards, 
   } finally {
     rmSync(root, { recursive: true, force: true });
     rmSync(clean, { recursive: true, force: true });
+  }
+});
+
+test('a source whose decoded examples fit in memory serves the streaming batches every pass, reading each shard once', async () => {
+  const root = tmp();
+  try {
+    const { store } = await run(root);
+    const passes = async (source: ReturnType<typeof storeSource>, seeds: number[]) => {
+      const out: number[][] = [];
+      for (const seed of seeds)
+        for await (const b of source.batches(24, new Rng(seed)))
+          out.push([...b.y.subarray(0, b.n), ...b.x.subarray(0, b.n * 8)]);
+      return out;
+    };
+    const resident = storeSource([store]);
+    const streaming = storeSource([store], { residentBytes: 0 });
+    const first = await passes(resident, [1]);
+    assert.deepEqual(first, await passes(streaming, [1]));
+    // Damage a shard on disk: the resident source no longer reads it, the streaming one does.
+    const file = store.shardFile(2);
+    const good = readFileSync(file);
+    writeFileSync(file, good.subarray(0, 100));
+    const later = await passes(resident, [2, 3]);
+    await assert.rejects(passes(streaming, [2]), (e: Error) => e instanceof ShardError);
+    writeFileSync(file, good);
+    assert.deepEqual(later, await passes(streaming, [2, 3]));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });

@@ -131,10 +131,8 @@ export function decodeBlock(
   const lo = new Float32Array(bytes.buffer, bytes.byteOffset, channels);
   const step = new Float32Array(bytes.buffer, bytes.byteOffset + 4 * channels, channels);
   const codes = bytes.subarray(8 * channels, 8 * channels + count);
-  for (let i = 0, c = 0; i < count; i++) {
-    out[i] = lo[c]! + codes[i]! * step[c]!;
-    if (++c === channels) c = 0;
-  }
+  for (let row = 0; row < count; row += channels)
+    for (let c = 0; c < channels; c++) out[row + c] = lo[c]! + codes[row + c]! * step[c]!;
 }
 
 /** Encoded size of n·dim values in C channels. */
