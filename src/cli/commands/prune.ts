@@ -98,7 +98,12 @@ export const TRAINING_OPTIONS: Command['options'] = {
     value: 'K',
     description: "stretch the recipe's schedule K times (epochs, or steps for best)",
   },
-  'batch-size': { type: 'string', value: 'N', description: "batch size (default: the paper's)" },
+  'batch-size': {
+    type: 'string',
+    value: 'N',
+    description:
+      "batch size (default: the paper's); more than the training examples: one batch of them all per epoch",
+  },
   lr: {
     type: 'string',
     value: 'LR',
@@ -250,6 +255,14 @@ export function fitOptionsToData(
   log: (line: string) => void,
 ): void {
   opts.views = viewsForData(opts.views, data, args.values.views !== undefined, log);
+  // A batch larger than an epoch's examples trains on them all at once (as Keras does); said
+  // once, so that the schedule line's "batch N" is not taken for what a step sees.
+  const perEpoch = data.train.length * ((opts.views ?? 0) + 1);
+  const batch = opts.schedule.batchSize;
+  if (batch !== undefined && batch > perEpoch)
+    log(
+      `--batch-size ${batch} is more than the ${perEpoch} training examples of an epoch: each epoch is one batch of ${perEpoch}`,
+    );
 }
 
 /** The JSON record of one trained cut (no weights). */
