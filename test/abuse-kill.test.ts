@@ -134,7 +134,7 @@ async function killChain(
         }
         break;
       }
-      assert.equal(r.code, 0, r.stderr);
+      if (r.code !== 0) failWith(log)(new Error(`${name}: a resume exited ${r.code}: ${r.stderr}`));
       if (fresh) work = r.ms - r.firstLine;
       finished.add(out);
       folders.push(join(root, `killed-${folders.length + 1}`));
@@ -143,7 +143,8 @@ async function killChain(
   for (const out of folders.filter((o) => !finished.has(o))) {
     if (!existsSync(out)) continue; // made for a point that then landed elsewhere: unused
     const last = await spawnRun(args(out));
-    assert.equal(last.code, 0, last.stderr);
+    if (last.code !== 0)
+      failWith(log)(new Error(`${name}: the last resume exited ${last.code}: ${last.stderr}`));
   }
   return { folders: folders.filter(existsSync), killed };
 }

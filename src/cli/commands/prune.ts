@@ -14,6 +14,7 @@ import {
   describeTraining,
   resolveRecipe,
   sizeSchedule,
+  noteBatchBeyondData,
   viewsForData,
   type Recipe,
 } from '../../prune/recipe.js';
@@ -255,14 +256,7 @@ export function fitOptionsToData(
   log: (line: string) => void,
 ): void {
   opts.views = viewsForData(opts.views, data, args.values.views !== undefined, log);
-  // A batch larger than an epoch's examples trains on them all at once (as Keras does); said
-  // once, so that the schedule line's "batch N" is not taken for what a step sees.
-  const perEpoch = data.train.length * ((opts.views ?? 0) + 1);
-  const batch = opts.schedule.batchSize;
-  if (batch !== undefined && batch > perEpoch)
-    log(
-      `--batch-size ${batch} is more than the ${perEpoch} training examples of an epoch: each epoch is one batch of ${perEpoch}`,
-    );
+  noteBatchBeyondData(opts.schedule.batchSize, data.train.length * ((opts.views ?? 0) + 1), log);
 }
 
 /** The JSON record of one trained cut (no weights). */
