@@ -22,7 +22,8 @@ import { readFileBounded } from '../src/io/files.js';
 import { TinypruneError } from '../src/graph/types.js';
 import { deployableGraph } from '../src/prune/save.js';
 import { writeTflite } from '../src/io/tflite/writer.js';
-import { assertCases, type AbuseCase } from './helpers/abuse.js';
+import { assertCases, runAbuse, type AbuseCase } from './helpers/abuse.js';
+import { findToolchain, GCC } from '../src/mcu/build.js';
 
 let dir: string;
 let model: string;
@@ -131,6 +132,66 @@ const CASES: AbuseCase[] = [
     expect: /a\.bin: label 50 is not a class of eembc-kws:.* \(expected 0\.\.11/,
   },
 ];
+
+/**
+ * A toolchain on PATH that cannot build: `arm-none-eabi-gcc` a directory, or the real compiler
+ * without its C headers (-nostdinc, an empty include folder: what a toolchain lacking newlib looks like where
+ * stdint.h comes from the C library). Deploying an int8 model must say so in one line.
+ */
+const hasGcc = (() => {
+  try {
+    return findToolchain() !== '';
+  } catch {
+    return false;
+  }
+})();
+
+describe('abuse: toolchain', () => {
+  let int8: string;
+  before(async () => {
+    if (!hasGcc) return;
+    int8 = p('shapes_int8.tflite');
+    const r = await runAbuse([
+      'quantize',
+      '--model',
+      model,
+      '--calib',
+      'synthetic:shapes?n=8',
+      '--out',
+      int8,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    mkdirSync(p('gcc-dir', GCC), { recursive: true });
+    mkdirSync(p('gcc-nolibc'));
+    writeFileSync(
+      p('gcc-nolibc', GCC),
+      `#!/bin/sh\nexec ${JSON.stringify(findToolchain())} -nostdinc -isystem ${JSON.stringify(p('gcc-nolibc'))} "$@"\n`,
+      { mode: 0o755 },
+    );
+  });
+  const deployWith = (bin: string) => ({
+    args: () => ['deploy', '--model', int8, '--target', 'rp2040', '--out', p(`deploy-${bin}`)],
+    env: { PATH: p(bin) },
+  });
+
+  it('a toolchain that is a directory or lacks its C library fails with one line', async (t) => {
+    if (!hasGcc) return t.skip(`${GCC} not on PATH`);
+    await assertCases([
+      {
+        name: 'arm-none-eabi-gcc is a directory',
+        ...deployWith('gcc-dir'),
+        expect:
+          /arm-none-eabi-gcc on PATH: .*gcc-dir\/arm-none-eabi-gcc is a directory, expected the compiler's executable file/,
+      },
+      {
+        name: 'toolchain without C library headers',
+        ...deployWith('gcc-nolibc'),
+        expect:
+          /gcc-nolibc\/arm-none-eabi-gcc has no C library headers \(stdint\.h not found\), expected a toolchain with newlib/,
+      },
+    ]);
+  });
+});
 
 describe('abuse: files', () => {
   it('readFileBounded reads a regular file whole and refuses /dev/null (a device)', () => {

@@ -4,13 +4,13 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDemoModel } from '../src/demo/model.js';
 import { deployableGraph } from '../src/prune/save.js';
 import { writeTflite } from '../src/io/tflite/writer.js';
-import { assertCases, type AbuseCase } from './helpers/abuse.js';
+import { assertCases, inPairs, runAbuse, type AbuseCase } from './helpers/abuse.js';
 
 let dir: string;
 let model: string;
@@ -130,6 +130,34 @@ const CASES: AbuseCase[] = [
     args: () => train('prune', ['--out', outDir], `eembc-vww:${dir}?augmentSeed=abc`),
     expect: /option augmentSeed expects an integer from 0 to 4294967295, got "abc"/,
   },
+  // Spec keys a kind does not read: refused, with the kind's own list.
+  {
+    name: 'vww-folders ?foo=1',
+    args: () => train('prune', ['--out', outDir], `vww-folders:${join(dir, 'data')}?foo=1`),
+    expect:
+      /dataset spec vww-folders:.*\?foo=1: unknown option 'foo' for vww-folders \(known: inputShape, split, cache, augmentSeed\)/,
+  },
+  {
+    name: 'eembc-kws ?noiseDir (a speech-commands key)',
+    args: () => train('prune', ['--out', outDir], `eembc-kws:${join(dir, 'data')}?noiseDir=x`),
+    expect: /unknown option 'noiseDir' for eembc-kws \(known: features, quantized\)/,
+  },
+  {
+    name: 'run --budget with one named cut and one head',
+    args: () =>
+      train('run', [
+        '--cut',
+        'block1',
+        '--heads',
+        'aux',
+        '--budget',
+        'params=50%',
+        '--out',
+        outDir,
+      ]),
+    expect:
+      /tinyprune run: --budget picks among cuts and heads; with --cut block1 and --heads aux there is one candidate/,
+  },
   {
     name: '--budget with a named --cut',
     args: () => train('prune', ['--budget', 'params=50%', '--out', outDir]),
@@ -141,5 +169,26 @@ describe('abuse: options', () => {
   it('every case fails before work with one line and exit 2', async () => {
     mkdirSync(join(dir, 'data'), { recursive: true });
     await assertCases(CASES);
+  });
+
+  it('--batch-size beyond the training split: said once, and one batch of them all per epoch', async () => {
+    // 24 training examples: batch 65536 must train exactly as batch 24 does (same weights).
+    const prune = (batch: string) =>
+      runAbuse(
+        train('prune', [
+          ...['--batch-size', batch, '--epochs', '2', '--lr', '0.01'],
+          ...['--out', join(dir, `batch-${batch}`)],
+        ]),
+      );
+    const [big, whole] = await inPairs([() => prune('65536'), () => prune('24')]);
+    for (const r of [big!, whole!]) assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      big!.stderr,
+      /--batch-size 65536 is more than the 24 training examples of an epoch: each epoch is one batch of 24/,
+    );
+    assert.doesNotMatch(whole!.stderr, /--batch-size/);
+    assert.ok(big!.rssMiB < 1024, `peak resident ${big!.rssMiB} MiB`);
+    const weights = (b: string) => readFileSync(join(dir, `batch-${b}`, 'pruned.tflite'));
+    assert.deepEqual(weights('65536'), weights('24'));
   });
 });

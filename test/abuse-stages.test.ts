@@ -26,6 +26,8 @@ import { assertOneLineError, runAbuse } from './helpers/abuse.js';
 import { buildDemoModel } from '../src/demo/model.js';
 import { deployableGraph } from '../src/prune/save.js';
 import { writeTflite } from '../src/io/tflite/writer.js';
+import { findToolchain, GCC } from '../src/mcu/build.js';
+import { parseElf } from '../src/mcu/elf.js';
 
 let dir: string;
 before(() => (dir = mkdtempSync(join(tmpdir(), 'tinyprune-abuse-stages-'))));
@@ -211,6 +213,44 @@ describe('abuse: stage records', () => {
     assertOneLineError(
       await runAbuse(other),
       /holds a run made with other settings \(prune\.schedule\.epochs 50 -> 7.*\)/,
+    );
+  });
+
+  it('deploy: temporary files of a build killed with -9 are removed by the next deploy there', async (t) => {
+    try {
+      findToolchain();
+    } catch {
+      return t.skip(`${GCC} not on PATH`);
+    }
+    const model = join(dir, 'deploy-float.tflite');
+    const int8 = join(dir, 'deploy-int8.tflite');
+    writeFileSync(model, writeTflite(deployableGraph(buildDemoModel([32, 32, 1], 4, 1))));
+    const q = await runAbuse([
+      'quantize',
+      '--model',
+      model,
+      '--calib',
+      'synthetic:shapes?n=8',
+      '--out',
+      int8,
+    ]);
+    assert.equal(q.status, 0, q.stderr);
+    const out = join(dir, 'deploy');
+    mkdirSync(out);
+    const gone = spawn(process.execPath, ['-e', '']);
+    await new Promise((done) => gone.on('exit', done));
+    // A half-linked ELF of the old naming and the current one, of a process that is gone, and
+    // one of a live process (this one) that must be left alone.
+    const stale = [`firmware.elf.tmp-${gone.pid}`, `.firmware.elf.${gone.pid}.0badf00d.tmp`];
+    const live = `.firmware_emu.elf.${process.pid}.0badf00d.tmp`;
+    for (const f of [...stale, live]) writeFileSync(join(out, f), 'half an ELF');
+    const r = await runAbuse(['deploy', '--model', int8, '--target', 'rp2040', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of stale) assert.ok(!existsSync(join(out, f)), `${f} removed`);
+    assert.ok(existsSync(join(out, live)), 'a live process’s temporary file kept');
+    assert.equal(
+      parseElf(new Uint8Array(readFileSync(join(out, 'firmware.elf'))), 'elf').sections.length > 0,
+      true,
     );
   });
 

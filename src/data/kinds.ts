@@ -69,27 +69,52 @@ export interface KindEntry {
 /** Options keys that keep their text (the others are numbers or booleans). */
 const STRING_KEYS = new Set(['features', 'split', 'noiseDir']);
 
-/** Parses `?key=value` options of a spec (numbers, booleans, and `inputShape=96x96x1`). */
-export function parseQuery(query: string, spec: string): Partial<OpenDatasetOptions> {
+/** The `?key=value` options each file kind reads (synthetic and fashion-mnist parse their own). */
+const QUERY_KEYS = {
+  'speech-commands': ['features', 'split', 'noiseDir', 'cache', 'augmentSeed', 'seed'],
+  'eembc-kws': ['features', 'quantized'],
+  'eembc-vww': ['cache', 'augmentSeed', 'seed'],
+  'eembc-ic': ['cache'],
+  'vww-folders': ['inputShape', 'split', 'cache', 'augmentSeed', 'seed'],
+} as const satisfies Record<string, readonly string[]>;
+type QueryKind = keyof typeof QUERY_KEYS;
+
+/**
+ * Parses `?key=value` options of a spec (numbers, booleans, and `inputShape=96x96x1`); a key the
+ * kind does not read is refused with the list of those it does.
+ */
+export function parseQuery(
+  query: string,
+  spec: string,
+  kind?: QueryKind,
+): Partial<OpenDatasetOptions> {
+  const known: readonly string[] = kind
+    ? QUERY_KEYS[kind]
+    : ['features', 'split', 'noiseDir', 'inputShape', 'quantized', 'cache', 'augmentSeed'];
   const out: Record<string, unknown> = {};
   for (const part of query.split('&').filter(Boolean)) {
     const [key, value] = part.split('=') as [string, string | undefined];
     if (value === undefined)
       throw new TinypruneError(`dataset spec ${spec}: expected key=value options, found '${part}'`);
+    if (!known.includes(key))
+      throw new TinypruneError(
+        `dataset spec ${spec}: unknown option '${key}'${kind ? ` for ${kind}` : ''} (known: ${known.filter((k) => k !== 'seed').join(', ')})`,
+      );
     if (key === 'inputShape') out[key] = value.split('x').map(Number);
     else if (key === 'quantized' || key === 'cache') out[key] = value === 'true' || value === '1';
     else if (key === 'seed' || key === 'augmentSeed') out.augment = { seed: Number(value) };
     else if (STRING_KEYS.has(key)) out[key] = value;
-    else
-      throw new TinypruneError(
-        `dataset spec ${spec}: unknown option '${key}' (known: features, split, noiseDir, inputShape, quantized, cache, augmentSeed)`,
-      );
   }
   return out as Partial<OpenDatasetOptions>;
 }
 
-const merged = (query: string, spec: string, opts: OpenDatasetOptions): OpenDatasetOptions => ({
-  ...parseQuery(query, spec),
+const merged = (
+  query: string,
+  spec: string,
+  opts: OpenDatasetOptions,
+  kind: QueryKind,
+): OpenDatasetOptions => ({
+  ...parseQuery(query, spec, kind),
   ...opts,
 });
 
@@ -102,11 +127,11 @@ const testOnly =
   });
 
 const openEembcKwsSpec: KindEntry['open'] = (path, query, spec, opts) =>
-  openEembcKws(path, merged(query, spec, opts));
+  openEembcKws(path, merged(query, spec, opts, 'eembc-kws'));
 const openEembcVwwSpec: KindEntry['open'] = (path, query, spec, opts) =>
-  openEembcVww(path, merged(query, spec, opts));
+  openEembcVww(path, merged(query, spec, opts, 'eembc-vww'));
 const openEembcIcSpec: KindEntry['open'] = (path, query, spec, opts) =>
-  openEembcIc(path, merged(query, spec, opts));
+  openEembcIc(path, merged(query, spec, opts, 'eembc-ic'));
 
 export const KINDS = {
   'speech-commands': {
@@ -114,9 +139,10 @@ export const KINDS = {
     summary:
       'Speech Commands v2: the full release (word folders, validation_list.txt, testing_list.txt, _background_noise_/) or the canonical test layout (_silence_/, _unknown_/)',
     augmentation: 'audio-noise',
-    open: (path, query, spec, opts) => openSpeechCommands(path, merged(query, spec, opts)),
+    open: (path, query, spec, opts) =>
+      openSpeechCommands(path, merged(query, spec, opts, 'speech-commands')),
     async partitions(path, query, spec, open = {}) {
-      const opts = merged(query, spec, open);
+      const opts = merged(query, spec, open, 'speech-commands');
       if (!isSpeechCommandsRelease(path)) {
         // The canonical test layout is the release's test partition and nothing else.
         return {
@@ -164,9 +190,10 @@ export const KINDS = {
     summary:
       'person/ and non_person/ image folders (jpg/png/bmp), optionally inside train/ val/ test/',
     augmentation: 'image',
-    open: (path, query, spec, opts) => openVwwFolders(path, merged(query, spec, opts)),
+    open: (path, query, spec, opts) =>
+      openVwwFolders(path, merged(query, spec, opts, 'vww-folders')),
     async partitions(path, query, spec, open = {}) {
-      const opts = merged(query, spec, open);
+      const opts = merged(query, spec, open, 'vww-folders');
       if (splitFolderOf(path, 'train') === undefined) return undefined;
       if (opts.split !== undefined && opts.split !== 'train') return undefined;
       const parts: OwnPartitions['parts'] = {};

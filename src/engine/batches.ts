@@ -44,10 +44,12 @@ export function arraySource(d: ArrayData, classes: number): BatchSource {
     async *batches(batchSize, rng) {
       const all = Array.from({ length: d.n }, (_, i) => i);
       const order = Int32Array.from(rng ? rng.shuffle(all) : all);
+      // A batch larger than the data is the whole data: no buffer beyond it.
+      const cap = Math.max(1, Math.min(batchSize, d.n));
       const buf = {
-        x: new Float32Array(batchSize * per),
-        y: new Int32Array(batchSize),
-        t: d.teacherLogits ? new Float32Array(batchSize * classes) : undefined,
+        x: new Float32Array(cap * per),
+        y: new Int32Array(cap),
+        t: d.teacherLogits ? new Float32Array(cap * classes) : undefined,
       };
       for (let s = 0; s < d.n; s += batchSize) {
         const idx = order.subarray(s, Math.min(s + batchSize, d.n));

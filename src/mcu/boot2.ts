@@ -7,7 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findToolchain } from './build.js';
+import { TinypruneError } from '../graph/types.js';
+import { findToolchain, toolchainProblem } from './build.js';
 import { parseElf } from './elf.js';
 import { crc32Mpeg2 } from './uf2.js';
 
@@ -69,7 +70,11 @@ export function buildBoot2(dir: string, env: NodeJS.ProcessEnv = process.env): U
     ],
     { encoding: 'utf8', env },
   );
-  if (r.status !== 0) throw new Error(`boot2 did not assemble:\n${r.stderr}`);
+  if (r.status !== 0) {
+    const broken = toolchainProblem(gcc, r.stderr ?? '', r.error);
+    if (broken) throw new TinypruneError(broken);
+    throw new Error(`boot2 did not assemble:\n${r.stderr}`);
+  }
   const elf = parseElf(new Uint8Array(readFileSync(out)), out);
   const text = elf.sections.find((s) => s.name === '.text')!;
   const seg = elf.segments.find(

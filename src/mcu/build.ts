@@ -1,8 +1,17 @@
 // Cross-compiles firmware with arm-none-eabi-gcc for a Cortex-M0/M0+ memory map and reports its
 // sizes from the ELF sections.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { removeStaleTemporaries, temporaryPath } from '../io/atomic.js';
 import { TinypruneError } from '../graph/types.js';
 import { parseElf, type ElfFile } from './elf.js';
 import { linkerScript, RUNTIME_H, STARTUP_C } from './runtime.js';
@@ -12,16 +21,68 @@ export { EMULATOR_MEMORY, TARGETS, type Target, type TargetName } from './target
 
 export const GCC = 'arm-none-eabi-gcc';
 
-/** Finds arm-none-eabi-gcc on PATH (or `env.PATH`); a clear error says how to install it. */
+const INSTALL =
+  'install the Arm GNU toolchain (Debian/Ubuntu: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)';
+
+/**
+ * Finds arm-none-eabi-gcc on PATH (or `env.PATH`): the first executable file of that name, as a
+ * shell would. A clear one-line error says what was found instead (a directory, a file that is
+ * not executable) or how to install it.
+ */
 export function findToolchain(env: NodeJS.ProcessEnv = process.env): string {
+  let unusable: string | undefined;
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const p = join(dir, GCC);
-    if (existsSync(p)) return p;
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) {
+      unusable ??= `${p} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}`;
+      continue;
+    }
+    try {
+      accessSync(p, constants.X_OK);
+    } catch {
+      unusable ??= `${p} is not executable`;
+      continue;
+    }
+    return p;
   }
   throw new TinypruneError(
-    `${GCC} not found on PATH: install the Arm GNU toolchain (Debian/Ubuntu: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)`,
+    unusable
+      ? `${GCC} on PATH: ${unusable}, expected the compiler's executable file; ${INSTALL} or fix PATH`
+      : `${GCC} not found on PATH: ${INSTALL}`,
   );
+}
+
+/**
+ * A toolchain that cannot build anything (no C library headers or newlib, no libgcc, a compiler
+ * that does not run) as one line naming it and what was expected; undefined for other failures
+ * (those are ours: the full compiler output is kept for them).
+ */
+export function toolchainProblem(
+  gcc: string,
+  stderr: string,
+  error?: NodeJS.ErrnoException,
+): string | undefined {
+  if (error) return `${gcc} could not be run (${error.code ?? error.message}): ${INSTALL}`;
+  const header =
+    /fatal error: ([\w./+-]+\.h): No such file or directory|no include path in which to search for ([\w./+-]+\.h)/.exec(
+      stderr,
+    );
+  if (header)
+    return `${gcc} has no C library headers (${header[1] ?? header[2]} not found), expected a toolchain with newlib: ${INSTALL}`;
+  const lib = /cannot find -l(\S+)/.exec(stderr);
+  if (lib)
+    return `${gcc} cannot find the library ${lib[1]}, expected a complete toolchain (libgcc, newlib): ${INSTALL}`;
+  const part = /cannot execute '([^']+)'|installation problem, cannot exec '([^']+)'/.exec(stderr);
+  if (part)
+    return `${gcc} cannot run its ${part[1] ?? part[2]}, expected a complete toolchain: ${INSTALL}`;
+  return undefined;
 }
 
 export interface FirmwareSizes {
@@ -83,7 +144,10 @@ export function compileFirmware(o: CompileOptions): CompileResult {
   writeFileSync(join(o.dir, startup.file), startup.text);
   const ld = `${o.out.replace(/\.elf$/, '')}.ld`;
   writeFileSync(ld, linkerScript(o.memory));
-  const tmp = `${o.out}.tmp-${process.pid}`;
+  // Linked to a temporary name, then renamed: a killed build never leaves a partial ELF under its
+  // name; what an earlier killed build left here is removed first.
+  removeStaleTemporaries(dirname(o.out));
+  const tmp = temporaryPath(o.out);
   const args = [
     `-mcpu=${o.cpu}`,
     '-mthumb',
@@ -109,6 +173,8 @@ export function compileFirmware(o: CompileOptions): CompileResult {
   ];
   const r = spawnSync(gcc, args, { cwd: o.dir, encoding: 'utf8', env: o.env ?? process.env });
   if (r.status !== 0) {
+    const broken = toolchainProblem(gcc, r.stderr ?? '', r.error);
+    if (broken) throw new TinypruneError(broken);
     const text = `${r.stderr ?? ''}${r.error?.message ?? ''}`;
     const overflow = /region `(\w+)' overflowed by (\d+) bytes/.exec(text);
     if (overflow)

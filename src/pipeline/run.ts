@@ -25,7 +25,7 @@ import {
   type PruneData,
 } from '../prune/data.js';
 import type { Task } from '../data/kinds.js';
-import { viewsForData } from '../prune/recipe.js';
+import { noteBatchBeyondData, viewsForData } from '../prune/recipe.js';
 import { deployableGraph } from '../prune/save.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import {
@@ -188,6 +188,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   log(`data: ${partitionCounts(data)} (${data.split})`);
   const views = viewsForData(o.prune.views, data, o.viewsByHand === true, log);
   if (views !== o.prune.views) o = { ...o, prune: { ...o.prune, views } };
+  noteBatchBeyondData(o.prune.schedule.batchSize, data.train.length * ((views ?? 0) + 1), log);
 
   // 1. The model to prune: the user's, or the demo trained from scratch.
   const baseFile = await stage(dir, 'model', log, async () => {

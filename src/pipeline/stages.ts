@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TinypruneError } from '../graph/types.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { removeStaleTemporaries, writeFileAtomic } from '../io/atomic.js';
 import { lockDir } from '../io/lock.js';
 
 const sha256 = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex');
@@ -116,6 +116,8 @@ export function claimRunDir(dir: string, settings: Record<string, unknown>): () 
   mkdirSync(join(dir, 'stages'), { recursive: true });
   const release = lockDir(dir);
   try {
+    // What a run killed mid-write left (stages, rows, models, firmware): never taken as output.
+    removeStaleTemporaries(dir, true);
     const fingerprint = sha256(stableJson(settings));
     const file = join(dir, 'stages', 'run.json');
     let earlier: RunRecord | undefined;

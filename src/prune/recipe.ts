@@ -158,6 +158,21 @@ export function describeTraining(
 }
 
 /**
+ * A batch larger than an epoch's examples trains on them all at once (as Keras does): says so
+ * once through `log`, so that the schedule line's "batch N" is not taken for what a step sees.
+ */
+export function noteBatchBeyondData(
+  batchSize: number | undefined,
+  examplesPerEpoch: number,
+  log: (line: string) => void,
+): void {
+  if (batchSize !== undefined && batchSize > examplesPerEpoch)
+    log(
+      `--batch-size ${batchSize} is more than the ${examplesPerEpoch} training examples of an epoch: each epoch is one batch of ${examplesPerEpoch}`,
+    );
+}
+
+/**
  * The views to train with on `data`: views the user did not ask for are dropped when the data
  * has no augmentation (they would be copies of the clean set), saying so through `log`.
  */

@@ -167,7 +167,9 @@ export function localExecutor(
           onEpochEnd: (e) => bar?.tick(1, `val ${((e.valAccuracy ?? 0) * 100).toFixed(1)}%`),
         });
         bar?.done();
-        out.push({ ok: true, result: strip(r) });
+        // Saved now, not after the last row: a sweep killed later resumes from this row on.
+        const { tflite: _saved, ...rest } = strip(r);
+        out.push({ ok: true, result: { ...rest, row: saveRow(dir, spec, strip(r)) } });
         log(
           `${label}: ${r.row.params} params, val ${(r.row.val!.accuracy * 100).toFixed(1)}%, ` +
             `test ${(r.row.test.accuracy * 100).toFixed(1)}% (n=${r.row.test.n}, ${r.seconds.toFixed(0)} s)`,
@@ -208,6 +210,27 @@ function readRowRecord(file: string, spec: RowSpec): SweepRecord | undefined {
   return ok ? r : undefined;
 }
 
+/**
+ * Writes a pruned row's model (when the result carries one) and its row file, each atomically,
+ * the model first: a row file on disk means the row is finished. A row file already there and
+ * valid is kept (written once); a damaged one is replaced. Returns the row as recorded.
+ */
+function saveRow(dir: string, spec: RowSpec, result: Omit<RowResult, 'pruned'>): SweepRecord {
+  const row: SweepRecord = { ...result.row };
+  const file = rowFile(dir, spec);
+  if (result.tflite) {
+    const models = join(rowDir(dir, spec), 'models');
+    mkdirSync(models, { recursive: true });
+    row.file = join(models, `${spec.cut}-${spec.head}-${variantOf(spec.settings)}.tflite`);
+    writeFileAtomic(row.file, result.tflite);
+  }
+  if (!existsSync(file) || !readRowRecord(file, spec)) {
+    mkdirSync(join(rowDir(dir, spec), 'rows'), { recursive: true });
+    writeFileAtomic(file, JSON.stringify(row, null, 2));
+  }
+  return row;
+}
+
 function strip(r: RowResult): Omit<RowResult, 'pruned'> {
   const { pruned: _pruned, ...rest } = r;
   return rest;
@@ -246,24 +269,11 @@ export async function runSweep(
         });
       return;
     }
-    const row: SweepRecord = { ...o.result.row };
+    let row: SweepRecord = { ...o.result.row };
     if (spec.cut === UNPRUNED_CUT) {
       split = o.result.split;
       grouping = o.result.grouping;
-    } else {
-      const file = rowFile(dir, spec);
-      if (o.result.tflite) {
-        const models = join(rowDir(dir, spec), 'models');
-        mkdirSync(models, { recursive: true });
-        row.file = join(models, `${spec.cut}-${spec.head}-${variant}.tflite`);
-        writeFileAtomic(row.file, o.result.tflite);
-      }
-      // Written once; a damaged file (trained again above) is replaced.
-      if (!existsSync(file) || !readRowRecord(file, spec)) {
-        mkdirSync(join(rowDir(dir, spec), 'rows'), { recursive: true });
-        writeFileAtomic(file, JSON.stringify(row, null, 2));
-      }
-    }
+    } else row = saveRow(dir, spec, o.result);
     perFold[f]!.push(row);
   });
   const failed = [...failedKeys.values()];

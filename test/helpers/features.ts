@@ -58,10 +58,12 @@ export async function run(
   }
 }
 
-// As a child process: `node --import tsx test/helpers/features.ts ROOT SLEEP_MS` prints one line
-// per written shard, sleeping after each so that the parent can kill it half way.
+// As a child process: `node --import tsx test/helpers/features.ts ROOT SLEEP_MS [start]` prints
+// one line per written shard, sleeping after each so that the parent can kill it half way (with
+// `start`, first a line as the work begins, from which the parent times its kills).
 if (process.argv[1]?.endsWith('features.ts') && process.argv[2]) {
   const sleep = Number(process.argv[3] ?? 0);
+  if (process.argv[4] === 'start') console.log('start');
   const stats = await run(process.argv[2], {
     onShard: async (k) => {
       console.log(`shard ${k}`);

@@ -2,6 +2,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { graphToOnnx } from '../../engine/onnx.js';
 import { TinypruneError } from '../../graph/types.js';
 import { loadModel } from '../../io/load.js';
+import { temporaryPath } from '../../io/atomic.js';
 import { writeTflite } from '../../io/tflite/writer.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
@@ -28,7 +29,7 @@ export const exportCommand: Command = {
     const graph = await loadModel(modelPath);
     const bytes = format === 'onnx' ? graphToOnnx(graph) : writeTflite(graph);
     // Never leave a half-written file: write a temporary name, then rename.
-    const tmp = `${out}.tmp-${process.pid}`;
+    const tmp = temporaryPath(out);
     try {
       await writeFile(tmp, bytes);
       await rename(tmp, out);

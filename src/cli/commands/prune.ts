@@ -14,6 +14,7 @@ import {
   describeTraining,
   resolveRecipe,
   sizeSchedule,
+  noteBatchBeyondData,
   viewsForData,
   type Recipe,
 } from '../../prune/recipe.js';
@@ -98,7 +99,12 @@ export const TRAINING_OPTIONS: Command['options'] = {
     value: 'K',
     description: "stretch the recipe's schedule K times (epochs, or steps for best)",
   },
-  'batch-size': { type: 'string', value: 'N', description: "batch size (default: the paper's)" },
+  'batch-size': {
+    type: 'string',
+    value: 'N',
+    description:
+      "batch size (default: the paper's); more than the training examples: one batch of them all per epoch",
+  },
   lr: {
     type: 'string',
     value: 'LR',
@@ -255,6 +261,7 @@ export function fitOptionsToData(
   log: (line: string) => void,
 ): void {
   opts.views = viewsForData(opts.views, data, args.values.views !== undefined, log);
+  noteBatchBeyondData(opts.schedule.batchSize, data.train.length * ((opts.views ?? 0) + 1), log);
 }
 
 /** The JSON record of one trained cut (no weights). */

@@ -52,9 +52,7 @@ export const runCommand: Command = {
     budget: {
       type: 'string',
       value: 'B',
-      description:
-        'selection rule, e.g. params=20k,drop=1%; never more MACs than the unpruned model unless macs=any',
-      default: DEFAULT_BUDGET,
+      description: `selection rule among the cuts and heads, e.g. params=20k,drop=1% (default ${DEFAULT_BUDGET}; never more MACs than the unpruned model unless macs=any)`,
     },
     target: {
       type: 'string',
@@ -91,8 +89,21 @@ export const runCommand: Command = {
       );
     const target = getTarget(String(args.values.target), 'tinyprune run: --target').name;
     const heads = parseHeadList(String(args.values.heads));
-    const budget = String(args.values.budget);
+    const budget = args.values.budget !== undefined ? String(args.values.budget) : DEFAULT_BUDGET;
     parseBudget(budget);
+    // As with prune: a budget given by hand must have something to choose from (the default
+    // rule, with one candidate, only reports whether it meets it).
+    const namedCut = args.values.cut as string | undefined;
+    if (
+      args.values.budget !== undefined &&
+      namedCut !== undefined &&
+      namedCut !== 'auto' &&
+      !namedCut.includes(',') &&
+      heads.length === 1
+    )
+      throw new TinypruneError(
+        `tinyprune run: --budget picks among cuts and heads; with --cut ${namedCut} and --heads ${heads[0]} there is one candidate and it would be ignored (drop --budget, or use --cut auto, several cuts or several heads)`,
+      );
     const quiet = args.values.quiet === true;
     const log = (line: string) => quiet || console.error(line);
     if (!model && data === undefined) {

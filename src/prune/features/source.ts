@@ -55,10 +55,12 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
       for (let i = 0; i < order.length; i += blockShards)
         blocks.push(order.slice(i, i + blockShards));
       const read = (b: number[]) => Promise.all(b.map(readOne));
+      // A batch larger than the data is the whole data: no buffer beyond it.
+      const cap = Math.max(1, Math.min(batchSize, n));
       const buf = {
-        x: new Float32Array(batchSize * dim),
-        y: new Int32Array(batchSize),
-        t: teacher ? new Float32Array(batchSize * classes) : undefined,
+        x: new Float32Array(cap * dim),
+        y: new Int32Array(cap),
+        t: teacher ? new Float32Array(cap * classes) : undefined,
       };
       let fill = 0;
       let next = blocks.length > 0 ? read(blocks[0]!) : undefined;

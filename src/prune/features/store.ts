@@ -3,10 +3,10 @@
 // numbered shards of `shardSize` examples. Shards that are missing or fail their checksum are
 // (re)built by extraction; finished ones are reused by every run that asks for the same key.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { removeStaleTemporaries, writeFileAtomic } from '../../io/atomic.js';
 import type { Precision } from './codec.js';
 import { checkShard, ShardError } from './shard.js';
 
@@ -31,16 +31,6 @@ export function defaultShardSize(dim: number): number {
   return Math.max(32, Math.min(4096, Math.floor((16 << 20) / (4 * dim))));
 }
 
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export function hashKey(key: unknown): string {
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 32);
 }
@@ -61,11 +51,8 @@ export class FeatureStore {
     if (!existsSync(manifest))
       writeFileAtomic(manifest, JSON.stringify({ key, layout }, null, 2) + '\n');
     // Temporary files of a writer that was killed mid-write (not those of a live process that
-    // shares the cache: writeFileAtomic names them .NAME.PID.RANDOM.tmp).
-    for (const f of readdirSync(dir)) {
-      const pid = /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(f)?.[1];
-      if (pid !== undefined && !alive(Number(pid))) rmSync(join(dir, f), { force: true });
-    }
+    // shares the cache).
+    removeStaleTemporaries(dir);
     return new FeatureStore(dir, id, layout);
   }
 
