@@ -15,7 +15,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeBlock, encodeBlock, toHalf } from '../src/prune/features/codec.js';
+import {
+  AUTO_FP32_BYTES,
+  decodeBlock,
+  encodeBlock,
+  resolvePrecision,
+  toHalf,
+} from '../src/prune/features/codec.js';
 import { readShard, ShardError } from '../src/prune/features/shard.js';
 import { storeSource } from '../src/prune/features/source.js';
 import { Rng } from '../src/engine/init.js';
@@ -42,6 +48,16 @@ test('fp16: IEEE half bits for known values, round to nearest even', () => {
   const out = new Float32Array(x.length);
   decodeBlock(encodeBlock(x, 1, 'fp16'), x.length, 1, 'fp16', out);
   x.forEach((v, i) => assert.ok(Math.abs(out[i]! - v) <= Math.abs(v) * 2 ** -11 + 6e-8, `${v}`));
+});
+
+test('cache precision auto: float32 up to 1 GiB of training features, int8 beyond; explicit choices kept', () => {
+  // The shared KWS clips at block 2 (1,888 clips x 5 views x 8,000 values) and a 100k release.
+  assert.equal(resolvePrecision('auto', 1888 * 5 * 8000), 'fp32');
+  assert.equal(resolvePrecision('auto', 100_000 * 5 * 8000), 'int8');
+  assert.equal(resolvePrecision('auto', AUTO_FP32_BYTES / 4), 'fp32');
+  assert.equal(resolvePrecision('auto', AUTO_FP32_BYTES / 4 + 1), 'int8');
+  assert.equal(resolvePrecision('int8', 10), 'int8');
+  assert.equal(resolvePrecision('fp16', 1e12), 'fp16');
 });
 
 test('int8 per channel: error within half a step of each channel; fp32 exact', () => {

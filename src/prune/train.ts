@@ -19,7 +19,7 @@ import { sizeSchedule, type Recipe } from './recipe.js';
 import { graphToOnnx } from '../engine/onnx.js';
 import { dataFingerprint } from '../data/fingerprint.js';
 import type { Progress } from '../cli/progress.js';
-import type { Precision } from './features/codec.js';
+import { resolvePrecision, type CachePrecision, type Precision } from './features/codec.js';
 import { extract } from './features/extract.js';
 import { defaultWorkers, inThreadLoader, workerLoader } from './features/pool.js';
 import { storeSource } from './features/source.js';
@@ -91,6 +91,8 @@ export interface PruneResult {
   backend: BackendKind;
   /** The schedule trained (a step-sized one made concrete for this training set). */
   schedule: Schedule;
+  /** Encoding of the cached training features it trained on. */
+  cachePrecision: Precision;
 }
 
 /** The part of a pruned graph after the cut, as a graph reading the cut tensor. */
@@ -106,8 +108,8 @@ export function headGraph(pruned: Graph, cut: CutPoint): Graph {
 export interface SessionOptions {
   /** Root folder of the content-addressed feature stores (default: the OS temp folder's). */
   cacheDir?: string;
-  /** Encoding of the training views' features (evaluation sets stay fp32); default int8. */
-  precision?: Precision;
+  /** Encoding of the training views' features (evaluation sets stay fp32); default auto. */
+  precision?: CachePrecision;
   /** Extraction worker threads (0: load in this thread); default one per core. */
   workers?: number;
   /** Examples per shard (default: ~16 MB of float features). */
@@ -361,7 +363,6 @@ export class PruneSession {
       );
     const mix = opts.mixup ? { alpha: opts.mixup, seed: opts.seed } : undefined;
     const distill = opts.distill !== undefined;
-    const precision = this.options.precision ?? 'int8';
     // Frozen tail: the stores hold the tail's features and the head trains on them; fine-tuning
     // stores the inputs and trains the whole pruned model.
     const features: Graph | 'input' = opts.finetune ? 'input' : cutGraph(this.base, cut);
@@ -369,6 +370,15 @@ export class PruneSession {
     // Without augmentation every view equals the clean one: extracted once, served views + 1 times.
     const distinct = this.data.augmentedTrain || mix;
     const trainViews = distinct ? views : 0;
+    const dim = numElements(
+      features === 'input'
+        ? this.data.train.inputShape
+        : getTensor(features, features.outputs[0]!).shape.slice(1),
+    );
+    const precision = resolvePrecision(
+      this.options.precision ?? 'auto',
+      this.data.train.length * (trainViews + 1) * dim,
+    );
     const specs: StoreSpec[] = [
       ...Array.from({ length: trainViews + 1 }, (_, v) => ({
         ref: { split: 'train' as const, view: v, mix: v > 0 ? mix : undefined },
@@ -429,6 +439,7 @@ export class PruneSession {
       test,
       epochs: history.epochs,
       bestEpoch: history.bestEpoch,
+      cachePrecision: precision,
       backend: history.backend,
       schedule,
     };

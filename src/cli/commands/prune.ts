@@ -160,8 +160,9 @@ export const TRAINING_OPTIONS: Command['options'] = {
   'cache-precision': {
     type: 'string',
     value: 'P',
-    description: 'cached training features: int8 (per-channel scale), fp16 or fp32',
-    default: 'int8',
+    description:
+      'cached training features: int8 (per-channel scale), fp16, fp32, or auto (fp32 up to 1 GiB of training features, int8 beyond)',
+    default: 'auto',
   },
   'extract-workers': {
     type: 'string',
@@ -386,7 +387,7 @@ export const pruneCommand: Command = {
       },
       settings: { ...opts, onEpochEnd: undefined },
       featureCache: {
-        precision: String(args.values['cache-precision']),
+        precision: chosen.cachePrecision,
         extraction,
       },
       seed: opts.seed,

@@ -8,9 +8,23 @@ import { TinypruneError } from '../../graph/types.js';
 export const PRECISIONS = ['int8', 'fp16', 'fp32'] as const;
 export type Precision = (typeof PRECISIONS)[number];
 
-export function parsePrecision(s: string, what: string): Precision {
-  if ((PRECISIONS as readonly string[]).includes(s)) return s as Precision;
-  throw new TinypruneError(`${what}: expected one of ${PRECISIONS.join(', ')}, found '${s}'`);
+/** `auto`: float32 while a cut's training features fit in AUTO_FP32_BYTES, int8 beyond. */
+export const CACHE_PRECISIONS = ['auto', ...PRECISIONS] as const;
+export type CachePrecision = (typeof CACHE_PRECISIONS)[number];
+
+/**
+ * Below this the compact codes save nothing that matters (the features stay resident anyway)
+ * and float32 is exact; the full releases (tens of GB in float32) get int8.
+ */
+export const AUTO_FP32_BYTES = 2 ** 30;
+
+export function resolvePrecision(p: CachePrecision, values: number): Precision {
+  return p !== 'auto' ? p : 4 * values <= AUTO_FP32_BYTES ? 'fp32' : 'int8';
+}
+
+export function parsePrecision(s: string, what: string): CachePrecision {
+  if ((CACHE_PRECISIONS as readonly string[]).includes(s)) return s as CachePrecision;
+  throw new TinypruneError(`${what}: expected one of ${CACHE_PRECISIONS.join(', ')}, found '${s}'`);
 }
 
 const f32 = new Float32Array(1);
