@@ -86,7 +86,7 @@ function sharedClips(): Clip[] {
 }
 
 /** The N-clip layout: a prefix of the MAX-clip master set, hard-linked (no extra disk). */
-function kwsLayout(n: number): string {
+export function kwsLayout(n: number): string {
   const master = join(DIR, `kws-master-${MAX}`);
   const done = join(master, '.complete');
   if (!existsSync(done)) {
@@ -159,7 +159,7 @@ function linkOrCopy(from: string, to: string): void {
 }
 
 /** The N-image VWW folder set (person/ non_person/ JPEG), a hard-linked prefix of the master. */
-async function vwwLayout(n: number): Promise<string> {
+export async function vwwLayout(n: number): Promise<string> {
   const master = join(DIR, `vww-master-${MAX}`);
   const done = join(master, '.complete');
   if (!existsSync(done)) {
