@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeBlock, encodeBlock, toHalf } from '../src/prune/features/codec.js';
+import { decodeBlock, encodeBlock, roundCode, toHalf } from '../src/prune/features/codec.js';
 import { readShard, ShardError } from '../src/prune/features/shard.js';
 import { loadRange, openView } from '../src/prune/features/views.js';
 import { OnnxRunner } from '../src/engine/onnxRun.js';
@@ -62,6 +62,40 @@ test('int8 per channel: error within half a step of each channel; fp32 exact', (
   }
   decodeBlock(encodeBlock(x, 2, 'fp32'), x.length, 2, 'fp32', out);
   assert.deepEqual(out, x);
+});
+
+test('int8 codes: the fast rounding equals Math.round clamped to 0..255 (ties, values one ulp off a tie, NaN, ±Inf)', () => {
+  // What the encoder stored before: Math.round, clamped, written to a Uint8Array (NaN, -0 → 0).
+  const slot = new Uint8Array(1);
+  const slow = (t: number) => {
+    const q = Math.round(t);
+    slot[0] = q < 0 ? 0 : q > 255 ? 255 : q;
+    return slot[0];
+  };
+  const edges = [
+    0,
+    0.5,
+    1.5,
+    2.5,
+    254.5,
+    255,
+    255.5,
+    -0.5,
+    -0.6,
+    300,
+    1e12,
+    NaN,
+    Infinity,
+    -Infinity,
+  ];
+  const below = (v: number) => v - (v === 0 ? 0 : Math.abs(v) * 2 ** -53);
+  const cases = [...edges, ...edges.map(below), 0.49999999999999994, 255.49999999999997];
+  let state = 1;
+  for (let i = 0; i < 100000; i++) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    cases.push((state / 2 ** 31) * 258 - 1);
+  }
+  for (const t of cases) assert.equal(roundCode(t), slow(t), `t = ${t}`);
 });
 
 test('extracted features equal the tail run directly; a flipped byte is detected and only that shard rebuilt', async () => {
