@@ -34,10 +34,12 @@ export function audioAugmenter(
   return (clip, rng) => {
     const out = new Float32Array(CLIP_SAMPLES);
     const shift = shiftMax > 0 ? rng.int(2 * shiftMax + 1) - shiftMax : 0;
-    for (let i = 0; i < CLIP_SAMPLES; i++) {
-      const j = i - shift;
-      out[i] = j >= 0 && j < clip.length ? clip[j]! : 0;
-    }
+    if (shift === 0 && clip.length === CLIP_SAMPLES) out.set(clip);
+    else
+      for (let i = 0; i < CLIP_SAMPLES; i++) {
+        const j = i - shift;
+        out[i] = j >= 0 && j < clip.length ? clip[j]! : 0;
+      }
     if (usable.length > 0) {
       const bg = usable[rng.int(usable.length)]!;
       const offset = rng.int(bg.length - CLIP_SAMPLES + 1);

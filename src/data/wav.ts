@@ -9,6 +9,8 @@ export interface Wav {
   samples: Int16Array;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Parses a WAV file's bytes; `source` names the file in errors. */
 export function parseWav(bytes: Uint8Array, source: string): Wav {
   const fail = (what: string): never => {
@@ -56,9 +58,15 @@ export function parseWav(bytes: Uint8Array, source: string): Wav {
     fail(`expected a ${SAMPLE_RATE} Hz sample rate, found ${fmt.rate} Hz`);
   if (!data) return fail('truncated WAV: no data chunk');
   const n = data.length >> 1;
-  const samples = new Int16Array(n);
-  const ddv = new DataView(data.buffer, data.byteOffset, n * 2);
-  for (let i = 0; i < n; i++) samples[i] = ddv.getInt16(2 * i, true);
+  let samples: Int16Array;
+  if (LITTLE_ENDIAN && data.byteOffset % 2 === 0) {
+    // WAV data is little-endian: on such hosts a copy of the bytes is the samples.
+    samples = new Int16Array(data.buffer, data.byteOffset, n).slice();
+  } else {
+    samples = new Int16Array(n);
+    const ddv = new DataView(data.buffer, data.byteOffset, n * 2);
+    for (let i = 0; i < n; i++) samples[i] = ddv.getInt16(2 * i, true);
+  }
   return { sampleRate: fmt.rate, samples };
 }
 
