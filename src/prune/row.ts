@@ -116,6 +116,16 @@ export class SessionPool {
 export async function trainRow(spec: RowSpec, hooks: RowHooks = {}): Promise<RowResult> {
   const t0 = Date.now();
   const session = await (hooks.sessions ?? new SessionPool()).get(spec);
+  // A cut row trains first: its extraction also fills the unpruned model's stores when they are
+  // missing (one decode of the clean examples for both), which unprunedAccuracy() then reads.
+  const trained =
+    spec.cut === UNPRUNED_CUT
+      ? undefined
+      : await session.prune(resolveCutPoint(spec.base, spec.cut), spec.head, {
+          ...spec.settings,
+          onEpochEnd: hooks.onEpochEnd,
+          onStage: hooks.onStage,
+        });
   const unpruned = await session.unprunedAccuracy();
   const common = {
     split: `${session.data.split}; ${partitionCounts(session.data)}`,
@@ -134,11 +144,7 @@ export async function trainRow(spec: RowSpec, hooks: RowHooks = {}): Promise<Row
     return { row, ...common, seconds: (Date.now() - t0) / 1000 };
   }
   const cut = resolveCutPoint(spec.base, spec.cut);
-  const r = await session.prune(cut, spec.head, {
-    ...spec.settings,
-    onEpochEnd: hooks.onEpochEnd,
-    onStage: hooks.onStage,
-  });
+  const r = trained!;
   const row: SweepRecord = {
     cut: cut.name,
     head: spec.head,
