@@ -190,7 +190,6 @@ export async function pruneAndSelect(o: {
   const sessions = new SessionPool(1, o.session);
   const spec = (cut: string): RowSpec => ({ ...o, cut, head: o.head, settings: o.settings });
   if (o.prepared) await sessions.get(spec(UNPRUNED_CUT), o.prepared);
-  const unprunedRow = await trainRow(spec(UNPRUNED_CUT), { sessions });
   const results: PruneResult[] = [];
   for (const cut of cuts) {
     log(
@@ -203,6 +202,9 @@ export async function pruneAndSelect(o: {
     );
     results.push(r);
   }
+  // After the cuts: the first cut's extraction filled the unpruned model's stores from the same
+  // loads, so this row only reads them.
+  const unprunedRow = await trainRow(spec(UNPRUNED_CUT), { sessions });
   let chosen = results[0]!;
   if (o.cut === 'auto') {
     const pick = selectCandidate(

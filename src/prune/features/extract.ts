@@ -7,7 +7,7 @@
 // one load of each example, so clips are decoded and MFCC'd once for all of them.
 import type { OnnxRunner } from '../../engine/onnxRun.js';
 import type { Progress } from '../../cli/progress.js';
-import type { ExampleLoader } from './pool.js';
+import type { ExampleLoader, Loaded } from './pool.js';
 import { encodeShard, writeShard } from './shard.js';
 import type { FeatureStore } from './store.js';
 import type { ViewRef } from './views.js';
@@ -99,12 +99,22 @@ export async function extract(o: ExtractOptions): Promise<ExtractStats> {
   }
   const total = loads.reduce((a, l) => a + l[1], 0);
   const bar = o.progress?.(o.label ?? 'features', total);
-  const inFlight: Promise<{ x: Float32Array; y: Int32Array }>[] = [];
+  // Workers that can run the models get them with the loads (each target's forward passes);
+  // otherwise the loads come back as inputs and the runners here do the passes.
+  const forward = loader.forwards
+    ? targets.map((t) => ({ tail: t.tail?.model, teacher: t.teacher?.model }))
+    : undefined;
+  const inFlight: Promise<Loaded>[] = [];
   let issued = 0;
   const issue = () => {
     while (issued < loads.length && inFlight.length < Math.max(2, loader.parallel)) {
       const [s, c] = loads[issued++]!;
-      const p = loader.load(ref, s, c);
+      // Only the targets that need this range's shard get their passes run.
+      const f = forward?.map((m, i) => {
+        const t = targets[i]!;
+        return t.need.has(Math.floor(s / t.store.layout.shardSize)) ? m : {};
+      });
+      const p = loader.load(ref, s, c, f);
       p.catch(() => {}); // awaited in order below; avoid an unhandled rejection meanwhile
       inFlight.push(p);
     }
@@ -114,7 +124,7 @@ export async function extract(o: ExtractOptions): Promise<ExtractStats> {
     for (const [s, c] of loads) {
       const got = await inFlight.shift()!;
       issue();
-      for (const t of targets) {
+      for (const [ti, t] of targets.entries()) {
         const L = t.store.layout;
         const k = Math.floor(s / L.shardSize);
         if (!t.need.has(k)) continue;
@@ -128,12 +138,16 @@ export async function extract(o: ExtractOptions): Promise<ExtractStats> {
         }
         const at = s - k * L.shardSize;
         t.y.set(got.y, at);
-        const feats = t.tail ? await t.tail.predict(got.x, c) : got.x;
+        const done = got.out?.[ti];
+        const feats = !t.tail ? got.x : (done?.feats ?? (await t.tail.predict(got.x, c)));
         if (t.x) t.x.set(feats, at * L.dim);
         if (t.t) {
-          const p = await t.teacher!.predict(feats, c);
           const base = at * L.teacherClasses;
-          for (let i = 0; i < p.length; i++) t.t[base + i] = Math.log(Math.max(p[i]!, 1e-12));
+          if (done?.logProbs) t.t.set(done.logProbs, base);
+          else {
+            const p = await t.teacher!.predict(feats, c);
+            for (let i = 0; i < p.length; i++) t.t[base + i] = Math.log(Math.max(p[i]!, 1e-12));
+          }
         }
         t.filled += c;
         stats.rows += c;
