@@ -60,6 +60,7 @@ interface TargetState extends ExtractTarget {
   shard: number;
   y: Int32Array;
   x?: Float32Array;
+  xBuf?: Float32Array;
   t?: Float32Array;
   filled: number;
 }
@@ -132,7 +133,9 @@ export async function extract(o: ExtractOptions): Promise<ExtractStats> {
         if (k !== t.shard) {
           t.shard = k;
           t.y = new Int32Array(len);
-          t.x = L.dim > 0 ? new Float32Array(len * L.dim) : undefined;
+          // One feature buffer per target, reused shard after shard (the last may be shorter).
+          t.xBuf ??= L.dim > 0 ? new Float32Array(L.shardSize * L.dim) : undefined;
+          t.x = t.xBuf?.subarray(0, len * L.dim);
           t.t = L.teacherClasses > 0 ? new Float32Array(len * L.teacherClasses) : undefined;
           t.filled = 0;
         }
@@ -156,8 +159,6 @@ export async function extract(o: ExtractOptions): Promise<ExtractStats> {
             t.store.shardFile(k),
             encodeShard(t.y, t.x, L.dim, L.channels, L.precision, t.t, L.teacherClasses),
           );
-          // Drop the finished shard's buffers before the next one is allocated.
-          t.x = t.t = undefined;
           t.shard = -1;
           if (t === targets[0]) await o.onShard?.(k);
         }

@@ -36,18 +36,31 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
       const blocks: number[][] = [];
       for (let i = 0; i < order.length; i += blockShards)
         blocks.push(order.slice(i, i + blockShards));
-      const read = (b: number[]) =>
-        Promise.all(b.map((i) => readShard(shards[i]!.store.shardFile(shards[i]!.k))));
+      // Two sets of decode buffers, one per block in flight (the block served, the block read
+      // ahead), reused for the whole pass: resident memory is the same whatever the data's
+      // size and does not wait for the garbage collector to drop spent blocks.
+      const slots = [0, 1].map(() =>
+        Array.from({ length: blockShards }, () => new Float32Array(0)),
+      );
+      const read = (b: number[], set: Float32Array[]) =>
+        Promise.all(
+          b.map((i, j) => {
+            const { store, k } = shards[i]!;
+            const need = store.shardLength(k) * dim;
+            if (set[j]!.length < need) set[j] = new Float32Array(store.layout.shardSize * dim);
+            return readShard(store.shardFile(k), set[j]);
+          }),
+        );
       const buf = {
         x: new Float32Array(batchSize * dim),
         y: new Int32Array(batchSize),
         t: teacher ? new Float32Array(batchSize * classes) : undefined,
       };
       let fill = 0;
-      let next = blocks.length > 0 ? read(blocks[0]!) : undefined;
+      let next = blocks.length > 0 ? read(blocks[0]!, slots[0]!) : undefined;
       for (let b = 0; b < blocks.length; b++) {
         const parts: ShardData[] = await next!;
-        next = b + 1 < blocks.length ? read(blocks[b + 1]!) : undefined;
+        next = b + 1 < blocks.length ? read(blocks[b + 1]!, slots[(b + 1) % 2]!) : undefined;
         next?.catch(() => {});
         // (part, row) pairs of the block, shuffled together.
         const rows: [number, number][] = [];
