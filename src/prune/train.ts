@@ -254,6 +254,10 @@ export class PruneSession {
       log(`${label}: features reused from ${stores[0]!.dir.replace(/[^/\\]+$/, '')}`);
       return stores;
     }
+    // The stage's wall clock and CPU time (every thread of the process, so a rate that the
+    // machine's load skews less) include starting the workers and the model sessions.
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const workers = this.options.workers ?? defaultWorkers();
     const loader = workers > 0 ? await workerLoader(this.data, workers) : inThreadLoader(this.data);
     const runners = new Map<Graph, OnnxRunner>();
@@ -266,9 +270,6 @@ export class PruneSession {
     try {
       let examples = 0;
       let rows = 0;
-      let seconds = 0;
-      // CPU time of the whole process (every thread): a rate that the machine's load does not skew.
-      const cpu0 = process.cpuUsage();
       // Stores of the same examples (same split and view) fill from one load of each example.
       const groups = new Map<string, number[]>();
       for (const [i, spec] of specs.entries()) {
@@ -294,9 +295,9 @@ export class PruneSession {
         });
         examples += st.examples;
         rows += st.rows;
-        seconds += st.seconds;
         this.extraction.builtShards += st.built;
       }
+      const seconds = (performance.now() - t0) / 1000;
       const used = process.cpuUsage(cpu0);
       const cpu = (used.user + used.system) / 1e6;
       this.extraction.examples += examples;
