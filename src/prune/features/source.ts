@@ -14,6 +14,20 @@ export interface StoreSourceOptions {
   teacher?: boolean;
 }
 
+// Decode buffers by length, kept between passes (a few, all of one shard's size in practice).
+const spare = new Map<number, Float32Array[]>();
+const SPARE_MAX = 32;
+
+function takeBuffer(length: number): Float32Array {
+  return spare.get(length)?.pop() ?? new Float32Array(length);
+}
+
+function giveBuffer(b: Float32Array): void {
+  const list = spare.get(b.length) ?? [];
+  if (list.length < SPARE_MAX) list.push(b);
+  spare.set(b.length, list);
+}
+
 export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}): BatchSource {
   const first = stores[0]!.layout;
   const dim = first.dim;
@@ -37,18 +51,16 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
       for (let i = 0; i < order.length; i += blockShards)
         blocks.push(order.slice(i, i + blockShards));
       // Two sets of decode buffers, one per block in flight (the block served, the block read
-      // ahead), reused for the whole pass: resident memory is the same whatever the data's
-      // size and does not wait for the garbage collector to drop spent blocks.
-      const slots = [0, 1].map(() =>
-        Array.from({ length: blockShards }, () => new Float32Array(0)),
-      );
+      // ahead), taken from a pool that every pass and every source shares: resident memory is
+      // the same whatever the data's size and does not wait for the garbage collector to drop
+      // spent blocks or the buffers of finished passes.
+      const size = first.shardSize * dim;
+      const slots = [0, 1].map(() => [] as Float32Array[]);
       const read = (b: number[], set: Float32Array[]) =>
         Promise.all(
           b.map((i, j) => {
-            const { store, k } = shards[i]!;
-            const need = store.shardLength(k) * dim;
-            if (set[j]!.length < need) set[j] = new Float32Array(store.layout.shardSize * dim);
-            return readShard(store.shardFile(k), set[j]);
+            if (dim > 0 && !set[j]) set[j] = takeBuffer(size);
+            return readShard(shards[i]!.store.shardFile(shards[i]!.k), set[j]);
           }),
         );
       const buf = {
@@ -58,26 +70,33 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
       };
       let fill = 0;
       let next = blocks.length > 0 ? read(blocks[0]!, slots[0]!) : undefined;
-      for (let b = 0; b < blocks.length; b++) {
-        const parts: ShardData[] = await next!;
-        next = b + 1 < blocks.length ? read(blocks[b + 1]!, slots[(b + 1) % 2]!) : undefined;
-        next?.catch(() => {});
-        // (part, row) pairs of the block, shuffled together.
-        const rows: [number, number][] = [];
-        parts.forEach((p, i) => {
-          for (let r = 0; r < p.y.length; r++) rows.push([i, r]);
-        });
-        if (rng) rng.shuffle(rows);
-        for (const [i, r] of rows) {
-          const p = parts[i]!;
-          if (dim > 0) buf.x.set(p.x!.subarray(r * dim, (r + 1) * dim), fill * dim);
-          buf.y[fill] = p.y[r]!;
-          if (buf.t) buf.t.set(p.teacher!.subarray(r * classes, (r + 1) * classes), fill * classes);
-          if (++fill === batchSize) {
-            yield { x: buf.x, y: buf.y, t: buf.t, n: fill };
-            fill = 0;
+      try {
+        for (let b = 0; b < blocks.length; b++) {
+          const parts: ShardData[] = await next!;
+          next = b + 1 < blocks.length ? read(blocks[b + 1]!, slots[(b + 1) % 2]!) : undefined;
+          next?.catch(() => {});
+          // (part, row) pairs of the block, shuffled together.
+          const rows: [number, number][] = [];
+          parts.forEach((p, i) => {
+            for (let r = 0; r < p.y.length; r++) rows.push([i, r]);
+          });
+          if (rng) rng.shuffle(rows);
+          for (const [i, r] of rows) {
+            const p = parts[i]!;
+            if (dim > 0) buf.x.set(p.x!.subarray(r * dim, (r + 1) * dim), fill * dim);
+            buf.y[fill] = p.y[r]!;
+            if (buf.t)
+              buf.t.set(p.teacher!.subarray(r * classes, (r + 1) * classes), fill * classes);
+            if (++fill === batchSize) {
+              yield { x: buf.x, y: buf.y, t: buf.t, n: fill };
+              fill = 0;
+            }
           }
         }
+      } finally {
+        // A pass ended early leaves a read in flight: it finishes before its buffers go back.
+        await next?.catch(() => {});
+        for (const set of slots) for (const x of set) giveBuffer(x);
       }
       if (fill > 0)
         yield {
