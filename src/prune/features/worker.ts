@@ -26,6 +26,10 @@ function runner(m: Omit<OnnxModel, 'onnx'> & { onnx?: Uint8Array }): Promise<Onn
 
 port.on('message', async (req: LoadRequest) => {
   try {
+    // Sessions for models sent with this request start now, before any await: requests are
+    // handled concurrently, and a later one (without the bytes) may reach its forward first.
+    for (const f of req.forward ?? [])
+      for (const m of [f.tail, f.teacher]) if (m) runner(m).catch(() => {}); // awaited below
     // No per-dataset example cache here: it would grow with the dataset in every worker.
     data ??= preparePruneData(reopen[0], reopen[1], reopen[2], reopen[3], {
       ...reopen[4],
