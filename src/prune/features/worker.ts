@@ -19,7 +19,7 @@ function runner(m: Omit<OnnxModel, 'onnx'> & { onnx?: Uint8Array }): Promise<Onn
   let r = runners.get(m.id);
   if (!r) {
     if (!m.onnx) throw new Error(`model ${m.id} was never sent to this worker`);
-    runners.set(m.id, (r = OnnxRunner.fromModel(m as OnnxModel, { threads: 1 })));
+    runners.set(m.id, (r = OnnxRunner.fromModel(m as OnnxModel, { threads: 1, batchSize: 32 })));
   }
   return r;
 }
