@@ -89,6 +89,25 @@ export class RealFft {
       throw new RangeError(`frame ${offset}..${offset + n} lies outside ${samples.length} samples`);
     // Packing fused with the first stage: bit-reversed positions a and a + 1 hold complex
     // inputs p and p + half/2 (the first stage's pair), so both are read and combined at once.
+    if (n === this.size) {
+      // A full-length window (zero-padded by the caller, e.g. 480 Hann values and 32 zeros):
+      // no bounds to test per sample.
+      for (let a = 0; a < half; a += 2) {
+        const e = offset + 2 * bitrev[a]!;
+        const w = e - offset;
+        const pr = samples[e]! * window[w]!;
+        const pi = samples[e + 1]! * window[w + 1]!;
+        const qr = samples[e + half]! * window[w + half]!;
+        const qi = samples[e + half + 1]! * window[w + half + 1]!;
+        re[a] = pr + qr;
+        im[a] = pi + qi;
+        re[a + 1] = pr - qr;
+        im[a + 1] = pi - qi;
+      }
+      this.butterflies(false);
+      this.split(outRe, outIm, maxBin);
+      return;
+    }
     for (let a = 0; a < half; a += 2) {
       const e = 2 * bitrev[a]!;
       const g = e + half;

@@ -168,9 +168,12 @@ function planMfcc(): MfccPlan {
   for (let m = 0; m < MFCC_MEL_BINS; m++) melStart[m + 1] = melStart[m]! + mel.weights[m]!.length;
   const melWeights = new Float64Array(melStart[MFCC_MEL_BINS]!);
   for (let m = 0; m < MFCC_MEL_BINS; m++) melWeights.set(mel.weights[m]!, melStart[m]!);
+  const hann = hannWindow(FRAME_LENGTH);
   return {
     fft: new RealFft(FFT_SIZE),
-    window: hannWindow(FRAME_LENGTH),
+    // Zero-padded to the FFT size: the FFT then reads every frame without bounds tests (the
+    // padding multiplies samples of the next frame by 0).
+    window: Float64Array.from({ length: FFT_SIZE }, (_, i) => hann[i] ?? 0),
     maxBin: lastWeightedBin(mel),
     melFirst: Int32Array.from(mel.start),
     melStart,
