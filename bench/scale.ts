@@ -2,9 +2,17 @@
 // Commands release layout and a VWW person/non_person JPEG folder set of up to 100,000
 // examples each (seeded replicas with perturbation and new speaker ids, under a temp folder,
 // reused when present), then runs `tinyprune prune` for one epoch at several sizes N:
-// KWS block 2 + aux (distilled, 4 views) and VWW block 5 + aux (distilled, 8 views). Reports
-// the child's peak resident memory (/usr/bin/time -v), feature extraction examples/s (wall
-// clock and per CPU-second of the whole process) and head-training examples/s.
+// KWS block 2 + aux (distilled, 4 views) and VWW block 5 + aux (distilled, 8 views). Reports,
+// per task and N:
+// - peak resident memory of the prune process (/usr/bin/time -v), and its growth over N;
+// - extraction examples/s: examples extracted per second of wall clock, where an example is one
+//   source example in one view (clean or augmented) of one split: train × (views + 1) + val +
+//   test, each loaded and preprocessed once (the unpruned model's outputs come from the same
+//   loads); the seconds are the extraction stage's wall clock (loading, decoding, MFCC / image
+//   preprocessing, the frozen tail, the teacher, encoding, writing);
+// - the same per CPU: CPU-milliseconds of the whole process (every thread) per example, and
+//   the 2-core capacity 2 / (CPU-s per example), what two otherwise idle cores would give;
+// - head training examples/s: rows served in the one epoch (train × (views + 1)) per second.
 // Env: BENCH_SCALE_N (default 10000,30000,100000), BENCH_SCALE_TASKS (kws,vww),
 // BENCH_SCALE_DIR (default $TMPDIR/tinyprune-scale), BENCH_SCALE_KEEP=1 keeps feature caches.
 import { spawnSync } from 'node:child_process';
@@ -19,7 +27,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -86,7 +94,7 @@ function sharedClips(): Clip[] {
 }
 
 /** The N-clip layout: a prefix of the MAX-clip master set, hard-linked (no extra disk). */
-function kwsLayout(n: number): string {
+export function kwsLayout(n: number): string {
   const master = join(DIR, `kws-master-${MAX}`);
   const done = join(master, '.complete');
   if (!existsSync(done)) {
@@ -159,7 +167,7 @@ function linkOrCopy(from: string, to: string): void {
 }
 
 /** The N-image VWW folder set (person/ non_person/ JPEG), a hard-linked prefix of the master. */
-async function vwwLayout(n: number): Promise<string> {
+export async function vwwLayout(n: number): Promise<string> {
   const master = join(DIR, `vww-master-${MAX}`);
   const done = join(master, '.complete');
   if (!existsSync(done)) {
@@ -341,10 +349,15 @@ export async function bench(): Promise<BenchReport> {
       rows.push(
         { name: `${label}: peak resident memory`, value: m.maxRssBytes / GB, unit: 'GB' },
         {
-          name: `${label}: extraction (wall)`,
+          name: `${label}: extraction, ${m.extracted} examples (all views and splits; wall clock)`,
           value: m.extracted / m.extractSeconds,
           unit: 'examples/s',
           required: task === 'kws' ? 3000 : 1000,
+        },
+        {
+          name: `${label}: extraction CPU per example (every thread of the process)`,
+          value: (1000 * m.extractCpu) / m.extracted,
+          unit: 'ms',
         },
         {
           // What two otherwise idle cores give: examples per CPU-second of every thread, × 2.
@@ -385,7 +398,7 @@ export async function bench(): Promise<BenchReport> {
     }
   }
   notes.push(
-    `Data and outputs under ${DIR}. Extraction counts every example extracted (unpruned model's outputs on all splits, the cut's features on every view and split); timings depend on the machine's load.`,
+    `Data and outputs under ${DIR}. Extraction examples: one per source example, view and split (train × (views + 1) + val + test), each loaded once (the unpruned model's outputs are computed from the same loads); rates are per second of the extraction stage's wall clock, and per CPU-second of the whole process × 2 for the 2-core capacity. Wall-clock rates depend on the machine's load (load average at the start: ${loadavg()[0]!.toFixed(1)}).`,
   );
   return { title: 'Full-size data: memory and throughput of prune', rows, notes };
 }

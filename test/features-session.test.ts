@@ -51,6 +51,44 @@ test('a second session reuses the cached features (no extraction) and trains to 
   }
 });
 
+test('prune before unprunedAccuracy loads each clean example once for both, with the same stores and numbers', async () => {
+  const dirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'tinyprune-session-')));
+  try {
+    const data = await preparePruneData('synthetic:shapes?n=120&seed=5&size=32', 2);
+    const base = buildDemoModel(data.train.inputShape, data.train.classes, 2);
+    const cut = resolveCutPoint(base, 'block2');
+    const opts = {
+      seed: 3,
+      schedule: { ...PAPER_SCHEDULES.vww, epochs: 1 },
+      distill: { alpha: 0.5, temperature: 4 },
+    };
+    const open = (cacheDir: string) =>
+      PruneSession.open(base, data, { cacheDir, workers: 0, shardSize: 16 });
+    // Separately: the unpruned pass loads every clean example, then the cut loads them again.
+    const apart = await open(dirs[0]!);
+    const u1 = await apart.unprunedAccuracy();
+    const r1 = await apart.prune(cut, 'aux', opts);
+    // Together: one load of each clean example fills the cut's and the unpruned model's stores.
+    const together = await open(dirs[1]!);
+    const r2 = await together.prune(cut, 'aux', opts);
+    const rowsBefore = together.extraction.rows;
+    const u2 = await together.unprunedAccuracy();
+    const n = data.train.length + data.val.length + data.test.length;
+    assert.equal(apart.extraction.examples, 2 * n);
+    assert.equal(together.extraction.examples, n, 'each clean example loaded once');
+    assert.equal(together.extraction.rows, apart.extraction.rows, 'the same rows written');
+    assert.equal(together.extraction.rows, rowsBefore, 'unprunedAccuracy found its stores made');
+    assert.deepEqual(u2, u1);
+    assert.deepEqual(r2.test, r1.test);
+    assert.deepEqual(
+      r2.epochs.map((e) => e.loss),
+      r1.epochs.map((e) => e.loss),
+    );
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+});
+
 test(
   'augmented Speech Commands clips load the same in any order',
   { skip: needsShared },

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -20,14 +21,24 @@ import {
   decodeBlock,
   encodeBlock,
   resolvePrecision,
+  roundCode,
   toHalf,
 } from '../src/prune/features/codec.js';
 import { readShard, ShardError } from '../src/prune/features/shard.js';
 import { storeSource } from '../src/prune/features/source.js';
-import { Rng } from '../src/engine/init.js';
 import { loadRange, openView } from '../src/prune/features/views.js';
 import { OnnxRunner } from '../src/engine/onnxRun.js';
 import { run, setup, SHARD } from './helpers/features.js';
+import sharp from 'sharp';
+import { Rng } from '../src/data/random.js';
+import { buildDemoModel } from '../src/demo/model.js';
+import { getTensor } from '../src/graph/graph.js';
+import { cutGraph, resolveCutPoint } from '../src/prune/cut.js';
+import { preparePruneData } from '../src/prune/data.js';
+import { extract } from '../src/prune/features/extract.js';
+import { inThreadLoader, workerLoader } from '../src/prune/features/pool.js';
+import { FeatureStore } from '../src/prune/features/store.js';
+import { headGraph } from '../src/prune/train.js';
 
 const HELPER = fileURLToPath(new URL('./helpers/features.ts', import.meta.url));
 const tmp = () => mkdtempSync(join(tmpdir(), 'tinyprune-features-'));
@@ -80,6 +91,40 @@ test('int8 per channel: error within half a step of each channel; fp32 exact', (
   }
   decodeBlock(encodeBlock(x, 2, 'fp32'), x.length, 2, 'fp32', out);
   assert.deepEqual(out, x);
+});
+
+test('int8 codes: the fast rounding equals Math.round clamped to 0..255 (ties, values one ulp off a tie, NaN, ±Inf)', () => {
+  // What the encoder stored before: Math.round, clamped, written to a Uint8Array (NaN, -0 → 0).
+  const slot = new Uint8Array(1);
+  const slow = (t: number) => {
+    const q = Math.round(t);
+    slot[0] = q < 0 ? 0 : q > 255 ? 255 : q;
+    return slot[0];
+  };
+  const edges = [
+    0,
+    0.5,
+    1.5,
+    2.5,
+    254.5,
+    255,
+    255.5,
+    -0.5,
+    -0.6,
+    300,
+    1e12,
+    NaN,
+    Infinity,
+    -Infinity,
+  ];
+  const below = (v: number) => v - (v === 0 ? 0 : Math.abs(v) * 2 ** -53);
+  const cases = [...edges, ...edges.map(below), 0.49999999999999994, 255.49999999999997];
+  let state = 1;
+  for (let i = 0; i < 100000; i++) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    cases.push((state / 2 ** 31) * 258 - 1);
+  }
+  for (const t of cases) assert.equal(roundCode(t), slow(t), `t = ${t}`);
 });
 
 test('extracted features equal the tail run directly; a flipped byte is detected and only that shard rebuilt', async () => {
@@ -231,5 +276,60 @@ test('a source whose decoded examples fit in memory serves the streaming batches
     assert.deepEqual(later, await passes(streaming, [2, 3]));
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('extraction workers run the tail and teacher on data that loads asynchronously (JPEG folders), equal to this thread', async () => {
+  // sharp decodes off the JS thread, so a worker's requests finish out of order: the model
+  // bytes travel with a worker's first request only, and later ones must still find them.
+  const dir = tmp();
+  const roots = [tmp(), tmp()];
+  try {
+    const rng = new Rng(5);
+    for (const cls of ['person', 'non_person']) {
+      mkdirSync(join(dir, cls));
+      for (let i = 0; i < 30; i++) {
+        const px = Buffer.from(Array.from({ length: 96 * 96 * 3 }, () => rng.int(256)));
+        await sharp(px, { raw: { width: 96, height: 96, channels: 3 } })
+          .jpeg()
+          .toFile(join(dir, cls, `img_${i}.jpg`));
+      }
+    }
+    const data = await preparePruneData(`vww-folders:${dir}`, 1);
+    const base = buildDemoModel(data.train.inputShape, data.train.classes, 1);
+    const cut = resolveCutPoint(base, 'block2');
+    const tailGraph = cutGraph(base, cut);
+    const shape = getTensor(tailGraph, tailGraph.outputs[0]!).shape.slice(1);
+    const tail = await OnnxRunner.create(tailGraph, { threads: 1 });
+    const teacher = await OnnxRunner.create(headGraph(base, cut), { threads: 1 });
+    const shards: Buffer[][] = [];
+    for (const [i, workers] of [2, 0].entries()) {
+      const store = FeatureStore.open(
+        roots[i]!,
+        { test: 'async-workers' },
+        {
+          n: data.train.length,
+          dim: shape.reduce((a, b) => a * b, 1),
+          channels: shape[shape.length - 1]!,
+          shape,
+          precision: 'int8',
+          teacherClasses: data.train.classes.length,
+          shardSize: 3,
+        },
+      );
+      const loader = workers ? await workerLoader(data, workers) : inThreadLoader(data);
+      try {
+        await extract({ store, ref: { split: 'train', view: 0 }, loader, tail, teacher, chunk: 3 });
+      } finally {
+        await loader.close();
+      }
+      shards.push(shardFiles(store.dir).map((f) => readFileSync(join(store.dir, f))));
+    }
+    await tail.dispose();
+    await teacher.dispose();
+    assert.ok(shards[0]!.length >= 10);
+    assert.deepEqual(shards[0], shards[1]);
+  } finally {
+    for (const d of [dir, ...roots]) rmSync(d, { recursive: true, force: true });
   }
 });

@@ -150,6 +150,100 @@ test(
   },
 );
 
+/**
+ * MFCC written the plain way (the frontend's definition, no FFT): a direct DFT of every
+ * windowed frame, dense mel matrix, log, DCT. An independent check on the fast path.
+ */
+function referenceMfcc(x: Float32Array): Float64Array {
+  const w = hannWindow(480);
+  const mel = melFilterbank(40, 257, 16000, 20, 4000);
+  const dense = new Float64Array(40 * 257);
+  mel.weights.forEach((ws, m) => ws.forEach((v, j) => (dense[m * 257 + mel.start[m]! + j] = v)));
+  const dct = dctMatrix(10, 40);
+  const out = new Float64Array(490);
+  const mag = new Float64Array(257);
+  const cos = new Float64Array(512);
+  const sin = new Float64Array(512);
+  for (let t = 0; t < 512; t++) {
+    cos[t] = Math.cos((2 * Math.PI * t) / 512);
+    sin[t] = Math.sin((2 * Math.PI * t) / 512);
+  }
+  for (let f = 0; f < 49; f++) {
+    for (let k = 0; k <= 128; k++) {
+      let re = 0;
+      let im = 0;
+      for (let t = 0; t < 480; t++) {
+        const v = x[f * 320 + t]! * w[t]!;
+        re += v * cos[(k * t) % 512]!;
+        im -= v * sin[(k * t) % 512]!;
+      }
+      mag[k] = Math.hypot(re, im);
+    }
+    const logMel = new Float64Array(40);
+    for (let m = 0; m < 40; m++) {
+      let s = 0;
+      for (let k = 0; k < 257; k++) s += dense[m * 257 + k]! * mag[k]!;
+      logMel[m] = Math.log(s + 1e-6);
+    }
+    for (let c = 0; c < 10; c++) {
+      let s = 0;
+      for (let m = 0; m < 40; m++) s += dct[c * 40 + m]! * logMel[m]!;
+      out[f * 10 + c] = s;
+    }
+  }
+  return out;
+}
+
+test(
+  'fast MFCC (fused window, two FFT stages per pass, sparse mel) equals a direct-DFT MFCC on the EEMBC clips',
+  { skip: needsShared },
+  () => {
+    const clips = eembcClips().slice(0, 24);
+    let worst = 0;
+    for (const c of clips) {
+      const x = peakNormalize(Float32Array.from(c.pcm, (v) => v / 32768));
+      const fast = mfcc(x);
+      const ref = referenceMfcc(x);
+      for (let i = 0; i < 490; i++)
+        worst = Math.max(worst, Math.abs(fast[i]! - ref[i]!) / Math.max(1, Math.abs(ref[i]!)));
+    }
+    // float32 output: a few ulps of the coefficients' size is all the two paths may differ by.
+    assert.ok(worst < 1e-5, `largest relative difference ${worst}`);
+  },
+);
+
+test('RealFft.transformWindowed equals transform of the windowed frame, bit for bit', () => {
+  const rng = new Rng(11);
+  const x = Float32Array.from({ length: 2000 }, () => rng.uniform(-1, 1));
+  for (const [size, frame] of [
+    [512, 480],
+    [64, 64],
+    [128, 100],
+    [1024, 1000],
+  ] as const) {
+    const fft = new RealFft(size);
+    const w = hannWindow(frame);
+    const bins = size / 2 + 1;
+    const [r1, i1, r2, i2] = [0, 0, 0, 0].map(() => new Float64Array(bins));
+    const windowed = Float64Array.from({ length: frame }, (_, i) => x[37 + i]! * w[i]!);
+    fft.transform(windowed, r1!, i1!);
+    fft.transformWindowed(x, 37, w, r2!, i2!);
+    assert.deepEqual([...r2!], [...r1!], `size ${size} real parts`);
+    assert.deepEqual([...i2!], [...i1!], `size ${size} imaginary parts`);
+  }
+  assert.throws(
+    () =>
+      new RealFft(512).transformWindowed(
+        x,
+        1900,
+        hannWindow(480),
+        new Float64Array(257),
+        new Float64Array(257),
+      ),
+    /outside 2000 samples/,
+  );
+});
+
 test(
   'LFBE of the EEMBC clips equals the published uint8 features (scale 1/255, truncation)',
   { skip: needsShared },

@@ -20,7 +20,8 @@ export interface AudioAugmentOptions {
   timeShiftMs?: number;
 }
 
-export type AudioAugmenter = (clip: Float32Array, rng: Rng) => Float32Array;
+/** Augments `clip` into `out` (default: a new array; never `clip` itself). */
+export type AudioAugmenter = (clip: Float32Array, rng: Rng, out?: Float32Array) => Float32Array;
 
 /** Builds the augmentation; `noise` holds the background recordings as floats in [-1, 1]. */
 export function audioAugmenter(
@@ -31,13 +32,15 @@ export function audioAugmenter(
   const volumeMax = opts.backgroundVolume ?? 0.1;
   const shiftMax = Math.round(((opts.timeShiftMs ?? 0) * SAMPLE_RATE) / 1000);
   const usable = noise.filter((n) => n.length >= CLIP_SAMPLES);
-  return (clip, rng) => {
-    const out = new Float32Array(CLIP_SAMPLES);
+  return (clip, rng, into) => {
+    const out = into ?? new Float32Array(CLIP_SAMPLES);
     const shift = shiftMax > 0 ? rng.int(2 * shiftMax + 1) - shiftMax : 0;
-    for (let i = 0; i < CLIP_SAMPLES; i++) {
-      const j = i - shift;
-      out[i] = j >= 0 && j < clip.length ? clip[j]! : 0;
-    }
+    if (shift === 0 && clip.length === CLIP_SAMPLES) out.set(clip);
+    else
+      for (let i = 0; i < CLIP_SAMPLES; i++) {
+        const j = i - shift;
+        out[i] = j >= 0 && j < clip.length ? clip[j]! : 0;
+      }
     if (usable.length > 0) {
       const bg = usable[rng.int(usable.length)]!;
       const offset = rng.int(bg.length - CLIP_SAMPLES + 1);

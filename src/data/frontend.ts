@@ -143,49 +143,78 @@ function checkOut(out: Float32Array | undefined): Float32Array {
   return out;
 }
 
-let mfccState: {
-  stft: Stft;
-  mel: MelFilterbank;
-  dct: Float64Array;
-  logMel: Float64Array;
-  magnitude: Float64Array;
+/** Everything the MFCC of a clip needs besides the clip, built once per thread. */
+interface MfccPlan {
+  fft: RealFft;
+  window: Float64Array;
+  /** Highest spectrogram bin any mel filter weights (bins above it are never computed). */
   maxBin: number;
-} | null = null;
+  /** Mel filter m weights bins melStart[m]..melStart[m+1]-1 offset by melFirst[m]: flat runs. */
+  melFirst: Int32Array;
+  melStart: Int32Array;
+  melWeights: Float64Array;
+  dct: Float64Array;
+  re: Float64Array;
+  im: Float64Array;
+  magnitude: Float64Array;
+  logMel: Float64Array;
+}
+
+let mfccPlan: MfccPlan | null = null;
+
+function planMfcc(): MfccPlan {
+  const mel = melFilterbank(MFCC_MEL_BINS, FFT_SIZE / 2 + 1, SAMPLE_RATE, 20, 4000);
+  const melStart = new Int32Array(MFCC_MEL_BINS + 1);
+  for (let m = 0; m < MFCC_MEL_BINS; m++) melStart[m + 1] = melStart[m]! + mel.weights[m]!.length;
+  const melWeights = new Float64Array(melStart[MFCC_MEL_BINS]!);
+  for (let m = 0; m < MFCC_MEL_BINS; m++) melWeights.set(mel.weights[m]!, melStart[m]!);
+  const hann = hannWindow(FRAME_LENGTH);
+  return {
+    fft: new RealFft(FFT_SIZE),
+    // Zero-padded to the FFT size: the FFT then reads every frame without bounds tests (the
+    // padding multiplies samples of the next frame by 0).
+    window: Float64Array.from({ length: FFT_SIZE }, (_, i) => hann[i] ?? 0),
+    maxBin: lastWeightedBin(mel),
+    melFirst: Int32Array.from(mel.start),
+    melStart,
+    melWeights,
+    dct: dctMatrix(MFCC_COEFFICIENTS, MFCC_MEL_BINS),
+    re: new Float64Array(FFT_SIZE / 2 + 1),
+    im: new Float64Array(FFT_SIZE / 2 + 1),
+    magnitude: new Float64Array(FFT_SIZE / 2 + 1),
+    logMel: new Float64Array(MFCC_MEL_BINS),
+  };
+}
 
 /**
  * MFCC features of one 1 s clip (16000 samples, floats in [-1, 1]) as 490 floats, row-major
- * [49 frames][10 coefficients]. Pass `out` to reuse a buffer.
+ * [49 frames][10 coefficients]. Pass `out` to reuse a buffer. Nothing is allocated per frame:
+ * the window is applied while the FFT packs its input, only bins up to the top mel edge are
+ * computed, and each mel filter sums only its non-zero run.
  */
 export function mfcc(samples: ArrayLike<number>, out?: Float32Array): Float32Array {
   checkClip(samples, 'mfcc');
   const result = checkOut(out);
-  const st = (mfccState ??= {
-    stft: new Stft(hannWindow(FRAME_LENGTH)),
-    mel: melFilterbank(MFCC_MEL_BINS, FFT_SIZE / 2 + 1, SAMPLE_RATE, 20, 4000),
-    dct: dctMatrix(MFCC_COEFFICIENTS, MFCC_MEL_BINS),
-    logMel: new Float64Array(MFCC_MEL_BINS),
-    magnitude: new Float64Array(FFT_SIZE / 2 + 1),
-    maxBin: 0,
-  });
-  if (st.maxBin === 0) st.maxBin = lastWeightedBin(st.mel);
-  const { stft, mel, dct, logMel, magnitude, maxBin } = st;
-  const { re, im } = stft;
+  const x = samples instanceof Float32Array ? samples : Float32Array.from(samples);
+  const p = (mfccPlan ??= planMfcc());
+  const { fft, window, maxBin, melFirst, melStart, melWeights, dct, re, im, magnitude, logMel } = p;
   for (let f = 0; f < NUM_FRAMES; f++) {
-    // Only bins up to the top mel edge matter; the FFT skips the rest of its final pass.
-    stft.spectrum(samples, f * FRAME_STEP, maxBin);
+    fft.transformWindowed(x, f * FRAME_STEP, window, re, im, maxBin);
     for (let k = 1; k <= maxBin; k++) magnitude[k] = Math.sqrt(re[k]! * re[k]! + im[k]! * im[k]!);
     for (let m = 0; m < MFCC_MEL_BINS; m++) {
-      const w = mel.weights[m]!;
-      const s = mel.start[m]!;
+      const from = melStart[m]!;
+      const to = melStart[m + 1]!;
+      const shift = melFirst[m]! - from;
       let acc = 0;
-      for (let j = 0; j < w.length; j++) acc += w[j]! * magnitude[s + j]!;
+      for (let j = from; j < to; j++) acc += melWeights[j]! * magnitude[shift + j]!;
       logMel[m] = Math.log(acc + 1e-6);
     }
+    const row = f * MFCC_COEFFICIENTS;
     for (let c = 0; c < MFCC_COEFFICIENTS; c++) {
       let acc = 0;
-      const row = c * MFCC_MEL_BINS;
-      for (let m = 0; m < MFCC_MEL_BINS; m++) acc += dct[row + m]! * logMel[m]!;
-      result[f * MFCC_COEFFICIENTS + c] = acc;
+      const d = c * MFCC_MEL_BINS;
+      for (let m = 0; m < MFCC_MEL_BINS; m++) acc += dct[d + m]! * logMel[m]!;
+      result[row + c] = acc;
     }
   }
   return result;

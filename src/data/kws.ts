@@ -9,7 +9,7 @@ import { type Dataset, parseLabelsCsv, viewDataset } from './dataset.js';
 import { CLIP_SAMPLES, FEATURE_SHAPE, lfbe, mfcc, peakNormalize } from './frontend.js';
 import { dequantize, KWS_REF_INPUT_QUANT, type QuantParams } from './quantize.js';
 import { exampleSeed, Rng } from './random.js';
-import { readClip, readWav } from './wav.js';
+import { readClipInto, readWav, toOneSecond } from './wav.js';
 import { readFileBounded, readTextBounded } from '../io/files.js';
 
 /** The KWS model's output order (indices 0..11). */
@@ -199,11 +199,13 @@ export async function openSpeechCommands(
   const features = featureFn(opts.features);
   const augment = opts.augment && audioAugmenter(await readNoiseDir(noiseDir), opts.augment);
   const noiseCache = new Map<string, Int16Array>();
-  const loadClip = async (c: ClipRef): Promise<Float32Array> => {
-    if (c.offset === undefined) return readClip(c.file);
-    let rec = noiseCache.get(c.file);
-    if (!rec) noiseCache.set(c.file, (rec = (await readWav(c.file)).samples));
-    return int16ToFloat(rec.subarray(c.offset, c.offset + CLIP_SAMPLES));
+  // Per-thread buffers for the file bytes, the clip and its augmented copy: loads run to the end
+  // without awaiting once they touch them (so concurrent loads never share them mid-way), and
+  // only the features leave a load.
+  const scratch = {
+    file: {},
+    clip: new Float32Array(CLIP_SAMPLES),
+    augmented: new Float32Array(CLIP_SAMPLES),
   };
   const cache = (opts.cache ?? !augment) ? new Map<number, Float32Array>() : undefined;
   return viewDataset(
@@ -215,10 +217,20 @@ export async function openSpeechCommands(
       groups,
       ids: clips.map((c) => (c.offset === undefined ? c.file : `${c.file}@${c.offset}`)),
       async load(i) {
-        let x = peakNormalize(await loadClip(clips[i]!));
+        const c = clips[i]!;
+        let rec: Int16Array | undefined;
+        if (c.offset !== undefined) {
+          rec = noiseCache.get(c.file);
+          if (!rec) noiseCache.set(c.file, (rec = (await readWav(c.file)).samples));
+        }
+        // From here on synchronous (see scratch).
+        let x = rec
+          ? toOneSecond(rec.subarray(c.offset, c.offset! + CLIP_SAMPLES), scratch.clip)
+          : readClipInto(c.file, scratch.clip, scratch.file);
+        peakNormalize(x);
         // Each clip draws from its own seeded stream, so any clip loads the same in any order
         // (parallel and resumable feature extraction).
-        if (augment) x = augment(x, new Rng(exampleSeed(opts.augment!.seed, i)));
+        if (augment) x = augment(x, new Rng(exampleSeed(opts.augment!.seed, i)), scratch.augmented);
         return features(x);
       },
     },

@@ -9,8 +9,18 @@ export interface Wav {
   samples: Int16Array;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Parses a WAV file's bytes; `source` names the file in errors. */
 export function parseWav(bytes: Uint8Array, source: string): Wav {
+  return { sampleRate: SAMPLE_RATE, samples: Int16Array.from(wavSamples(bytes, source)) };
+}
+
+/**
+ * The samples of a WAV file's bytes, checked to be 16-bit mono PCM at 16 kHz: a view of `bytes`
+ * where the host is little-endian and the data aligned (no copy), else a copy.
+ */
+export function wavSamples(bytes: Uint8Array, source: string): Int16Array {
   const fail = (what: string): never => {
     throw new TinypruneError(`${source}: ${what}`);
   };
@@ -56,10 +66,13 @@ export function parseWav(bytes: Uint8Array, source: string): Wav {
     fail(`expected a ${SAMPLE_RATE} Hz sample rate, found ${fmt.rate} Hz`);
   if (!data) return fail('truncated WAV: no data chunk');
   const n = data.length >> 1;
+  // WAV data is little-endian: on such hosts the bytes are the samples.
+  if (LITTLE_ENDIAN && data.byteOffset % 2 === 0)
+    return new Int16Array(data.buffer, data.byteOffset, n);
   const samples = new Int16Array(n);
   const ddv = new DataView(data.buffer, data.byteOffset, n * 2);
   for (let i = 0; i < n; i++) samples[i] = ddv.getInt16(2 * i, true);
-  return { sampleRate: fmt.rate, samples };
+  return samples;
 }
 
 export async function readWav(path: string): Promise<Wav> {
@@ -72,7 +85,7 @@ export async function readWav(path: string): Promise<Wav> {
  */
 export function toOneSecond(
   samples: Int16Array,
-  out = new Float32Array(CLIP_SAMPLES),
+  out: Float32Array = new Float32Array(CLIP_SAMPLES),
 ): Float32Array {
   const n = Math.min(samples.length, CLIP_SAMPLES);
   for (let i = 0; i < n; i++) out[i] = samples[i]! / 32768;
@@ -83,4 +96,19 @@ export function toOneSecond(
 /** Reads a WAV file as a one-second clip of floats in [-1, 1) (see toOneSecond). */
 export async function readClip(path: string): Promise<Float32Array> {
   return toOneSecond((await readWav(path)).samples);
+}
+
+/** Reusable buffers for reading many clips in one thread (no allocation per clip). */
+export interface ClipScratch {
+  bytes?: Uint8Array;
+}
+
+/**
+ * readClip into `out` (16000 floats), reading the file into `scratch`'s byte buffer: the same
+ * values, without the per-clip allocations.
+ */
+export function readClipInto(path: string, out: Float32Array, scratch: ClipScratch): Float32Array {
+  const bytes = readFileBounded(path, 'data', 'WAV file', scratch.bytes);
+  if (bytes.buffer !== scratch.bytes?.buffer) scratch.bytes = new Uint8Array(bytes.buffer);
+  return toOneSecond(wavSamples(bytes, path), out);
 }

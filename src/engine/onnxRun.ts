@@ -1,4 +1,5 @@
 // Bulk float inference through onnxruntime-node (its CPU library ships inside the npm package).
+import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import { getTensor, numElements } from '../graph/graph.js';
 import type { Graph } from '../graph/types.js';
@@ -12,6 +13,28 @@ export interface OnnxOptions {
   batchSize?: number;
 }
 
+/** What a session is built from: the model's bytes and shapes (plain data: crosses threads). */
+export interface OnnxModel {
+  /** sha256 of the bytes: names the model in caches. */
+  id: string;
+  onnx: Uint8Array;
+  /** Input shape without the batch dimension. */
+  inputShape: number[];
+  /** Values per example in the output. */
+  outputSize: number;
+}
+
+/** The ONNX form of a graph (first input, first output). */
+export function onnxModel(graph: Graph): OnnxModel {
+  const onnx = graphToOnnx(graph);
+  return {
+    id: createHash('sha256').update(onnx).digest('hex'),
+    onnx,
+    inputShape: getTensor(graph, graph.inputs[0]!).shape.slice(1),
+    outputSize: numElements(getTensor(graph, graph.outputs[0]!).shape.slice(1)),
+  };
+}
+
 /** An ONNX session for one Graph, reusable across many predict calls. */
 export class OnnxRunner {
   private constructor(
@@ -20,11 +43,16 @@ export class OnnxRunner {
     readonly inputShape: number[],
     readonly outputSize: number,
     private readonly batchSize: number,
+    /** What the session was built from (extraction workers build their own from it). */
+    readonly model: OnnxModel,
   ) {}
 
   static async create(graph: Graph, opts: OnnxOptions = {}): Promise<OnnxRunner> {
-    const model = graphToOnnx(graph);
-    const session = await ort.InferenceSession.create(model, {
+    return OnnxRunner.fromModel(onnxModel(graph), opts);
+  }
+
+  static async fromModel(model: OnnxModel, opts: OnnxOptions = {}): Promise<OnnxRunner> {
+    const session = await ort.InferenceSession.create(model.onnx, {
       intraOpNumThreads: opts.threads ?? 2,
       interOpNumThreads: 1,
       executionMode: 'sequential',
@@ -32,14 +60,13 @@ export class OnnxRunner {
       // No busy-waiting threads: on a shared 2-core machine spinning starves the other thread.
       extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     });
-    const input = getTensor(graph, graph.inputs[0]!);
-    const outSize = numElements(getTensor(graph, graph.outputs[0]!).shape.slice(1));
     return new OnnxRunner(
       session,
-      input.name,
-      input.shape.slice(1),
-      outSize,
+      session.inputNames[0]!,
+      model.inputShape,
+      model.outputSize,
       opts.batchSize ?? 256,
+      model,
     );
   }
 

@@ -52,7 +52,13 @@ function describe(mode: {
  * Reads a whole regular file of at most the kind's limit (`what` names it in errors). Every failure is a one-line
  * TinypruneError naming the file, what was expected and, for the size, how to raise the limit.
  */
-export function readFileBounded(path: string, kind: FileKind, what?: string): Uint8Array {
+export function readFileBounded(
+  path: string,
+  kind: FileKind,
+  what?: string,
+  /** Read into this buffer when the file fits (the result is then a view of it). */
+  into?: Uint8Array,
+): Uint8Array {
   const l = { ...LIMITS[kind], what: what ?? LIMITS[kind].what };
   let fd: number;
   try {
@@ -84,7 +90,8 @@ export function readFileBounded(path: string, kind: FileKind, what?: string): Ui
         `cannot read ${l.what} ${path}: ${st.size} bytes is over the limit of ${limit} (set ${l.env} to raise it)`,
       );
     // Read at most the size fstat gave (a file that grows meanwhile is cut there).
-    const out = new Uint8Array(st.size);
+    const out =
+      into && into.length >= st.size ? into.subarray(0, st.size) : new Uint8Array(st.size);
     let got = 0;
     while (got < out.length) {
       const n = readSync(fd, out, got, out.length - got, null);

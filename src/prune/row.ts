@@ -116,6 +116,16 @@ export class SessionPool {
 export async function trainRow(spec: RowSpec, hooks: RowHooks = {}): Promise<RowResult> {
   const t0 = Date.now();
   const session = await (hooks.sessions ?? new SessionPool()).get(spec);
+  // A cut row trains first: its extraction also fills the unpruned model's stores when they are
+  // missing (one decode of the clean examples for both), which unprunedAccuracy() then reads.
+  const trained =
+    spec.cut === UNPRUNED_CUT
+      ? undefined
+      : await session.prune(resolveCutPoint(spec.base, spec.cut), spec.head, {
+          ...spec.settings,
+          onEpochEnd: hooks.onEpochEnd,
+          onStage: hooks.onStage,
+        });
   const unpruned = await session.unprunedAccuracy();
   const common = {
     split: `${session.data.split}; ${partitionCounts(session.data)}`,
@@ -134,11 +144,7 @@ export async function trainRow(spec: RowSpec, hooks: RowHooks = {}): Promise<Row
     return { row, ...common, seconds: (Date.now() - t0) / 1000 };
   }
   const cut = resolveCutPoint(spec.base, spec.cut);
-  const r = await session.prune(cut, spec.head, {
-    ...spec.settings,
-    onEpochEnd: hooks.onEpochEnd,
-    onStage: hooks.onStage,
-  });
+  const r = trained!;
   const row: SweepRecord = {
     cut: cut.name,
     head: spec.head,
@@ -184,7 +190,6 @@ export async function pruneAndSelect(o: {
   const sessions = new SessionPool(1, o.session);
   const spec = (cut: string): RowSpec => ({ ...o, cut, head: o.head, settings: o.settings });
   if (o.prepared) await sessions.get(spec(UNPRUNED_CUT), o.prepared);
-  const unprunedRow = await trainRow(spec(UNPRUNED_CUT), { sessions });
   const results: PruneResult[] = [];
   for (const cut of cuts) {
     log(
@@ -197,6 +202,9 @@ export async function pruneAndSelect(o: {
     );
     results.push(r);
   }
+  // After the cuts: the first cut's extraction filled the unpruned model's stores from the same
+  // loads, so this row only reads them.
+  const unprunedRow = await trainRow(spec(UNPRUNED_CUT), { sessions });
   let chosen = results[0]!;
   if (o.cut === 'auto') {
     const pick = selectCandidate(

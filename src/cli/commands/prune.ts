@@ -167,7 +167,8 @@ export const TRAINING_OPTIONS: Command['options'] = {
   'extract-workers': {
     type: 'string',
     value: 'N',
-    description: 'feature extraction threads (decoding, MFCC, images; 0: main thread)',
+    description:
+      'feature extraction threads: each decodes, computes MFCC / image inputs and runs the frozen tail and teacher (default: one per core; 0: all in the main thread)',
   },
   seed: {
     type: 'string',

@@ -82,6 +82,18 @@ export function bytesPerValue(p: Precision): number {
   return p === 'int8' ? 1 : p === 'fp16' ? 2 : 4;
 }
 
+/**
+ * Math.round(t) clamped to 0..255 (NaN → 0), the int8 code of t; about twice as fast as
+ * Math.round: truncation of t + 0.5, corrected where that sum rounded up across an integer
+ * (t just below k + 0.5).
+ */
+export function roundCode(t: number): number {
+  if (!(t >= -0.5)) return 0;
+  if (t >= 255.5) return 255;
+  const q = (t + 0.5) | 0;
+  return q - 0.5 > t ? q - 1 : q;
+}
+
 /** Encodes n × dim values (channels = the last dim's size); the result is self-contained. */
 export function encodeBlock(x: Float32Array, channels: number, p: Precision): Uint8Array {
   if (x.length % channels !== 0)
@@ -93,30 +105,31 @@ export function encodeBlock(x: Float32Array, channels: number, p: Precision): Ui
     for (let i = 0; i < x.length; i++) out[i] = toHalf(x[i]!);
     return new Uint8Array(out.buffer);
   }
-  // int8: [lo (f32) × C][step (f32) × C][codes (u8) × n·dim]
-  const lo = new Float32Array(channels).fill(Infinity);
-  const hi = new Float32Array(channels).fill(-Infinity);
+  // int8: [lo (f32) × C][step (f32) × C][codes (u8) × n·dim]. The per-channel numbers are
+  // worked with in float64 arrays holding exactly the float32 values that get stored (float32
+  // arrays in the inner loops cost a conversion per access: this runs on every extracted value).
+  const lo = new Float64Array(channels).fill(Infinity);
+  const hi = new Float64Array(channels).fill(-Infinity);
   for (let i = 0; i < x.length; i += channels)
     for (let c = 0; c < channels; c++) {
       const v = x[i + c]!;
       if (v < lo[c]!) lo[c] = v;
       if (v > hi[c]!) hi[c] = v;
     }
-  const step = new Float32Array(channels);
+  const step = new Float64Array(channels);
+  const inv = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
     if (!Number.isFinite(lo[c]!)) lo[c] = hi[c] = 0;
-    step[c] = hi[c]! > lo[c]! ? (hi[c]! - lo[c]!) / 255 : 1;
+    step[c] = Math.fround(hi[c]! > lo[c]! ? (hi[c]! - lo[c]!) / 255 : 1);
+    inv[c] = Math.fround(1 / step[c]!);
   }
   const out = new Uint8Array(8 * channels + x.length);
   new Float32Array(out.buffer, 0, channels).set(lo);
   new Float32Array(out.buffer, 4 * channels, channels).set(step);
   const codes = out.subarray(8 * channels);
-  const inv = step.map((s) => 1 / s);
   for (let i = 0; i < x.length; i += channels)
     for (let c = 0; c < channels; c++) {
-      // Uint8Array stores clamp-free: keep the rounded code inside 0..255 ourselves.
-      const q = Math.round((x[i + c]! - lo[c]!) * inv[c]!);
-      codes[i + c] = q < 0 ? 0 : q > 255 ? 255 : q;
+      codes[i + c] = roundCode((x[i + c]! - lo[c]!) * inv[c]!);
     }
   return out;
 }

@@ -1,30 +1,61 @@
 // Where examples are loaded: worker threads (one per core by default) that each rebuild the
 // prepared data, or this thread when workers are off or the data cannot be rebuilt elsewhere.
+// Workers can also run the forward passes (the frozen tail, the teacher) on what they load,
+// each with its own one-thread onnxruntime session, so that every core decodes, preprocesses
+// and runs the models in parallel and the main thread only encodes and writes.
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { spawnWorker } from '../../engine/spawnWorker.js';
 import { TinypruneError } from '../../graph/types.js';
+import type { OnnxModel } from '../../engine/onnxRun.js';
 import type { PruneData } from '../data.js';
 import { loadRange, openView, type ViewLoader, type ViewRef } from './views.js';
+
+/** Forward passes for one store: features = tail(x) (or x), teacher log-probs of the features. */
+export interface Forward {
+  tail?: OnnxModel;
+  teacher?: OnnxModel;
+}
+
+/** A forward's outputs for a loaded range. */
+export interface ForwardOut {
+  feats?: Float32Array;
+  /** log(max(teacher(feats), 1e-12)). */
+  logProbs?: Float32Array;
+}
 
 export interface LoadRequest {
   id: number;
   ref: ViewRef;
   start: number;
   count: number;
+  /** Models by id; `bytes` present the first time a worker is sent one. */
+  forward?: { tail?: ModelRef; teacher?: ModelRef }[];
 }
+
+type ModelRef = Omit<OnnxModel, 'onnx'> & { onnx?: Uint8Array };
 
 export interface LoadReply {
   id: number;
   x?: Float32Array;
   y?: Int32Array;
+  out?: ForwardOut[];
   error?: string;
   /** The error was a user mistake (bad file): rethrown as TinypruneError. */
   user?: boolean;
 }
 
+export interface Loaded {
+  x: Float32Array;
+  y: Int32Array;
+  /** One entry per forward asked for. */
+  out?: ForwardOut[];
+}
+
 export interface ExampleLoader {
-  load(ref: ViewRef, start: number, count: number): Promise<{ x: Float32Array; y: Int32Array }>;
+  load(ref: ViewRef, start: number, count: number, forward?: Forward[]): Promise<Loaded>;
+  /** Whether `load` runs forwards (else the caller runs them). */
+  readonly forwards: boolean;
   /** How many loads to keep in flight. */
   readonly parallel: number;
   close(): Promise<void>;
@@ -35,6 +66,7 @@ export function inThreadLoader(data: PruneData): ExampleLoader {
   const views = new Map<string, Promise<ViewLoader>>();
   return {
     parallel: 2,
+    forwards: false,
     async load(ref, start, count) {
       const key = JSON.stringify(ref);
       let v = views.get(key);
@@ -49,7 +81,7 @@ function spawn(reopen: PruneData['reopen']): Worker {
   return spawnWorker(import.meta.url, 'worker', reopen);
 }
 
-/** Default worker count: every core (the frozen tail runs in onnxruntime's own threads). */
+/** Default worker count: every core (each worker loads and runs the forward passes). */
 export function defaultWorkers(): number {
   return Math.max(1, Math.min(8, availableParallelism()));
 }
@@ -66,10 +98,9 @@ export async function workerLoader(data: PruneData, count: number): Promise<Exam
       return w;
     }),
   );
-  const pending = new Map<
-    number,
-    { resolve: (r: { x: Float32Array; y: Int32Array }) => void; reject: (e: Error) => void }
-  >();
+  const pending = new Map<number, { resolve: (r: Loaded) => void; reject: (e: Error) => void }>();
+  // Model ids each worker has been sent (the bytes go once per worker).
+  const sent = workers.map(() => new Set<string>());
   const busy = workers.map(() => 0);
   let next = 0;
   let failed: Error | undefined;
@@ -81,7 +112,7 @@ export async function workerLoader(data: PruneData, count: number): Promise<Exam
       if (!p) return;
       if (r.error !== undefined)
         p.reject(r.user ? new TinypruneError(r.error) : new Error(`extraction worker: ${r.error}`));
-      else p.resolve({ x: r.x!, y: r.y! });
+      else p.resolve({ x: r.x!, y: r.y!, out: r.out });
     });
     w.on('error', (e) => {
       failed = e;
@@ -91,15 +122,28 @@ export async function workerLoader(data: PruneData, count: number): Promise<Exam
   });
   return {
     parallel: 3 * count,
-    load(ref, start, count) {
+    forwards: true,
+    load(ref, start, n, forward) {
       if (failed) return Promise.reject(failed);
       const id = next++;
       let k = 0;
       busy.forEach((b, i) => (b < busy[k]! ? (k = i) : 0));
       busy[k]!++;
+      const refOf = (m: OnnxModel | undefined): ModelRef | undefined => {
+        if (!m) return undefined;
+        if (sent[k]!.has(m.id)) return { ...m, onnx: undefined };
+        sent[k]!.add(m.id);
+        return m;
+      };
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        const req: LoadRequest = { id, ref, start, count };
+        const req: LoadRequest = {
+          id,
+          ref,
+          start,
+          count: n,
+          forward: forward?.map((f) => ({ tail: refOf(f.tail), teacher: refOf(f.teacher) })),
+        };
         workers[k]!.postMessage(req);
       });
     },

@@ -20,6 +20,20 @@ export interface StoreSourceOptions {
 
 export const DEFAULT_RESIDENT_BYTES = 512 * 2 ** 20;
 
+// Decode buffers by length, kept between passes (a few, all of one shard's size in practice).
+const spare = new Map<number, Float32Array[]>();
+const SPARE_MAX = 32;
+
+function takeBuffer(length: number): Float32Array {
+  return spare.get(length)?.pop() ?? new Float32Array(length);
+}
+
+function giveBuffer(b: Float32Array): void {
+  const list = spare.get(b.length) ?? [];
+  if (list.length < SPARE_MAX) list.push(b);
+  spare.set(b.length, list);
+}
+
 export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}): BatchSource {
   const first = stores[0]!.layout;
   const dim = first.dim;
@@ -38,13 +52,6 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
     decodedBytes <= (o.residentBytes ?? DEFAULT_RESIDENT_BYTES)
       ? new Map<number, ShardData>()
       : undefined;
-  const readOne = async (i: number): Promise<ShardData> => {
-    const kept = resident?.get(i);
-    if (kept) return kept;
-    const d = await readShard(shards[i]!.store.shardFile(shards[i]!.k));
-    resident?.set(i, d);
-    return d;
-  };
   return {
     n,
     teacher,
@@ -54,7 +61,26 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
       const blocks: number[][] = [];
       for (let i = 0; i < order.length; i += blockShards)
         blocks.push(order.slice(i, i + blockShards));
-      const read = (b: number[]) => Promise.all(b.map(readOne));
+      // Two sets of decode buffers, one per block in flight (the block served, the block read
+      // ahead), taken from a pool that every pass and every source shares: resident memory is
+      // the same whatever the data's size and does not wait for the garbage collector to drop
+      // spent blocks or the buffers of finished passes.
+      const size = first.shardSize * dim;
+      const slots = [0, 1].map(() => [] as Float32Array[]);
+      const read = (b: number[], set: Float32Array[]) =>
+        Promise.all(
+          b.map(async (i, j) => {
+            const file = shards[i]!.store.shardFile(shards[i]!.k);
+            if (resident) {
+              // Kept shards own their arrays: pooled buffers are overwritten by later reads.
+              const kept = resident.get(i) ?? (await readShard(file));
+              resident.set(i, kept);
+              return kept;
+            }
+            if (dim > 0 && !set[j]) set[j] = takeBuffer(size);
+            return readShard(file, set[j]);
+          }),
+        );
       // A batch larger than the data is the whole data: no buffer beyond it.
       const cap = Math.max(1, Math.min(batchSize, n));
       const buf = {
@@ -63,27 +89,34 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
         t: teacher ? new Float32Array(cap * classes) : undefined,
       };
       let fill = 0;
-      let next = blocks.length > 0 ? read(blocks[0]!) : undefined;
-      for (let b = 0; b < blocks.length; b++) {
-        const parts: ShardData[] = await next!;
-        next = b + 1 < blocks.length ? read(blocks[b + 1]!) : undefined;
-        next?.catch(() => {});
-        // (part, row) pairs of the block, shuffled together.
-        const rows: [number, number][] = [];
-        parts.forEach((p, i) => {
-          for (let r = 0; r < p.y.length; r++) rows.push([i, r]);
-        });
-        if (rng) rng.shuffle(rows);
-        for (const [i, r] of rows) {
-          const p = parts[i]!;
-          if (dim > 0) buf.x.set(p.x!.subarray(r * dim, (r + 1) * dim), fill * dim);
-          buf.y[fill] = p.y[r]!;
-          if (buf.t) buf.t.set(p.teacher!.subarray(r * classes, (r + 1) * classes), fill * classes);
-          if (++fill === batchSize) {
-            yield { x: buf.x, y: buf.y, t: buf.t, n: fill };
-            fill = 0;
+      let next = blocks.length > 0 ? read(blocks[0]!, slots[0]!) : undefined;
+      try {
+        for (let b = 0; b < blocks.length; b++) {
+          const parts: ShardData[] = await next!;
+          next = b + 1 < blocks.length ? read(blocks[b + 1]!, slots[(b + 1) % 2]!) : undefined;
+          next?.catch(() => {});
+          // (part, row) pairs of the block, shuffled together.
+          const rows: [number, number][] = [];
+          parts.forEach((p, i) => {
+            for (let r = 0; r < p.y.length; r++) rows.push([i, r]);
+          });
+          if (rng) rng.shuffle(rows);
+          for (const [i, r] of rows) {
+            const p = parts[i]!;
+            if (dim > 0) buf.x.set(p.x!.subarray(r * dim, (r + 1) * dim), fill * dim);
+            buf.y[fill] = p.y[r]!;
+            if (buf.t)
+              buf.t.set(p.teacher!.subarray(r * classes, (r + 1) * classes), fill * classes);
+            if (++fill === batchSize) {
+              yield { x: buf.x, y: buf.y, t: buf.t, n: fill };
+              fill = 0;
+            }
           }
         }
+      } finally {
+        // A pass ended early leaves a read in flight: it finishes before its buffers go back.
+        await next?.catch(() => {});
+        for (const set of slots) for (const x of set) giveBuffer(x);
       }
       if (fill > 0)
         yield {
