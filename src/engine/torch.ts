@@ -2,7 +2,6 @@
 // and describes a Graph to it as slots, parameters and ops. Training steps, predictions and
 // gradients then run natively, one call each; weights stay in the Graph's layouts.
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { getTensor, numElements, padAmounts } from '../graph/graph.js';
 import type { Activation, Graph, Op } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
@@ -97,7 +96,10 @@ export function loadTorch(): { addon?: Addon; error?: string } {
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   try {
     const addon = createRequire(import.meta.url)(ADDON_PATH.pathname) as Addon;
-    addon.setThreads(availableParallelism());
+    // One intra-op thread unless asked: libtorch's parallel reductions sum in an order that
+    // depends on the thread count, so the same seed would train to different weights on
+    // machines with different core counts (measured: KWS block 2 + aux, 391 vs 392/633).
+    addon.setThreads(1);
     loaded = { addon };
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0]!;

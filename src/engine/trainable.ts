@@ -187,7 +187,7 @@ export function resolveBackend(choice: BackendChoice = 'auto'): BackendKind {
 
 export interface TrainableOptions {
   backend?: BackendChoice;
-  /** Intra-op threads of the torch backend (default: all cores). */
+  /** Intra-op threads of the torch backend (default 1: the same numbers on every machine). */
   threads?: number;
   trainable?: TrainablePredicate;
   bnMomentum?: number;

@@ -66,7 +66,7 @@ export interface PruneOptions {
   recipe?: Recipe;
   /** Training backend (default auto: torch when the libtorch addon loads, else wasm). */
   backend?: BackendChoice;
-  /** Intra-op threads of the torch backend (default: all cores). */
+  /** Intra-op threads of the torch backend (default 1: the same numbers on every machine). */
   threads?: number;
   onEpochEnd?: (logs: EpochLogs) => void;
   onStage?: (stage: string) => void;

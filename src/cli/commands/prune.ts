@@ -149,7 +149,8 @@ export const TRAINING_OPTIONS: Command['options'] = {
   threads: {
     type: 'string',
     value: 'N',
-    description: 'torch backend: intra-op threads (default: all cores)',
+    description:
+      'torch backend: intra-op threads (default 1: the same numbers on every machine; more are faster on idle cores but change the last bits of the weights)',
   },
   'cache-dir': {
     type: 'string',
