@@ -206,13 +206,13 @@ test('fast ReLU requantisation equals MultiplyByQuantizedMultiplier on seeded ca
     // the small-bound trials; elsewhere around 0, around the threshold and anywhere in range.
     const exhaustive = bound < 40_000 && low < 0 && trial % 4 === 0;
     for (let c = 0; c < 3; c++)
-      for (let k = 0; k < (exhaustive ? Math.min(bound, plan.table[4 * c]!) + 20 : 120); k++) {
+      for (let k = 0; k < (exhaustive ? Math.min(bound, plan.table[3 * c + 2]!) + 20 : 120); k++) {
         const x = exhaustive
           ? k - 10
           : k < 20
             ? k - 10
             : k < 60
-              ? plan.table[4 * c]! - 40 + k
+              ? plan.table[3 * c + 2]! - 40 + k
               : low + Math.floor(r() * (bound - low + 1));
         if (x < low || x > bound) continue;
         const want = Math.min(

@@ -165,83 +165,88 @@ export function depthwiseRowFunction(taps: number): string {
 }
 
 /**
- * Requantisation of n accumulators to offset-binary bytes with the exact fast forms of
- * requant.ts (table entries {t, mh | ml << 16, rnd, sh}): x <= 0 gives lo, x >= t gives hi, and
- * in between 2 (x < 2^16) or 4 16x16-bit multiplies. About 33 cycles in the multiply path,
- * 13 for a clamped output.
+ * Requantisation of n accumulators to offset-binary bytes with the exact fast form of
+ * requant.ts (table entries {M = mh | ml << 16, rnd, t}, one LDM each; the layer's 16 + sh in a
+ * register; the output zero point folded into rnd): x <= 0 gives lo, x >= t gives hi, and in
+ * between 2 16x16-bit multiplies (x < 2^16) or, in 'mul4' layers, 4. About 24 cycles in the
+ * multiply path, 13 for x <= 0.
  */
 function requantRow(name: string, mul4: boolean): string {
-  const tail = ['strb r5, [r1]', 'adds r1, #1', 'adds r2, #16', 'cmp r0, r12', 'bne 1b', 'b 9f'];
-  // x (r4, below 2^16) times M = mh | ml << 16 (r5): x·mh + (x·ml >> 16) + rnd in r5.
-  const mul2 = [
-    'lsrs r7, r5, #16', // ml
-    'uxth r5, r5', // mh
-    'muls r7, r4', // x·ml
-    'lsrs r7, r7, #16',
-    'muls r5, r4', // x·mh
-    'adds r5, r7',
-    'ldr r4, [r2, #8]',
-    'adds r5, r4', // + rnd
-  ];
-  // >> sh, + lo (the output zero point), store.
-  const finish = ['ldr r4, [r2, #12]', 'lsrs r5, r4', 'add r5, r8', ...tail];
-  const mul = mul4
-    ? [
-        'lsrs r6, r4, #16', // xh
-        'beq 6f', // x < 2^16: the 2-multiply form gives the same w
-        'uxth r4, r4', // xl
-        'lsrs r7, r5, #16', // ml
-        'uxth r5, r5', // mh
-        'movs r3, r7',
-        'muls r3, r4', // xl·ml
-        'lsrs r3, r3, #16',
-        'muls r7, r6', // xh·ml
-        'adds r3, r7',
-        'muls r4, r5', // xl·mh
-        'adds r3, r4',
-        'ldr r4, [r2, #8]',
-        'adds r3, r4', // + rnd
-        'lsrs r3, r3, #16',
-        'muls r5, r6', // xh·mh
-        'adds r5, r3',
-      ]
-    : mul2;
+  const tail = ['strb r5, [r1]', 'adds r1, #1', 'cmp r0, r12', 'bne 1b', 'b 9f'];
   return nakedFunction(
-    `void ${name}(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo, uint32_t hi)`,
+    `void ${name}(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo, uint32_t hi, uint32_t sh16)`,
     [
       'push {r4, r5, r6, r7, lr}',
       'mov r4, r8',
       'mov r5, r9',
-      'push {r4, r5}',
-      'ldr r4, [sp, #28]',
-      'mov r8, r4', // lo
+      'mov r6, r10',
+      'push {r4, r5, r6}',
       'ldr r4, [sp, #32]',
+      'mov r8, r4', // lo
+      'ldr r4, [sp, #36]',
       'mov r9, r4', // hi
       'lsls r3, r3, #2',
       'adds r3, r0',
       'mov r12, r3', // acc end
+      'ldr r3, [sp, #40]', // 16 + sh
       '1:',
       'ldmia r0!, {r4}',
       'cmp r4, #0',
       'ble 3f',
-      'ldr r3, [r2, #0]',
-      'cmp r4, r3',
+      'ldmia r2!, {r5, r6, r7}', // M, rnd, t
+      'cmp r4, r7',
       'bge 4f',
-      'ldr r5, [r2, #4]',
-      ...mul,
-      ...finish,
-      // mul4 with xh = 0: w is the 2-multiply sum, and the result w >> 16 >> sh.
-      ...(mul4 ? ['6:', ...mul2, 'lsrs r5, r5, #16', ...finish] : []),
+      ...(mul4 ? ['lsrs r7, r4, #16', 'bne 5f'] : []),
+      // x·mh + (x·ml >> 16) + rnd, >> (16 + sh).
+      'lsrs r7, r5, #16', // ml
+      'uxth r5, r5', // mh
+      'muls r7, r4',
+      'lsrs r7, r7, #16',
+      'muls r5, r4',
+      'adds r5, r7',
+      'adds r5, r6',
+      'lsrs r5, r3',
+      '2:',
+      ...tail,
       '3:',
+      'adds r2, #12', // (the entry is not loaded)
       'mov r5, r8',
       ...tail,
       '4:',
       'mov r5, r9',
       ...tail,
+      ...(mul4
+        ? [
+            // x >= 2^16 (r7 = xh): w = xh·ml + xl·mh + (xl·ml >> 16) + rnd in r6,
+            // g = (xh·mh + (w >> 16)) >> sh.
+            '5:',
+            'uxth r4, r4', // xl
+            'lsrs r3, r5, #16', // ml
+            'uxth r5, r5', // mh
+            'mov r10, r3',
+            'muls r3, r4', // xl·ml
+            'lsrs r3, r3, #16',
+            'adds r6, r3',
+            'mov r3, r10',
+            'muls r3, r7', // xh·ml
+            'adds r6, r3',
+            'muls r4, r5', // xl·mh
+            'adds r6, r4',
+            'lsrs r6, r6, #16',
+            'muls r5, r7', // xh·mh
+            'adds r5, r6',
+            'ldr r3, [sp, #40]',
+            'subs r3, #16',
+            'lsrs r5, r3',
+            'adds r3, #16',
+            'b 2b',
+          ]
+        : []),
       '9:',
-      'pop {r4, r5}',
+      'pop {r4, r5, r6}',
       'mov r8, r4',
       'mov r9, r5',
+      'mov r10, r6',
       'pop {r4, r5, r6, r7, pc}',
     ],
   );
@@ -251,12 +256,12 @@ function requantRow(name: string, mul4: boolean): string {
 export const LAYER_C = `typedef void tp_dwrow_fn(const void *pt, uint32_t base, const int8_t *w, int32_t *acc,
                         const int32_t *b, int32_t *accEnd);
 typedef void tp_rqrow_fn(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo,
-                         uint32_t hi);
+                         uint32_t hi, uint32_t sh16);
 /* One conv / depthwise / FC layer: shapes, constants and its requantisation. */
 typedef struct {
   const int8_t *w;        /* weights, interleaved [outC/4][K][4] */
   const int32_t *b;       /* bias with the input zero point folded in */
-  const tp_rq_t *rq;      /* fast requantisation table (path 2 or 4) */
+  const tp_rq_t *rq;      /* fast requantisation table (requant.ts) */
   const int32_t *m;       /* general path: multipliers and shifts */
   const int8_t *s;
   const uint16_t *slow;   /* channels for the general routine (NULL: all nslow = outC) */
@@ -268,6 +273,7 @@ typedef struct {
   uint16_t inH, inW, inC, outH, outW, outC, K, nslow;
   uint8_t kH, kW, sH, sW, dH, dW, padT, padL;
   uint8_t lo, hi, zo, zu;
+  uint8_t sh16;           /* fast requantisation: 16 + the layer's shift */
 } tp_layer_t;
 
 ${DOT4ROWS}
@@ -283,7 +289,7 @@ static __attribute__((noinline)) void tp_requant_slow(const tp_layer_t *L, const
 }
 /* Requantises one pixel's accumulators into out[0 .. outC). */
 static inline void tp_requant(const tp_layer_t *L, const int32_t *acc, uint8_t *out) {
-  if (L->rqrow) L->rqrow(acc, out, L->rq, L->outC, L->lo, L->hi);
+  if (L->rqrow) L->rqrow(acc, out, L->rq, L->outC, L->lo, L->hi, L->sh16);
   if (L->nslow) tp_requant_slow(L, acc, out);
 }
 

@@ -153,10 +153,10 @@ export function emitConv(ctx: EmitContext): LayerCode {
     );
   if (fast) {
     const tb = plan.table;
-    const rows = Array.from({ length: outC }, (_, c) => {
-      const mhl = tb[4 * c + 1]! >>> 0;
-      return `{${tb[4 * c]}, ${mhl & 0xffff}, ${mhl >>> 16}, ${tb[4 * c + 2]! >>> 0}u, ${tb[4 * c + 3]}}`;
-    });
+    const rows = Array.from(
+      { length: outC },
+      (_, c) => `{${tb[3 * c]! >>> 0}u, ${tb[3 * c + 1]! >>> 0}u, ${tb[3 * c + 2]}}`,
+    );
     consts.push(`TP_CONST tp_rq_t ${fn}_rq[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
   }
   if (slow.length)
@@ -172,6 +172,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
       ...(fast && {
         rq: `${fn}_rq`,
         rqrow: plan.path === 'mul2' ? 'tp_rq2row' : 'tp_rq4row',
+        sh16: 16 + plan.sh,
       }),
       ...((!fast || slow.length) && {
         m: `${fn}_m`,
