@@ -120,6 +120,102 @@ const DOT4ROWS = nakedFunction(
   ],
 );
 
+/** One input step of tp_dot4x2: pixel A's and B's byte (r2, r3) times four int16 weights. */
+function dot4x2Step(s: number): string[] {
+  const twice = (ext: string, a: string, b: string) => [
+    `${ext.replace('T', 'r5')}`,
+    'muls r5, r2',
+    `${a}`,
+    `${ext.replace('T', 'r5')}`,
+    'muls r5, r3',
+    `${b}`,
+  ];
+  return [
+    `ldrb r2, [r0, #${2 * s}]`,
+    `ldrb r3, [r0, #${2 * s + 1}]`,
+    `ldr r4, [r1, #${8 * s}]`,
+    ...twice('sxth T, r4', 'adds r6, r5', 'adds r7, r5'),
+    ...twice('asrs T, r4, #16', 'add r8, r5', 'add r9, r5'),
+    `ldr r4, [r1, #${8 * s + 4}]`,
+    ...twice('sxth T, r4', 'add r10, r5', 'add r11, r5'),
+    ...twice('asrs T, r4, #16', 'add r12, r5', 'add lr, r5'),
+  ];
+}
+
+/**
+ * tp_dot4x2: two pixels at once for a 1x1 convolution: bias + the dot products of the K
+ * (a multiple of 8) inputs of pixels A and B, interleaved in buf (A0 B0 A1 B1 ...), with int16
+ * weights laid out [outC/4][K][4]. Each weight is loaded once for both pixels and sign-extended
+ * by one instruction (SXTH or ASRS #16), so a step of 8 MACs costs 32 cycles (4 per MAC)
+ * against 36 for two tp_dot4rows passes. Accumulators: channel j of A and B in
+ * (r6, r7), (r8, r9), (r10, r11), (r12, lr); A's go to acc[0 .. outC), B's to acc[outC ..).
+ */
+const DOT4X2 = nakedFunction(
+  'void tp_dot4x2(const uint8_t *buf, const int16_t *w, const int32_t *b, int32_t *acc, int K, int outC)',
+  [
+    ...PROLOGUE,
+    'sub sp, #24', // [0] buf, [4] buf end, [8] bias, [12] acc A, [16] acc B, [20] weights end
+    'ldr r4, [sp, #60]', // K
+    'ldr r5, [sp, #64]', // outC
+    'str r0, [sp, #0]',
+    'lsls r6, r4, #1',
+    'adds r6, r0',
+    'str r6, [sp, #4]',
+    'str r2, [sp, #8]',
+    'str r3, [sp, #12]',
+    'lsls r6, r5, #2',
+    'adds r6, r3',
+    'str r6, [sp, #16]',
+    'muls r4, r5',
+    'lsls r4, r4, #1',
+    'adds r4, r1',
+    'str r4, [sp, #20]',
+    '1:',
+    'ldr r0, [sp, #8]',
+    'ldmia r0!, {r2, r3, r4, r5}',
+    'str r0, [sp, #8]',
+    'movs r6, r2',
+    'movs r7, r2',
+    'mov r8, r3',
+    'mov r9, r3',
+    'mov r10, r4',
+    'mov r11, r4',
+    'mov r12, r5',
+    'mov lr, r5',
+    'ldr r0, [sp, #0]',
+    '2:',
+    ...Array.from({ length: 8 }, (_, s) => dot4x2Step(s)).flat(),
+    'adds r0, #16',
+    'adds r1, #64',
+    'ldr r2, [sp, #4]',
+    'cmp r0, r2',
+    'beq 3f',
+    'b 2b', // (the 8-step body is too long for a conditional branch back)
+    '3:',
+    'ldr r0, [sp, #12]',
+    'movs r2, r6',
+    'mov r3, r8',
+    'mov r4, r10',
+    'mov r5, r12',
+    'stmia r0!, {r2, r3, r4, r5}',
+    'str r0, [sp, #12]',
+    'ldr r0, [sp, #16]',
+    'movs r2, r7',
+    'mov r3, r9',
+    'mov r4, r11',
+    'mov r5, lr',
+    'stmia r0!, {r2, r3, r4, r5}',
+    'str r0, [sp, #16]',
+    'ldr r2, [sp, #20]',
+    'cmp r1, r2',
+    'beq 4f',
+    'b 1b',
+    '4:',
+    'add sp, #24',
+    ...EPILOGUE,
+  ],
+);
+
 /**
  * tp_dwrow_<taps>: all channel groups of one depthwise output pixel, taps unrolled. Tap t reads
  * the four channels at pt[t] + c, where c = base + 4·group: with base = 0, pt holds pointers
@@ -277,6 +373,7 @@ typedef struct {
 } tp_layer_t;
 
 ${DOT4ROWS}
+${DOT4X2}
 ${requantRow('tp_rq4row', true)}
 ${requantRow('tp_rq2row', false)}
 /* The general 64-bit routine for the channels listed in slow[] (all when slow is NULL). */
@@ -299,6 +396,23 @@ static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out,
   for (int p = 0; p < rows; p++, in += L->inC, out += L->outC) {
     tp_dot4rows(in, L->w, L->b, acc, L->K, acc + L->outC);
     tp_requant(L, acc, out);
+  }
+}
+
+/* 1x1 stride-1 convolution, two pixels per tp_dot4x2 pass (K a multiple of 8, int16 weights);
+   an odd last pixel runs as its own pair. */
+static void tp_conv_direct2(const tp_layer_t *L, const uint8_t *in, uint8_t *out, int rows) {
+  int32_t acc[2 * L->outC];
+  uint8_t buf[2 * L->K] __attribute__((aligned(4)));
+  for (int p = 0; p < rows; p += 2, in += 2 * L->inC, out += 2 * L->outC) {
+    const uint8_t *b = p + 1 < rows ? in + L->inC : in;
+    for (int k = 0; k < L->K; k++) {
+      buf[2 * k] = in[k];
+      buf[2 * k + 1] = b[k];
+    }
+    tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC);
+    tp_requant(L, acc, out);
+    if (p + 1 < rows) tp_requant(L, acc + L->outC, out + L->outC);
   }
 }
 

@@ -8,6 +8,8 @@ import { cArray, type EmitContext, type LayerCode } from './types.js';
 
 /** The kernels a conv-family layer can run, from the fastest specialised ones to the loop. */
 export type ConvKernel =
+  /** 1x1 stride-1 convolution, K a multiple of 8: two pixels per pass share each weight load. */
+  | 'gemm-direct-2px'
   /** 1x1 stride-1 convolution or FC: GEMM over pixels, 4 output channels per pass. */
   | 'gemm-direct'
   /** Any other convolution: each pixel's patch gathered, then one GEMM row. */
@@ -30,6 +32,8 @@ export interface ConvGeometry {
   mult: number;
   /** MACs per output value. */
   perOut: number;
+  /** Output pixels (FC: batch rows). */
+  rows: number;
 }
 
 /**
@@ -39,6 +43,8 @@ export interface ConvGeometry {
 export function chooseConvKernel(c: ConvGeometry): ConvKernel {
   const taps = c.kH * c.kW;
   const direct = taps === 1 && c.sH === 1 && c.sW === 1 && c.perOut % 2 === 0;
+  if (c.outC % 4 === 0 && c.kind === 'conv2d' && direct && c.perOut % 8 === 0 && c.rows >= 2)
+    return 'gemm-direct-2px';
   if (c.outC % 4 === 0 && c.kind === 'conv2d') return direct ? 'gemm-direct' : 'gemm-patch';
   if (c.outC % 4 === 0 && c.kind === 'fullyConnected' && direct) return 'gemm-direct';
   if (c.kind === 'depthwiseConv2d' && c.mult === 1)
@@ -135,9 +141,11 @@ export function emitConv(ctx: EmitContext): LayerCode {
     outC,
     mult,
     perOut,
+    rows: outH * outW,
   });
-  const direct = kernel === 'gemm-direct';
-  const gemm = kernel === 'gemm-direct' || kernel === 'gemm-patch';
+  const pairs = kernel === 'gemm-direct-2px';
+  const direct = kernel === 'gemm-direct' || pairs;
+  const gemm = direct || kernel === 'gemm-patch';
   const depthwise4 = kernel === 'depthwise-4ch';
   // Layers outside the shared drivers (odd channel counts, depth multipliers) are small:
   // they requantise with the general routine.
@@ -195,11 +203,12 @@ export function emitConv(ctx: EmitContext): LayerCode {
     // (padding reads zu) into a small stack buffer: no im2col of the whole image.
     const K = perOut;
     const Kp = K + (K & 1);
-    const wi = new Int8Array(outC * Kp);
+    // int16 for the two-pixel kernel (one SXTH/ASRS per weight), int8 otherwise.
+    const wi = pairs ? new Int16Array(outC * Kp) : new Int8Array(outC * Kp);
     for (let o = 0; o < outC; o++)
       for (let k = 0; k < K; k++) wi[((o >> 2) * Kp + k) * 4 + (o & 3)] = wr[o * K + k]!;
     consts.push(
-      `TP_CONST int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
+      `TP_CONST int${pairs ? 16 : 8}_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
     );
     if (!direct) {
       // The patch of a window inside the image, copied unrolled (tap offsets are constants).
@@ -212,9 +221,14 @@ export function emitConv(ctx: EmitContext): LayerCode {
 }`,
       );
     }
-    descriptor({ w: `${fn}_wi`, K: Kp, ...(!direct && { gather: `${fn}_gather` }) });
+    descriptor({
+      w: pairs ? `(const int8_t *)${fn}_wi` : `${fn}_wi`,
+      K: Kp,
+      ...(!direct && { gather: `${fn}_gather` }),
+    });
+    const rows = op.kind === 'fullyConnected' ? outH : outH * outW;
     body = direct
-      ? `  tp_conv_direct(&${fn}_L, in, out, ${op.kind === 'fullyConnected' ? outH : outH * outW});\n`
+      ? `  tp_conv_direct${pairs ? '2' : ''}(&${fn}_L, in, out, ${rows});\n`
       : `  tp_conv_patch(&${fn}_L, in, out);\n`;
   } else if (depthwise4) {
     // Per output pixel, all channel groups through the tp_dwrow kernel; weights
