@@ -143,8 +143,7 @@ function dot4x2Step(s: number): string[] {
 }
 
 /**
- * tp_dot4x2: two pixels at once for a 1x1 convolution: bias + the dot products of the K
- * (a multiple of 8) inputs of pixels A and B, interleaved in buf (A0 B0 A1 B1 ...), with int16
+ * tp_dot4x2: two pixels at once: bias + the dot products of the K (a multiple of 4) inputs of pixels A and B, interleaved in buf (A0 B0 A1 B1 ...), with int16
  * weights laid out [outC/4][K][4]. Each weight is loaded once for both pixels and sign-extended
  * by one instruction (SXTH or ASRS #16), so a step of 8 MACs costs 32 cycles (4 per MAC)
  * against 36 for two tp_dot4rows passes. Accumulators: channel j of A and B in
@@ -154,9 +153,13 @@ const DOT4X2 = nakedFunction(
   'void tp_dot4x2(const uint8_t *buf, const int16_t *w, const int32_t *b, int32_t *acc, int K, int outC)',
   [
     ...PROLOGUE,
-    'sub sp, #24', // [0] buf, [4] buf end, [8] bias, [12] acc A, [16] acc B, [20] weights end
-    'ldr r4, [sp, #60]', // K
-    'ldr r5, [sp, #64]', // outC
+    // [0] buf, [4] buf end, [8] bias, [12] acc A, [16] acc B, [20] weights end, [24] K & 4
+    'sub sp, #28',
+    'ldr r4, [sp, #64]', // K
+    'ldr r5, [sp, #68]', // outC
+    'movs r6, #4',
+    'ands r6, r4',
+    'str r6, [sp, #24]',
     'str r0, [sp, #0]',
     'lsls r6, r4, #1',
     'adds r6, r0',
@@ -183,8 +186,17 @@ const DOT4X2 = nakedFunction(
     'mov r12, r5',
     'mov lr, r5',
     'ldr r0, [sp, #0]',
+    // K = 8m + 4: the first pass enters the 8-step body half-way (Duff's device).
+    'ldr r2, [sp, #24]',
+    'cmp r2, #0',
+    'beq 2f',
+    'subs r0, #8',
+    'subs r1, #32',
+    'b 5f',
     '2:',
-    ...Array.from({ length: 8 }, (_, s) => dot4x2Step(s)).flat(),
+    ...Array.from({ length: 4 }, (_, s) => dot4x2Step(s)).flat(),
+    '5:',
+    ...Array.from({ length: 4 }, (_, s) => dot4x2Step(s + 4)).flat(),
     'adds r0, #16',
     'adds r1, #64',
     'ldr r2, [sp, #4]',
@@ -211,7 +223,7 @@ const DOT4X2 = nakedFunction(
     'beq 4f',
     'b 1b',
     '4:',
-    'add sp, #24',
+    'add sp, #28',
     ...EPILOGUE,
   ],
 );
@@ -399,7 +411,7 @@ static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out,
   }
 }
 
-/* 1x1 stride-1 convolution, two pixels per tp_dot4x2 pass (K a multiple of 8, int16 weights);
+/* 1x1 stride-1 convolution, two pixels per tp_dot4x2 pass (K a multiple of 4, int16 weights);
    an odd last pixel runs as its own pair. */
 static void tp_conv_direct2(const tp_layer_t *L, const uint8_t *in, uint8_t *out, int rows) {
   int32_t acc[2 * L->outC];
@@ -413,6 +425,48 @@ static void tp_conv_direct2(const tp_layer_t *L, const uint8_t *in, uint8_t *out
     tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC);
     tp_requant(L, acc, out);
     if (p + 1 < rows) tp_requant(L, acc + L->outC, out + L->outC);
+  }
+}
+
+/* One pixel's patch into every other byte of d (d[0], d[2], ...); padding reads zu. */
+static void tp_patch2(const tp_layer_t *L, const uint8_t *in, uint8_t *d, int oy, int ox) {
+  const int iy0 = oy * L->sH - L->padT, ix0 = ox * L->sW - L->padL;
+  if (iy0 >= 0 && iy0 + (L->kH - 1) * L->dH < L->inH && ix0 >= 0 &&
+      ix0 + (L->kW - 1) * L->dW < L->inW) {
+    L->gather(in + (iy0 * L->inW + ix0) * L->inC, d);
+    return;
+  }
+  for (int ky = 0; ky < L->kH; ky++) {
+    const int iy = iy0 + ky * L->dH;
+    for (int kx = 0; kx < L->kW; kx++) {
+      const int ix = ix0 + kx * L->dW;
+      const int ok = iy >= 0 && iy < L->inH && ix >= 0 && ix < L->inW;
+      const uint8_t *s = in + (iy * L->inW + ix) * L->inC;
+      for (int c = 0; c < L->inC; c++, d += 2) *d = ok ? s[c] : L->zu;
+    }
+  }
+}
+
+/* Any convolution, two pixels' patches interleaved per tp_dot4x2 pass (K padded to a multiple
+   of 4 with zero weights); an odd last pixel runs as its own pair. */
+static void tp_conv_patch2(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
+  int32_t acc[2 * L->outC];
+  uint8_t buf[2 * L->K] __attribute__((aligned(4)));
+  for (int k = 0; k < 2 * L->K; k++) buf[k] = 0;
+  const int n = L->outH * L->outW;
+  int oy = 0, ox = 0;
+  for (int p = 0; p < n; p += 2, out += 2 * L->outC) {
+    tp_patch2(L, in, buf, oy, ox);
+    if (++ox == L->outW) ox = 0, oy++;
+    if (p + 1 < n) {
+      tp_patch2(L, in, buf + 1, oy, ox);
+      if (++ox == L->outW) ox = 0, oy++;
+    } else {
+      tp_patch2(L, in, buf + 1, oy - (ox == 0), ox == 0 ? L->outW - 1 : ox - 1);
+    }
+    tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC);
+    tp_requant(L, acc, out);
+    if (p + 1 < n) tp_requant(L, acc + L->outC, out + L->outC);
   }
 }
 

@@ -8,8 +8,10 @@ import { cArray, type EmitContext, type LayerCode } from './types.js';
 
 /** The kernels a conv-family layer can run, from the fastest specialised ones to the loop. */
 export type ConvKernel =
-  /** 1x1 stride-1 convolution, K a multiple of 8: two pixels per pass share each weight load. */
+  /** 1x1 stride-1 convolution, K a multiple of 4: two pixels per pass share each weight load. */
   | 'gemm-direct-2px'
+  /** Any other convolution: two pixels' patches gathered side by side, then one 2-pixel pass. */
+  | 'gemm-patch-2px'
   /** 1x1 stride-1 convolution or FC: GEMM over pixels, 4 output channels per pass. */
   | 'gemm-direct'
   /** Any other convolution: each pixel's patch gathered, then one GEMM row. */
@@ -43,8 +45,10 @@ export interface ConvGeometry {
 export function chooseConvKernel(c: ConvGeometry): ConvKernel {
   const taps = c.kH * c.kW;
   const direct = taps === 1 && c.sH === 1 && c.sW === 1 && c.perOut % 2 === 0;
-  if (c.outC % 4 === 0 && c.kind === 'conv2d' && direct && c.perOut % 8 === 0 && c.rows >= 2)
-    return 'gemm-direct-2px';
+  if (c.outC % 4 === 0 && c.kind === 'conv2d' && c.rows >= 2) {
+    if (!direct) return 'gemm-patch-2px';
+    if (c.perOut % 4 === 0) return 'gemm-direct-2px';
+  }
   if (c.outC % 4 === 0 && c.kind === 'conv2d') return direct ? 'gemm-direct' : 'gemm-patch';
   if (c.outC % 4 === 0 && c.kind === 'fullyConnected' && direct) return 'gemm-direct';
   if (c.kind === 'depthwiseConv2d' && c.mult === 1)
@@ -143,9 +147,9 @@ export function emitConv(ctx: EmitContext): LayerCode {
     perOut,
     rows: outH * outW,
   });
-  const pairs = kernel === 'gemm-direct-2px';
-  const direct = kernel === 'gemm-direct' || pairs;
-  const gemm = direct || kernel === 'gemm-patch';
+  const pairs = kernel === 'gemm-direct-2px' || kernel === 'gemm-patch-2px';
+  const direct = kernel === 'gemm-direct' || kernel === 'gemm-direct-2px';
+  const gemm = direct || kernel === 'gemm-patch' || kernel === 'gemm-patch-2px';
   const depthwise4 = kernel === 'depthwise-4ch';
   // Layers outside the shared drivers (odd channel counts, depth multipliers) are small:
   // they requantise with the general routine.
@@ -202,7 +206,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
     // walks them sequentially. A kernel larger than 1x1 first gathers each pixel's patch
     // (padding reads zu) into a small stack buffer: no im2col of the whole image.
     const K = perOut;
-    const Kp = K + (K & 1);
+    // K padded with zero weights: to even (a zero byte ends the patch), or to a multiple of 4.
+    const Kp = pairs ? (K + 3) & ~3 : K + (K & 1);
     // int16 for the two-pixel kernel (one SXTH/ASRS per weight), int8 otherwise.
     const wi = pairs ? new Int16Array(outC * Kp) : new Int8Array(outC * Kp);
     for (let o = 0; o < outC; o++)
@@ -212,8 +217,9 @@ export function emitConv(ctx: EmitContext): LayerCode {
     );
     if (!direct) {
       // The patch of a window inside the image, copied unrolled (tap offsets are constants).
+      // (The 2-pixel kernel interleaves two patches: every other byte.)
       const copies = Array.from({ length: kH * kW * inC }, (_, k) => {
-        return `d[${k}] = s[${tapOffset(Math.floor(k / inC)) + (k % inC)}];`;
+        return `d[${pairs ? 2 * k : k}] = s[${tapOffset(Math.floor(k / inC)) + (k % inC)}];`;
       });
       consts.push(
         `static void ${fn}_gather(const uint8_t *s, uint8_t *d) {
@@ -229,7 +235,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const rows = op.kind === 'fullyConnected' ? outH : outH * outW;
     body = direct
       ? `  tp_conv_direct${pairs ? '2' : ''}(&${fn}_L, in, out, ${rows});\n`
-      : `  tp_conv_patch(&${fn}_L, in, out);\n`;
+      : `  tp_conv_patch${pairs ? '2' : ''}(&${fn}_L, in, out);\n`;
   } else if (depthwise4) {
     // Per output pixel, all channel groups through the tp_dwrow kernel; weights
     // interleaved int8 [C/4][taps][4]. Interior pixels use constant tap offsets; border
