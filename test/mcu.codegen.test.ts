@@ -4,7 +4,7 @@
 // requantisation formulas equal TFLite's MultiplyByQuantizedMultiplier exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addTensor, createGraph } from '../src/graph/graph.js';
@@ -32,7 +32,7 @@ function buildGraph(seed: number): Graph {
   let cur = 'x';
   addTensor(g, {
     name: 'x',
-    shape: [1, 12, 10, 3],
+    shape: [1, 14, 9, 3],
     dtype: 'int8',
     quant: { scale: [0.02], zeroPoint: [5] },
   });
@@ -91,12 +91,31 @@ function buildGraph(seed: number): Graph {
       kind === 'conv2d' ? weights([outC, k, k, inC], outC, 0) : weights([1, k, k, outC], outC, 3),
       bias(outC, 3000),
     ]);
-  // 3x3 stride-2 conv (patch gather, odd K = 27), ReLU: [1, 6, 5, 8]
+  // 3x3 stride-2 conv (two patches per pass, K = 27 padded to 28), ReLU: [1, 7, 5, 8]
   conv('conv2d', 3, 3, 8, 2, 'same', 'relu', { scale: 0.05, zp: -128 });
-  // depthwise 3x3 same, ReLU6 (borders via the padding row): [1, 6, 5, 8]
+  // depthwise 3x3 same, ReLU6 (borders via the padding row): [1, 7, 5, 8]
   conv('depthwiseConv2d', 3, 8, 8, 1, 'same', 'relu6', { scale: 0.03, zp: -128 });
-  // pointwise 8 -> 12 with a small output scale (large accumulators: 4-multiply requant)
+  // pointwise 8 -> 12 with a small output scale (large accumulators: 4-multiply requant); 35
+  // pixels, so the last runs as its own pair
   conv('conv2d', 1, 8, 12, 1, 'same', 'relu', { scale: 0.4, zp: -128 });
+  // pointwise 12 -> 12 where some channels' multipliers exceed 1 (the general routine for those,
+  // so the two-pixel kernel hands its accumulators back instead of requantising them)
+  add(
+    'conv2d',
+    { strides: [1, 1], padding: 'same', activation: 'relu' },
+    { scale: 0.4, zp: -128 },
+    [
+      {
+        ...weights([12, 1, 1, 12], 12, 0),
+        quant: {
+          scale: Array.from({ length: 12 }, (_, c) => (c % 5 === 2 ? 1.5 : 0.004 + 0.004 * r())),
+          zeroPoint: new Array(12).fill(0),
+          axis: 0,
+        },
+      },
+      bias(12, 3000),
+    ],
+  );
   // 2x2 average pool: [1, 3, 2, 12]
   add(
     'averagePool2d',
@@ -133,11 +152,16 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
   const g = buildGraph(7);
   const r = rng(99);
   const inputs = Array.from({ length: 4 }, () =>
-    Int8Array.from({ length: 12 * 10 * 3 }, () => Math.floor(r() * 256) - 128),
+    Int8Array.from({ length: 14 * 9 * 3 }, () => Math.floor(r() * 256) - 128),
   );
   const dir = mkdtempSync(join(tmpdir(), 'tinyprune-mcu-cg-'));
   try {
     const rep = await deploy(g, { target: 'rp2040', outDir: dir, inputs });
+    // The 12 -> 12 pointwise layer mixes fast and general channels (the accumulator hand-back),
+    // the 8 -> 12 one requantises inside the two-pixel kernel.
+    const modelC = readFileSync(join(dir, 'src', 'model.c'), 'utf8');
+    assert.match(modelC, /tp_layer3_L = \{[^}]*\.rqrow = [^}]*\.nslow = [1-9]/);
+    assert.match(modelC, /tp_layer2_L = \{[^}]*\.rqrow = (?![^}]*nslow)/);
     const prep = prepareInt8(g);
     inputs.forEach((x, k) => assert.deepEqual(rep.outputs[k], Array.from(prep.run([x])[0]!)));
     assert.deepEqual(rep.bitExact, { inputs: 4, mismatches: 0 });
@@ -152,9 +176,10 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
     assert.deepEqual(
       rep.layers.map((l) => l.kernel),
       [
-        'gemm-patch',
+        'gemm-patch-2px',
         'depthwise-4ch',
-        'gemm-direct',
+        'gemm-direct-2px',
+        'gemm-direct-2px',
         'avgpool-loop',
         'depthwise-4ch',
         'loop',

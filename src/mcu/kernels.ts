@@ -142,41 +142,146 @@ function dot4x2Step(s: number): string[] {
   ];
 }
 
+/** tp_dot4x2's stack frame (bytes from sp after its prologue and `sub sp, #60`). */
+const F = {
+  buf: 0,
+  bufEnd: 4,
+  bias: 8,
+  accA: 12,
+  accB: 16,
+  wEnd: 20,
+  k4: 24,
+  rq: 28,
+  outA: 32,
+  outB: 36,
+  sh16: 40,
+  lo: 44,
+  hi: 48,
+  w: 52,
+  b3: 56,
+  args: 96, // K, outC, rq, out, lo | hi << 8 | sh16 << 16
+};
+
 /**
- * tp_dot4x2: two pixels at once: bias + the dot products of the K (a multiple of 4) inputs of pixels A and B, interleaved in buf (A0 B0 A1 B1 ...), with int16
- * weights laid out [outC/4][K][4]. Each weight is loaded once for both pixels and sign-extended
- * by one instruction (SXTH or ASRS #16), so a step of 8 MACs costs 32 cycles (4 per MAC)
- * against 36 for two tp_dot4rows passes. Accumulators: channel j of A and B in
- * (r6, r7), (r8, r9), (r10, r11), (r12, lr); A's go to acc[0 .. outC), B's to acc[outC ..).
+ * Requantises the accumulator in x (r6 or r7) of output j into the byte at [F[slot]] + j: the
+ * fast form of requant.ts with {mh, ml, rnd, t} of the channel in r2-r5 and 16 + sh in r1.
+ * Clamped outputs and x >= 2^16 branch to blocks placed after the channel (`side`).
+ */
+function requantOne(x: 'r6' | 'r7', j: number, slot: 'outA' | 'outB', o: number) {
+  const L = 100 + 10 * o;
+  const main = [
+    `cmp ${x}, #0`,
+    `ble ${L + 1}f`,
+    `cmp ${x}, r5`,
+    `bge ${L + 2}f`,
+    `lsrs r0, ${x}, #16`,
+    `bne ${L + 4}f`,
+    'movs r0, r3',
+    `muls r0, ${x}`, // x·ml
+    'lsrs r0, r0, #16',
+    `muls ${x}, r2`, // x·mh
+    `adds ${x}, r0`,
+    `adds ${x}, r4`, // + rnd
+    `lsrs ${x}, r1`, // >> (16 + sh)
+    `${L + 3}:`,
+    `ldr r0, [sp, #${F[slot]}]`,
+    `strb ${x}, [r0, #${j}]`,
+  ];
+  const side = [
+    `${L + 1}:`,
+    `ldr ${x}, [sp, #${F.lo}]`,
+    `b ${L + 3}b`,
+    `${L + 2}:`,
+    `ldr ${x}, [sp, #${F.hi}]`,
+    `b ${L + 3}b`,
+    `${L + 4}:`,
+    `bl ${x === 'r6' ? 300 : 301}f`,
+    `b ${L + 3}b`,
+  ];
+  return { main, side };
+}
+
+/** x >= 2^16 (r0 = xh): w = xh·ml + xl·mh + (xl·ml >> 16) + rnd, x = (xh·mh + (w >> 16)) >> sh. */
+function requantBig(x: 'r6' | 'r7', label: number): string[] {
+  return [
+    `${label}:`,
+    'push {r2, r3, r4, r5}',
+    `uxth ${x}, ${x}`, // xl
+    'movs r1, r3',
+    `muls r1, ${x}`, // xl·ml
+    'lsrs r1, r1, #16',
+    'adds r4, r1',
+    'movs r1, r3',
+    'muls r1, r0', // xh·ml
+    'adds r4, r1',
+    'movs r1, r2',
+    `muls r1, ${x}`, // xl·mh
+    'adds r4, r1',
+    'lsrs r4, r4, #16',
+    'muls r2, r0', // xh·mh
+    'adds r2, r4',
+    `ldr r1, [sp, #${F.sh16 + 16}]`,
+    'subs r1, #16',
+    'lsrs r2, r1',
+    `movs ${x}, r2`,
+    'pop {r2, r3, r4, r5}',
+    `ldr r1, [sp, #${F.sh16}]`,
+    'bx lr',
+  ];
+}
+
+/**
+ * tp_dot4x2: two pixels at once: bias + the dot products of the K (a multiple of 4) inputs
+ * of pixels A and B, interleaved in buf (A0 B0 A1 B1 ...), with int16 weights laid out
+ * [outC/4][K][4]. Each weight is loaded once for both pixels and sign-extended by one
+ * instruction (SXTH or ASRS #16), so a step of 8 MACs costs 32 cycles (4 per MAC) against 36
+ * for two tp_dot4rows passes. Accumulators: channel j of A and B in (r6, r7), (r8, r9),
+ * (r10, r11), (r12, lr). With out set, each group of four channels is requantised straight from
+ * the registers (both pixels share the channel's table entry) into out[0 .. outC) and
+ * out[outC ..); with out NULL (layers with channels for the general routine) the accumulators go
+ * to acc[0 .. outC) and acc[outC ..).
  */
 const DOT4X2 = nakedFunction(
-  'void tp_dot4x2(const uint8_t *buf, const int16_t *w, const int32_t *b, int32_t *acc, int K, int outC)',
+  'void tp_dot4x2(const uint8_t *buf, const int16_t *w, const int32_t *b, int32_t *acc, int K, int outC, const tp_rq_t *rq, uint8_t *out, uint32_t lohish)',
   [
     ...PROLOGUE,
-    // [0] buf, [4] buf end, [8] bias, [12] acc A, [16] acc B, [20] weights end, [24] K & 4
-    'sub sp, #28',
-    'ldr r4, [sp, #64]', // K
-    'ldr r5, [sp, #68]', // outC
+    'sub sp, #60',
+    `ldr r4, [sp, #${F.args}]`, // K
+    `ldr r5, [sp, #${F.args + 4}]`, // outC
     'movs r6, #4',
     'ands r6, r4',
-    'str r6, [sp, #24]',
-    'str r0, [sp, #0]',
+    `str r6, [sp, #${F.k4}]`,
+    `str r0, [sp, #${F.buf}]`,
     'lsls r6, r4, #1',
     'adds r6, r0',
-    'str r6, [sp, #4]',
-    'str r2, [sp, #8]',
-    'str r3, [sp, #12]',
+    `str r6, [sp, #${F.bufEnd}]`,
+    `str r2, [sp, #${F.bias}]`,
+    `str r3, [sp, #${F.accA}]`,
     'lsls r6, r5, #2',
     'adds r6, r3',
-    'str r6, [sp, #16]',
+    `str r6, [sp, #${F.accB}]`,
+    `ldr r6, [sp, #${F.args + 8}]`,
+    `str r6, [sp, #${F.rq}]`,
+    `ldr r6, [sp, #${F.args + 12}]`,
+    `str r6, [sp, #${F.outA}]`,
+    'adds r6, r5',
+    `str r6, [sp, #${F.outB}]`,
+    `ldr r6, [sp, #${F.args + 16}]`,
+    'uxtb r7, r6',
+    `str r7, [sp, #${F.lo}]`,
+    'lsrs r6, r6, #8',
+    'uxtb r7, r6',
+    `str r7, [sp, #${F.hi}]`,
+    'lsrs r6, r6, #8',
+    `str r6, [sp, #${F.sh16}]`,
     'muls r4, r5',
     'lsls r4, r4, #1',
     'adds r4, r1',
-    'str r4, [sp, #20]',
+    `str r4, [sp, #${F.wEnd}]`,
     '1:',
-    'ldr r0, [sp, #8]',
+    `ldr r0, [sp, #${F.bias}]`,
     'ldmia r0!, {r2, r3, r4, r5}',
-    'str r0, [sp, #8]',
+    `str r0, [sp, #${F.bias}]`,
     'movs r6, r2',
     'movs r7, r2',
     'mov r8, r3',
@@ -185,9 +290,9 @@ const DOT4X2 = nakedFunction(
     'mov r11, r4',
     'mov r12, r5',
     'mov lr, r5',
-    'ldr r0, [sp, #0]',
+    `ldr r0, [sp, #${F.buf}]`,
     // K = 8m + 4: the first pass enters the 8-step body half-way (Duff's device).
-    'ldr r2, [sp, #24]',
+    `ldr r2, [sp, #${F.k4}]`,
     'cmp r2, #0',
     'beq 2f',
     'subs r0, #8',
@@ -199,32 +304,75 @@ const DOT4X2 = nakedFunction(
     ...Array.from({ length: 4 }, (_, s) => dot4x2Step(s + 4)).flat(),
     'adds r0, #16',
     'adds r1, #64',
-    'ldr r2, [sp, #4]',
+    `ldr r2, [sp, #${F.bufEnd}]`,
     'cmp r0, r2',
     'beq 3f',
     'b 2b', // (the 8-step body is too long for a conditional branch back)
     '3:',
-    'ldr r0, [sp, #12]',
+    `ldr r0, [sp, #${F.outA}]`,
+    'cmp r0, #0',
+    'bne 10f',
+    `ldr r0, [sp, #${F.accA}]`,
     'movs r2, r6',
     'mov r3, r8',
     'mov r4, r10',
     'mov r5, r12',
     'stmia r0!, {r2, r3, r4, r5}',
-    'str r0, [sp, #12]',
-    'ldr r0, [sp, #16]',
+    `str r0, [sp, #${F.accA}]`,
+    `ldr r0, [sp, #${F.accB}]`,
     'movs r2, r7',
     'mov r3, r9',
     'mov r4, r11',
     'mov r5, lr',
     'stmia r0!, {r2, r3, r4, r5}',
-    'str r0, [sp, #16]',
-    'ldr r2, [sp, #20]',
+    `str r0, [sp, #${F.accB}]`,
+    'b 11f',
+    '10:',
+    `str r1, [sp, #${F.w}]`,
+    'mov r0, lr',
+    `str r0, [sp, #${F.b3}]`, // (lr is the link register of the x >= 2^16 calls)
+    `ldr r1, [sp, #${F.sh16}]`,
+    ...[0, 1, 2, 3].flatMap((k) => {
+      const a = requantOne('r6', k, 'outA', 2 * k);
+      const b = requantOne('r7', k, 'outB', 2 * k + 1);
+      const load =
+        k === 0
+          ? []
+          : k === 3
+            ? ['mov r6, r12', `ldr r7, [sp, #${F.b3}]`]
+            : [`mov r6, r${6 + 2 * k}`, `mov r7, r${7 + 2 * k}`];
+      return [
+        ...load,
+        `ldr r0, [sp, #${F.rq}]`,
+        'ldmia r0!, {r2, r4, r5}', // M, rnd, t
+        `str r0, [sp, #${F.rq}]`,
+        'lsrs r3, r2, #16', // ml
+        'uxth r2, r2', // mh
+        ...a.main,
+        ...b.main,
+        `b ${200 + k}f`,
+        ...a.side,
+        ...b.side,
+        `${200 + k}:`,
+      ];
+    }),
+    `ldr r0, [sp, #${F.outA}]`,
+    'adds r0, #4',
+    `str r0, [sp, #${F.outA}]`,
+    `ldr r0, [sp, #${F.outB}]`,
+    'adds r0, #4',
+    `str r0, [sp, #${F.outB}]`,
+    `ldr r1, [sp, #${F.w}]`,
+    '11:',
+    `ldr r2, [sp, #${F.wEnd}]`,
     'cmp r1, r2',
     'beq 4f',
     'b 1b',
     '4:',
-    'add sp, #28',
+    'add sp, #60',
     ...EPILOGUE,
+    ...requantBig('r6', 300),
+    ...requantBig('r7', 301),
   ],
 );
 
@@ -411,6 +559,20 @@ static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out,
   }
 }
 
+/* Two pixels through tp_dot4x2 into out (and out + outC when both): requantised in the kernel
+   when the fast form covers every channel; else from acc, then the general routine. */
+static inline void tp_dot4x2_requant(const tp_layer_t *L, const uint8_t *buf, int32_t *acc,
+                                     uint8_t *out, int both) {
+  if (L->rqrow && !L->nslow && both) {
+    tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC, L->rq, out,
+              L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16);
+    return;
+  }
+  tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC, L->rq, 0, 0);
+  tp_requant(L, acc, out);
+  if (both) tp_requant(L, acc + L->outC, out + L->outC);
+}
+
 /* 1x1 stride-1 convolution, two pixels per tp_dot4x2 pass (K a multiple of 4, int16 weights);
    an odd last pixel runs as its own pair. */
 static void tp_conv_direct2(const tp_layer_t *L, const uint8_t *in, uint8_t *out, int rows) {
@@ -422,9 +584,7 @@ static void tp_conv_direct2(const tp_layer_t *L, const uint8_t *in, uint8_t *out
       buf[2 * k] = in[k];
       buf[2 * k + 1] = b[k];
     }
-    tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC);
-    tp_requant(L, acc, out);
-    if (p + 1 < rows) tp_requant(L, acc + L->outC, out + L->outC);
+    tp_dot4x2_requant(L, buf, acc, out, p + 1 < rows);
   }
 }
 
@@ -464,9 +624,7 @@ static void tp_conv_patch2(const tp_layer_t *L, const uint8_t *in, uint8_t *out)
     } else {
       tp_patch2(L, in, buf + 1, oy - (ox == 0), ox == 0 ? L->outW - 1 : ox - 1);
     }
-    tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC);
-    tp_requant(L, acc, out);
-    if (p + 1 < n) tp_requant(L, acc + L->outC, out + L->outC);
+    tp_dot4x2_requant(L, buf, acc, out, p + 1 < n);
   }
 }
 
