@@ -95,10 +95,10 @@ function buildGraph(seed: number): Graph {
   conv('conv2d', 3, 3, 8, 2, 'same', 'relu', { scale: 0.05, zp: -128 });
   // depthwise 3x3 same, ReLU6 (borders via the padding row): [1, 7, 5, 8]
   conv('depthwiseConv2d', 3, 8, 8, 1, 'same', 'relu6', { scale: 0.03, zp: -128 });
-  // pointwise 8 -> 12 with a small output scale (large accumulators: 4-multiply requant); 35
+  // pointwise 8 -> 20 with a small output scale (large accumulators: 4-multiply requant); 35
   // pixels, so the last runs as its own pair
-  conv('conv2d', 1, 8, 12, 1, 'same', 'relu', { scale: 0.4, zp: -128 });
-  // pointwise 12 -> 12 where some channels' multipliers exceed 1 (the general routine for those,
+  conv('conv2d', 1, 8, 20, 1, 'same', 'relu', { scale: 0.4, zp: -128 });
+  // pointwise 20 -> 12 (K = 16 + 4: the kernel's last entry point) where some channels' multipliers exceed 1 (the general routine for those,
   // so the two-pixel kernel hands its accumulators back instead of requantising them)
   add(
     'conv2d',
@@ -106,7 +106,7 @@ function buildGraph(seed: number): Graph {
     { scale: 0.4, zp: -128 },
     [
       {
-        ...weights([12, 1, 1, 12], 12, 0),
+        ...weights([12, 1, 1, 20], 12, 0),
         quant: {
           scale: Array.from({ length: 12 }, (_, c) => (c % 5 === 2 ? 1.5 : 0.004 + 0.004 * r())),
           zeroPoint: new Array(12).fill(0),
@@ -157,8 +157,8 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
   const dir = mkdtempSync(join(tmpdir(), 'tinyprune-mcu-cg-'));
   try {
     const rep = await deploy(g, { target: 'rp2040', outDir: dir, inputs });
-    // The 12 -> 12 pointwise layer mixes fast and general channels (the accumulator hand-back),
-    // the 8 -> 12 one requantises inside the two-pixel kernel.
+    // The 20 -> 12 pointwise layer mixes fast and general channels (the accumulator hand-back),
+    // the 8 -> 20 one requantises inside the two-pixel kernel.
     const modelC = readFileSync(join(dir, 'src', 'model.c'), 'utf8');
     assert.match(modelC, /tp_layer3_L = \{[^}]*\.rqrow = [^}]*\.nslow = [1-9]/);
     assert.match(modelC, /tp_layer2_L = \{[^}]*\.rqrow = (?![^}]*nslow)/);

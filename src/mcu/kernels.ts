@@ -150,7 +150,7 @@ const F = {
   accA: 12,
   accB: 16,
   wEnd: 20,
-  k4: 24,
+  k4: 24, // K & 12
   rq: 28,
   outA: 32,
   outB: 36,
@@ -248,7 +248,7 @@ const DOT4X2 = nakedFunction(
     'sub sp, #60',
     `ldr r4, [sp, #${F.args}]`, // K
     `ldr r5, [sp, #${F.args + 4}]`, // outC
-    'movs r6, #4',
+    'movs r6, #12',
     'ands r6, r4',
     `str r6, [sp, #${F.k4}]`,
     `str r0, [sp, #${F.buf}]`,
@@ -291,23 +291,35 @@ const DOT4X2 = nakedFunction(
     'mov r12, r5',
     'mov lr, r5',
     `ldr r0, [sp, #${F.buf}]`,
-    // K = 8m + 4: the first pass enters the 8-step body half-way (Duff's device).
+    // K = 16m + r: the first pass enters the 16-step body at step 16 - r (Duff's device).
     `ldr r2, [sp, #${F.k4}]`,
     'cmp r2, #0',
     'beq 2f',
+    'cmp r2, #8',
+    'beq 15f',
+    'bgt 16f',
+    'subs r0, #24', // r = 4: enter at step 12
+    'subs r1, #96',
+    'b 14f',
+    '15:', // r = 8: step 8
+    'subs r0, #16',
+    'subs r1, #64',
+    'b 13f',
+    '16:', // r = 12: step 4
     'subs r0, #8',
     'subs r1, #32',
-    'b 5f',
+    'b 12f',
     '2:',
-    ...Array.from({ length: 4 }, (_, s) => dot4x2Step(s)).flat(),
-    '5:',
-    ...Array.from({ length: 4 }, (_, s) => dot4x2Step(s + 4)).flat(),
-    'adds r0, #16',
-    'adds r1, #64',
+    ...[0, 4, 8, 12].flatMap((q) => [
+      ...(q ? [`${11 + q / 4}:`] : []),
+      ...Array.from({ length: 4 }, (_, s) => dot4x2Step(q + s)).flat(),
+    ]),
+    'adds r0, #32',
+    'adds r1, #128',
     `ldr r2, [sp, #${F.bufEnd}]`,
     'cmp r0, r2',
     'beq 3f',
-    'b 2b', // (the 8-step body is too long for a conditional branch back)
+    'b 2b', // (the 16-step body is too long for a conditional branch back)
     '3:',
     `ldr r0, [sp, #${F.outA}]`,
     'cmp r0, #0',
