@@ -571,13 +571,23 @@ static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out,
   }
 }
 
+/* Accumulators tp_dot4x2 hands back: only for layers it cannot requantise itself. */
+#define TP_ACC2(L) ((L)->rqrow && !(L)->nslow ? 1 : 2 * (L)->outC)
 /* Two pixels through tp_dot4x2 into out (and out + outC when both): requantised in the kernel
-   when the fast form covers every channel; else from acc, then the general routine. */
+   when the fast form covers every channel; else from acc (2 * outC values), then the general
+   routine. */
 static inline void tp_dot4x2_requant(const tp_layer_t *L, const uint8_t *buf, int32_t *acc,
                                      uint8_t *out, int both) {
-  if (L->rqrow && !L->nslow && both) {
-    tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC, L->rq, out,
-              L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16);
+  if (L->rqrow && !L->nslow) {
+    const uint32_t lohish = L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16;
+    if (both) {
+      tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC, L->rq, out, lohish);
+      return;
+    }
+    /* A lone last pixel: its twin's bytes must not land past the tensor. */
+    uint8_t tmp[2 * L->outC];
+    tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC, L->rq, tmp, lohish);
+    for (int c = 0; c < L->outC; c++) out[c] = tmp[c];
     return;
   }
   tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC, L->rq, 0, 0);
@@ -588,7 +598,7 @@ static inline void tp_dot4x2_requant(const tp_layer_t *L, const uint8_t *buf, in
 /* 1x1 stride-1 convolution, two pixels per tp_dot4x2 pass (K a multiple of 4, int16 weights);
    an odd last pixel runs as its own pair. */
 static void tp_conv_direct2(const tp_layer_t *L, const uint8_t *in, uint8_t *out, int rows) {
-  int32_t acc[2 * L->outC];
+  int32_t acc[TP_ACC2(L)];
   uint8_t buf[2 * L->K] __attribute__((aligned(4)));
   for (int p = 0; p < rows; p += 2, in += 2 * L->inC, out += 2 * L->outC) {
     const uint8_t *b = p + 1 < rows ? in + L->inC : in;
@@ -622,7 +632,7 @@ static void tp_patch2(const tp_layer_t *L, const uint8_t *in, uint8_t *d, int oy
 /* Any convolution, two pixels' patches interleaved per tp_dot4x2 pass (K padded to a multiple
    of 4 with zero weights); an odd last pixel runs as its own pair. */
 static void tp_conv_patch2(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
-  int32_t acc[2 * L->outC];
+  int32_t acc[TP_ACC2(L)];
   uint8_t buf[2 * L->K] __attribute__((aligned(4)));
   for (int k = 0; k < 2 * L->K; k++) buf[k] = 0;
   const int n = L->outH * L->outW;
