@@ -196,6 +196,122 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
     // Softmax outputs sum to about 256 (offset-binary probabilities of 1/256).
     const sum = rep.outputs[0]!.reduce((s, v) => s + v + 128, 0);
     assert.ok(Math.abs(sum - 256) <= 5, `softmax sum ${sum}`);
+    // auto on the RP2040: the tiny image fits, so the two-pixel kernels run.
+    assert.equal(rep.kernels.mode, 'speed');
+    assert.equal(rep.kernels.requested, 'auto');
+    assert.equal(rep.kernels.flashBytes, rep.flashBytes);
+    // Size mode: the int8-weight kernels, the same outputs bit for bit, int8 weight arrays
+    // (int16 with K padded to 4 in speed mode, int8 with K padded to 2 here), more cycles.
+    const weightBytes = (c: string) =>
+      [...c.matchAll(/TP_CONST int(8|16)_t tp_layer(\d+)_wi\[(\d+)\]/g)].map(
+        (m) => `${m[2]}:${(Number(m[3]) * Number(m[1])) / 8}`,
+      );
+    const speedWeights = weightBytes(modelC);
+    const size = await deploy(g, { target: 'rp2040', outDir: dir, inputs, kernels: 'size' });
+    assert.deepEqual(size.kernels, {
+      mode: 'size',
+      requested: 'size',
+      reason: `size: as requested; flash ${(size.flashBytes / 1024).toFixed(1)} KB`,
+      flashBytes: size.flashBytes,
+    });
+    assert.deepEqual(size.bitExact, { inputs: 4, mismatches: 0 });
+    assert.deepEqual(size.outputs, rep.outputs);
+    assert.deepEqual(
+      size.layers.map((l) => l.kernel),
+      rep.layers.map((l) => l.kernel.replace('-2px', '')),
+    );
+    const sizeC = readFileSync(join(dir, 'src', 'model.c'), 'utf8');
+    assert.doesNotMatch(sizeC, /TP_CONST int16_t/);
+    // Layers 0 (K = 27, 8 channels), 2 (K = 8, 20) and 3 (K = 20, 12); the others unchanged.
+    assert.deepEqual(speedWeights, ['0:448', '1:72', '2:320', '3:480', '5:108', '9:48']);
+    assert.deepEqual(weightBytes(sizeC), ['0:224', '1:72', '2:160', '3:240', '5:108', '9:48']);
+    assert.ok(size.constBytes < rep.constBytes, `${size.constBytes} vs ${rep.constBytes}`);
+    // (Not the flash total here: on a model this small GCC inlines the one-pixel drivers and the
+    // code grows more than the 548 B of weights shrink; KWS and VWW are 21 KB / 193 KB smaller.)
+    assert.ok(size.cycles > rep.cycles);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A 1x1-conv chain over 2x2 pixels of `c` channels: c·c weight bytes per layer. */
+function wideGraph(layers: number, c: number): Graph {
+  const r = rng(5);
+  const g = createGraph('mcu-wide-fixture');
+  addTensor(g, {
+    name: 'x',
+    shape: [1, 2, 2, c],
+    dtype: 'int8',
+    quant: { scale: [0.02], zeroPoint: [0] },
+  });
+  let cur = 'x';
+  for (let i = 0; i < layers; i++) {
+    addTensor(g, {
+      name: `w${i}`,
+      shape: [c, 1, 1, c],
+      dtype: 'int8',
+      data: Int8Array.from({ length: c * c }, () => Math.round((r() * 2 - 1) * 127)),
+      quant: { scale: new Array(c).fill(0.0005), zeroPoint: new Array(c).fill(0), axis: 0 },
+    });
+    addTensor(g, {
+      name: `y${i}`,
+      shape: [],
+      dtype: 'int8',
+      quant: { scale: [0.05], zeroPoint: [-128] },
+    });
+    g.ops.push({
+      kind: 'conv2d',
+      name: `pw${i}`,
+      inputs: [cur, `w${i}`],
+      outputs: [`y${i}`],
+      attrs: { strides: [1, 1], padding: 'same', activation: 'relu' },
+    });
+    cur = `y${i}`;
+  }
+  g.inputs = ['x'];
+  g.outputs = [cur];
+  inferShapes(g);
+  return g;
+}
+
+test('kernels auto falls back to int8 weights where the int16 copies do not fit: flash (cortex-m0), SRAM (rp2040)', async () => {
+  // 3 x 64 KB of int8 weights: 192 KB fits the Cortex-M0's 256 KB flash and, beside the arena
+  // and stack, the RP2040's 256 KB SRAM; the 384 KB of int16 copies fit neither.
+  const g = wideGraph(3, 256);
+  const x = Int8Array.from({ length: 4 * 256 }, (_, i) => ((i * 37) % 256) - 128);
+  const want = Array.from(prepareInt8(g).run([x])[0]!);
+  const dir = mkdtempSync(join(tmpdir(), 'tinyprune-mcu-wide-'));
+  try {
+    const m0 = await deploy(g, { target: 'cortex-m0', outDir: dir, inputs: [x] });
+    assert.equal(m0.kernels.mode, 'size');
+    assert.match(
+      m0.kernels.reason,
+      /^auto → size: the speed image \(\d+\.\d KB\) exceeds cortex-m0's 256\.0 KB flash; flash \d+\.\d KB$/,
+    );
+    assert.ok(m0.flashBytes <= 256 * 1024 && m0.flashBytes > 192 * 1024);
+    assert.equal(m0.weights.in, 'flash');
+    assert.ok(m0.layers.every((l) => l.kernel === 'gemm-direct'));
+    assert.deepEqual(m0.outputs, [want]);
+    const rp = await deploy(g, { target: 'rp2040', outDir: dir, inputs: [x] });
+    assert.equal(rp.kernels.mode, 'size');
+    assert.match(
+      rp.kernels.reason,
+      /^auto → size: speed's constants \(\d+\.\d KB\) do not fit the 256\.0 KB SRAM .*; size's \(\d+\.\d KB\) do;/,
+    );
+    assert.equal(rp.weights.in, 'sram');
+    assert.deepEqual(rp.outputs, [want]);
+    // Constants kept in flash: the speed image fits the RP2040's 2 MB, so auto takes it.
+    const rpFlash = await deploy(g, {
+      target: 'rp2040',
+      outDir: dir,
+      inputs: [x],
+      weightsIn: 'flash',
+    });
+    assert.equal(rpFlash.kernels.mode, 'speed');
+    assert.ok(rpFlash.layers.every((l) => l.kernel === 'gemm-direct-2px'));
+    assert.ok(rpFlash.flashBytes > 384 * 1024);
+    assert.deepEqual(rpFlash.outputs, [want]);
+    assert.ok(rpFlash.cycles < rp.cycles);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -36,6 +36,8 @@ export interface ConvGeometry {
   perOut: number;
   /** Output pixels (FC: batch rows). */
   rows: number;
+  /** The two-pixel kernels (int16 weights) are allowed: kernel mode speed. */
+  twoPixel: boolean;
 }
 
 /**
@@ -45,7 +47,7 @@ export interface ConvGeometry {
 export function chooseConvKernel(c: ConvGeometry): ConvKernel {
   const taps = c.kH * c.kW;
   const direct = taps === 1 && c.sH === 1 && c.sW === 1 && c.perOut % 2 === 0;
-  if (c.outC % 4 === 0 && c.kind === 'conv2d' && c.rows >= 2) {
+  if (c.twoPixel && c.outC % 4 === 0 && c.kind === 'conv2d' && c.rows >= 2) {
     if (!direct) return 'gemm-patch-2px';
     if (c.perOut % 4 === 0) return 'gemm-direct-2px';
   }
@@ -146,6 +148,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     mult,
     perOut,
     rows: outH * outW,
+    twoPixel: ctx.kernels === 'speed',
   });
   const pairs = kernel === 'gemm-direct-2px' || kernel === 'gemm-patch-2px';
   const direct = kernel === 'gemm-direct' || kernel === 'gemm-direct-2px';
