@@ -11,6 +11,7 @@ import { buildBoardImage } from './board.js';
 import { compileFirmware, type CompileResult } from './build.js';
 import { generateC, type KernelMode, type WeightsIn } from './codegen.js';
 import { Emulator, type FirmwareRun } from './emulator.js';
+import { TWO_PIXEL_KERNELS } from './emitters/index.js';
 import { harnessC, MARK_END, MARK_START } from './runtime.js';
 import { EMULATOR_MEMORY, getTarget, type TargetName } from './targets.js';
 
@@ -261,6 +262,9 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
   const macs = gen.layers.reduce((s, l) => s + l.macs, 0);
   const clockHz = o.clockHz ?? target.clockHz;
   const sizes = firmware.sizes;
+  // Models without a two-pixel layer (FC only, single-pixel convolutions) build the same either way.
+  const sameInBoth =
+    mode === 'speed' && !gen.layers.some((l) => TWO_PIXEL_KERNELS.includes(l.kernel));
   const report: DeployReport = {
     model: graph.name,
     target: target.name,
@@ -303,7 +307,7 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
     kernels: {
       mode,
       requested: kernelsRequested,
-      reason: `${kernelsRequested === 'auto' ? 'auto → ' : ''}${mode}: ${reason}; flash ${kb(sizes.flash)}`,
+      reason: `${kernelsRequested === 'auto' ? 'auto → ' : ''}${mode}: ${reason}${sameInBoth ? '; no layer has a two-pixel kernel, so both modes give this image' : ''}; flash ${kb(sizes.flash)}`,
       flashBytes: sizes.flash,
     },
     ...(board && {

@@ -23,6 +23,12 @@ export type ConvKernel =
   /** Anything else (depth multipliers, odd output channels): plain loops. */
   | 'loop';
 
+/** The kernels that keep their weights as int16 (kernel mode speed only). */
+export const TWO_PIXEL_KERNELS: readonly string[] = [
+  'gemm-direct-2px',
+  'gemm-patch-2px',
+] satisfies ConvKernel[];
+
 export interface ConvGeometry {
   kind: 'conv2d' | 'depthwiseConv2d' | 'fullyConnected';
   kH: number;
@@ -150,7 +156,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     rows: outH * outW,
     twoPixel: ctx.kernels === 'speed',
   });
-  const pairs = kernel === 'gemm-direct-2px' || kernel === 'gemm-patch-2px';
+  const pairs = TWO_PIXEL_KERNELS.includes(kernel);
   const direct = kernel === 'gemm-direct' || kernel === 'gemm-direct-2px';
   const gemm = direct || kernel === 'gemm-patch' || kernel === 'gemm-patch-2px';
   const depthwise4 = kernel === 'depthwise-4ch';

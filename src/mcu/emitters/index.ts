@@ -28,4 +28,4 @@ export const EMITTERS: Record<OpKind, Emitter | null> = {
 export const SUPPORTED_KINDS = (Object.keys(EMITTERS) as OpKind[]).filter((k) => EMITTERS[k]);
 
 export type { EmitContext, Emitter, KernelMode, LayerCode } from './types.js';
-export { chooseConvKernel, type ConvKernel, type ConvGeometry } from './conv.js';
+export { chooseConvKernel, TWO_PIXEL_KERNELS, type ConvKernel, type ConvGeometry } from './conv.js';
