@@ -5,12 +5,12 @@
 // TFLite Micro + CMSIS-NN anchors.
 //   node --import tsx bench/mcu.ts
 // BENCH_MCU_KWS / BENCH_MCU_VWW set the number of inputs (default 100 each: about 40 s and 2 min
-// of CPU here).
+// of CPU here, per kernel mode); BENCH_MCU_KERNELS the kernel modes (default speed,size).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deploy, type DeployReport } from '../src/mcu/deploy.js';
+import { deploy, type DeployReport, type KernelChoice } from '../src/mcu/deploy.js';
 import { mcuModel, type McuModel } from '../test/helpers/mcuModels.js';
 import { hasShared } from '../test/helpers/shared.js';
 
@@ -40,17 +40,21 @@ const CASES: Case[] = [
   { name: 'VWW block5 + aux (pruned)', model: 'vww-block5-aux', count: VWW_N, target: 22e6 },
 ];
 
+const MODES = (process.env.BENCH_MCU_KERNELS ?? 'speed,size').split(',') as KernelChoice[];
 const m = (n: number) => `${(n / 1e6).toFixed(2)}M`;
 
 function print(c: Case, r: DeployReport, seconds: number): void {
   const sorted = [...r.cyclesPerInput].sort((a, b) => a - b);
-  console.log(`\n## ${c.name}: ${r.bitExact.inputs} real inputs, ${seconds.toFixed(0)} s`);
+  console.log(
+    `\n## ${c.name}, kernels ${r.kernels.mode}: ${r.bitExact.inputs} real inputs, ${seconds.toFixed(0)} s`,
+  );
   console.log(`| measure | value |\n| --- | ---: |`);
   const rows: [string, string][] = [
     [
       'bit-exact with the int8 interpreter',
       `${r.bitExact.inputs - r.bitExact.mismatches}/${r.bitExact.inputs}`,
     ],
+    ['kernels', r.kernels.reason],
     ['cycles (median)', `${m(r.cycles)} (min ${m(sorted[0]!)}, max ${m(sorted.at(-1)!)})`],
     ['target / goal', `${m(c.target)}${c.goal ? ` / ${m(c.goal)}` : ''}`],
     [
@@ -88,14 +92,16 @@ async function main(): Promise<void> {
   }
   for (const c of CASES) {
     const { graph, inputs } = await mcuModel(c.model, c.count);
-    const dir = mkdtempSync(join(tmpdir(), 'tinyprune-bench-mcu-'));
-    try {
-      const t0 = performance.now();
-      const r = await deploy(graph, { target: 'rp2040', outDir: dir, inputs });
-      print(c, r, (performance.now() - t0) / 1e3);
-      if (r.bitExact.mismatches) process.exitCode = 1;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    for (const kernels of MODES) {
+      const dir = mkdtempSync(join(tmpdir(), 'tinyprune-bench-mcu-'));
+      try {
+        const t0 = performance.now();
+        const r = await deploy(graph, { target: 'rp2040', outDir: dir, inputs, kernels });
+        print(c, r, (performance.now() - t0) / 1e3);
+        if (r.bitExact.mismatches) process.exitCode = 1;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   }
 }

@@ -206,6 +206,8 @@ test(
         '6',
         '--deploy-inputs',
         '2',
+        '--kernels',
+        'size',
         '--quiet',
         '--out',
         out,
@@ -246,6 +248,14 @@ test(
       );
       assert.ok(['block3', 'block4'].includes(r.pruned.cut));
       assert.ok(r.pruned.params < r.unpruned.params);
+      // --kernels reaches deploy; the report says which mode ran and why.
+      for (const m of ['Unpruned', 'Pruned'])
+        assert.ok(
+          r.notes.some((n: string) =>
+            n.startsWith(`${m} model: kernels size: as requested; flash `),
+          ),
+          r.notes.join('\n'),
+        );
       // Per-stage times are recorded and reported.
       assert.ok(r.notes.some((n: string) => /^Stage times.*model \d+ s \(CPU \d+ s\)/.test(n)));
       assert.match(stdout, /pruned \(block[34] \+ (aux|dense)\)/);

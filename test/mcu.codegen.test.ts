@@ -4,7 +4,7 @@
 // requantisation formulas equal TFLite's MultiplyByQuantizedMultiplier exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addTensor, createGraph } from '../src/graph/graph.js';
@@ -32,7 +32,7 @@ function buildGraph(seed: number): Graph {
   let cur = 'x';
   addTensor(g, {
     name: 'x',
-    shape: [1, 12, 10, 3],
+    shape: [1, 14, 9, 3],
     dtype: 'int8',
     quant: { scale: [0.02], zeroPoint: [5] },
   });
@@ -91,12 +91,31 @@ function buildGraph(seed: number): Graph {
       kind === 'conv2d' ? weights([outC, k, k, inC], outC, 0) : weights([1, k, k, outC], outC, 3),
       bias(outC, 3000),
     ]);
-  // 3x3 stride-2 conv (patch gather, odd K = 27), ReLU: [1, 6, 5, 8]
+  // 3x3 stride-2 conv (two patches per pass, K = 27 padded to 28), ReLU: [1, 7, 5, 8]
   conv('conv2d', 3, 3, 8, 2, 'same', 'relu', { scale: 0.05, zp: -128 });
-  // depthwise 3x3 same, ReLU6 (borders via the padding row): [1, 6, 5, 8]
+  // depthwise 3x3 same, ReLU6 (borders via the padding row): [1, 7, 5, 8]
   conv('depthwiseConv2d', 3, 8, 8, 1, 'same', 'relu6', { scale: 0.03, zp: -128 });
-  // pointwise 8 -> 12 with a small output scale (large accumulators: 4-multiply requant)
-  conv('conv2d', 1, 8, 12, 1, 'same', 'relu', { scale: 0.4, zp: -128 });
+  // pointwise 8 -> 20 with a small output scale (large accumulators: 4-multiply requant); 35
+  // pixels, so the last runs as its own pair
+  conv('conv2d', 1, 8, 20, 1, 'same', 'relu', { scale: 0.4, zp: -128 });
+  // pointwise 20 -> 12 (K = 16 + 4: the kernel's last entry point) where some channels' multipliers exceed 1 (the general routine for those,
+  // so the two-pixel kernel hands its accumulators back instead of requantising them)
+  add(
+    'conv2d',
+    { strides: [1, 1], padding: 'same', activation: 'relu' },
+    { scale: 0.4, zp: -128 },
+    [
+      {
+        ...weights([12, 1, 1, 20], 12, 0),
+        quant: {
+          scale: Array.from({ length: 12 }, (_, c) => (c % 5 === 2 ? 1.5 : 0.004 + 0.004 * r())),
+          zeroPoint: new Array(12).fill(0),
+          axis: 0,
+        },
+      },
+      bias(12, 3000),
+    ],
+  );
   // 2x2 average pool: [1, 3, 2, 12]
   add(
     'averagePool2d',
@@ -133,11 +152,16 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
   const g = buildGraph(7);
   const r = rng(99);
   const inputs = Array.from({ length: 4 }, () =>
-    Int8Array.from({ length: 12 * 10 * 3 }, () => Math.floor(r() * 256) - 128),
+    Int8Array.from({ length: 14 * 9 * 3 }, () => Math.floor(r() * 256) - 128),
   );
   const dir = mkdtempSync(join(tmpdir(), 'tinyprune-mcu-cg-'));
   try {
     const rep = await deploy(g, { target: 'rp2040', outDir: dir, inputs });
+    // The 20 -> 12 pointwise layer mixes fast and general channels (the accumulator hand-back),
+    // the 8 -> 20 one requantises inside the two-pixel kernel.
+    const modelC = readFileSync(join(dir, 'src', 'model.c'), 'utf8');
+    assert.match(modelC, /tp_layer3_L = \{[^}]*\.rqrow = [^}]*\.nslow = [1-9]/);
+    assert.match(modelC, /tp_layer2_L = \{[^}]*\.rqrow = (?![^}]*nslow)/);
     const prep = prepareInt8(g);
     inputs.forEach((x, k) => assert.deepEqual(rep.outputs[k], Array.from(prep.run([x])[0]!)));
     assert.deepEqual(rep.bitExact, { inputs: 4, mismatches: 0 });
@@ -152,9 +176,10 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
     assert.deepEqual(
       rep.layers.map((l) => l.kernel),
       [
-        'gemm-patch',
+        'gemm-patch-2px',
         'depthwise-4ch',
-        'gemm-direct',
+        'gemm-direct-2px',
+        'gemm-direct-2px',
         'avgpool-loop',
         'depthwise-4ch',
         'loop',
@@ -171,6 +196,122 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
     // Softmax outputs sum to about 256 (offset-binary probabilities of 1/256).
     const sum = rep.outputs[0]!.reduce((s, v) => s + v + 128, 0);
     assert.ok(Math.abs(sum - 256) <= 5, `softmax sum ${sum}`);
+    // auto on the RP2040: the tiny image fits, so the two-pixel kernels run.
+    assert.equal(rep.kernels.mode, 'speed');
+    assert.equal(rep.kernels.requested, 'auto');
+    assert.equal(rep.kernels.flashBytes, rep.flashBytes);
+    // Size mode: the int8-weight kernels, the same outputs bit for bit, int8 weight arrays
+    // (int16 with K padded to 4 in speed mode, int8 with K padded to 2 here), more cycles.
+    const weightBytes = (c: string) =>
+      [...c.matchAll(/TP_CONST int(8|16)_t tp_layer(\d+)_wi\[(\d+)\]/g)].map(
+        (m) => `${m[2]}:${(Number(m[3]) * Number(m[1])) / 8}`,
+      );
+    const speedWeights = weightBytes(modelC);
+    const size = await deploy(g, { target: 'rp2040', outDir: dir, inputs, kernels: 'size' });
+    assert.deepEqual(size.kernels, {
+      mode: 'size',
+      requested: 'size',
+      reason: `size: as requested; flash ${(size.flashBytes / 1024).toFixed(1)} KB`,
+      flashBytes: size.flashBytes,
+    });
+    assert.deepEqual(size.bitExact, { inputs: 4, mismatches: 0 });
+    assert.deepEqual(size.outputs, rep.outputs);
+    assert.deepEqual(
+      size.layers.map((l) => l.kernel),
+      rep.layers.map((l) => l.kernel.replace('-2px', '')),
+    );
+    const sizeC = readFileSync(join(dir, 'src', 'model.c'), 'utf8');
+    assert.doesNotMatch(sizeC, /TP_CONST int16_t/);
+    // Layers 0 (K = 27, 8 channels), 2 (K = 8, 20) and 3 (K = 20, 12); the others unchanged.
+    assert.deepEqual(speedWeights, ['0:448', '1:72', '2:320', '3:480', '5:108', '9:48']);
+    assert.deepEqual(weightBytes(sizeC), ['0:224', '1:72', '2:160', '3:240', '5:108', '9:48']);
+    assert.ok(size.constBytes < rep.constBytes, `${size.constBytes} vs ${rep.constBytes}`);
+    // (Not the flash total here: on a model this small GCC inlines the one-pixel drivers and the
+    // code grows more than the 548 B of weights shrink; KWS and VWW are 21 KB / 193 KB smaller.)
+    assert.ok(size.cycles > rep.cycles);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A 1x1-conv chain over 2x2 pixels of `c` channels: c·c weight bytes per layer. */
+function wideGraph(layers: number, c: number): Graph {
+  const r = rng(5);
+  const g = createGraph('mcu-wide-fixture');
+  addTensor(g, {
+    name: 'x',
+    shape: [1, 2, 2, c],
+    dtype: 'int8',
+    quant: { scale: [0.02], zeroPoint: [0] },
+  });
+  let cur = 'x';
+  for (let i = 0; i < layers; i++) {
+    addTensor(g, {
+      name: `w${i}`,
+      shape: [c, 1, 1, c],
+      dtype: 'int8',
+      data: Int8Array.from({ length: c * c }, () => Math.round((r() * 2 - 1) * 127)),
+      quant: { scale: new Array(c).fill(0.0005), zeroPoint: new Array(c).fill(0), axis: 0 },
+    });
+    addTensor(g, {
+      name: `y${i}`,
+      shape: [],
+      dtype: 'int8',
+      quant: { scale: [0.05], zeroPoint: [-128] },
+    });
+    g.ops.push({
+      kind: 'conv2d',
+      name: `pw${i}`,
+      inputs: [cur, `w${i}`],
+      outputs: [`y${i}`],
+      attrs: { strides: [1, 1], padding: 'same', activation: 'relu' },
+    });
+    cur = `y${i}`;
+  }
+  g.inputs = ['x'];
+  g.outputs = [cur];
+  inferShapes(g);
+  return g;
+}
+
+test('kernels auto falls back to int8 weights where the int16 copies do not fit: flash (cortex-m0), SRAM (rp2040)', async () => {
+  // 3 x 64 KB of int8 weights: 192 KB fits the Cortex-M0's 256 KB flash and, beside the arena
+  // and stack, the RP2040's 256 KB SRAM; the 384 KB of int16 copies fit neither.
+  const g = wideGraph(3, 256);
+  const x = Int8Array.from({ length: 4 * 256 }, (_, i) => ((i * 37) % 256) - 128);
+  const want = Array.from(prepareInt8(g).run([x])[0]!);
+  const dir = mkdtempSync(join(tmpdir(), 'tinyprune-mcu-wide-'));
+  try {
+    const m0 = await deploy(g, { target: 'cortex-m0', outDir: dir, inputs: [x] });
+    assert.equal(m0.kernels.mode, 'size');
+    assert.match(
+      m0.kernels.reason,
+      /^auto → size: the speed image \(\d+\.\d KB\) exceeds cortex-m0's 256\.0 KB flash; flash \d+\.\d KB$/,
+    );
+    assert.ok(m0.flashBytes <= 256 * 1024 && m0.flashBytes > 192 * 1024);
+    assert.equal(m0.weights.in, 'flash');
+    assert.ok(m0.layers.every((l) => l.kernel === 'gemm-direct'));
+    assert.deepEqual(m0.outputs, [want]);
+    const rp = await deploy(g, { target: 'rp2040', outDir: dir, inputs: [x] });
+    assert.equal(rp.kernels.mode, 'size');
+    assert.match(
+      rp.kernels.reason,
+      /^auto → size: speed's constants \(\d+\.\d KB\) do not fit the 256\.0 KB SRAM .*; size's \(\d+\.\d KB\) do;/,
+    );
+    assert.equal(rp.weights.in, 'sram');
+    assert.deepEqual(rp.outputs, [want]);
+    // Constants kept in flash: the speed image fits the RP2040's 2 MB, so auto takes it.
+    const rpFlash = await deploy(g, {
+      target: 'rp2040',
+      outDir: dir,
+      inputs: [x],
+      weightsIn: 'flash',
+    });
+    assert.equal(rpFlash.kernels.mode, 'speed');
+    assert.ok(rpFlash.layers.every((l) => l.kernel === 'gemm-direct-2px'));
+    assert.ok(rpFlash.flashBytes > 384 * 1024);
+    assert.deepEqual(rpFlash.outputs, [want]);
+    assert.ok(rpFlash.cycles < rp.cycles);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -206,13 +347,13 @@ test('fast ReLU requantisation equals MultiplyByQuantizedMultiplier on seeded ca
     // the small-bound trials; elsewhere around 0, around the threshold and anywhere in range.
     const exhaustive = bound < 40_000 && low < 0 && trial % 4 === 0;
     for (let c = 0; c < 3; c++)
-      for (let k = 0; k < (exhaustive ? Math.min(bound, plan.table[4 * c]!) + 20 : 120); k++) {
+      for (let k = 0; k < (exhaustive ? Math.min(bound, plan.table[3 * c + 2]!) + 20 : 120); k++) {
         const x = exhaustive
           ? k - 10
           : k < 20
             ? k - 10
             : k < 60
-              ? plan.table[4 * c]! - 40 + k
+              ? plan.table[3 * c + 2]! - 40 + k
               : low + Math.floor(r() * (bound - low + 1));
         if (x < low || x > bound) continue;
         const want = Math.min(

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TinypruneError } from '../src/graph/types.js';
 import { cycleNote, getTarget, TARGET_NAMES, TARGETS } from '../src/mcu/targets.js';
+import { runCli } from './helpers/cli.js';
 
 test('targets: each entry names itself, fits its memory map and states what is not counted', () => {
   assert.deepEqual(TARGET_NAMES, ['rp2040', 'cortex-m0']);
@@ -21,4 +22,15 @@ test('targets: each entry names itself, fits its memory map and states what is n
       e instanceof TinypruneError &&
       e.message === 'tinyprune deploy: --target expects rp2040 or cortex-m0, got "esp32"',
   );
+});
+
+test('--kernels: a wrong value is a one-line error listing the choices (deploy and run), exit 2', () => {
+  for (const cmd of ['deploy', 'run']) {
+    const r = runCli([cmd, '--kernels', 'fast']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`^tinyprune ${cmd}: --kernels expects speed, size or auto, got "fast"\\n$`),
+    );
+  }
 });

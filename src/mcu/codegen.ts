@@ -15,7 +15,7 @@ import { TinypruneError } from '../graph/types.js';
 import { activationRangeInt8 } from '../quant/interpreter.js';
 import { planArena } from './arena.js';
 import { EMITTERS, SUPPORTED_KINDS } from './emitters/index.js';
-import { q } from './emitters/types.js';
+import { q, type KernelMode } from './emitters/types.js';
 import { LAYER_C } from './kernels.js';
 import { REQUANT_C, type RequantPath } from './requant.js';
 import { TARGETS, type Target } from './targets.js';
@@ -73,12 +73,15 @@ static inline uint8_t tp_clamp_u8(int32_t v, int32_t lo, int32_t hi) {
 
 /** Where layer constants live: read in place from flash, or copied to SRAM at start-up. */
 export type WeightsIn = 'flash' | 'sram';
+export type { KernelMode };
 
 export interface CodegenOptions {
   /** The target the code is generated for (default rp2040). */
   target?: Target;
   /** Default flash. */
   weightsIn?: WeightsIn;
+  /** Default speed (the two-pixel kernels wherever they apply). */
+  kernels?: KernelMode;
 }
 
 /** Generates model.h and model.c for an int8 graph; unsupported graphs get a clear error. */
@@ -133,6 +136,7 @@ export function generateC(g: Graph, opts: CodegenOptions = {}): GeneratedModel {
       clampHi: hi + 128,
       off,
       target,
+      kernels: opts.kernels ?? 'speed',
       fail: (msg) => fail(g, msg),
     });
     if (!code) return;

@@ -1,6 +1,6 @@
 // deploy: int8 Graph → C sources + firmware ELF + deploy.json with sizes, emulated cycles per
 // layer, latency, a Cortex-M0 estimate and a bit-exactness check against the int8 interpreter.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
 import { getTensor, numElements } from '../graph/graph.js';
@@ -8,9 +8,10 @@ import type { Graph } from '../graph/types.js';
 import { TinypruneError } from '../graph/types.js';
 import { prepareInt8 } from '../quant/interpreter.js';
 import { buildBoardImage } from './board.js';
-import { compileFirmware } from './build.js';
-import { generateC, type WeightsIn } from './codegen.js';
+import { compileFirmware, type CompileResult } from './build.js';
+import { generateC, type KernelMode, type WeightsIn } from './codegen.js';
 import { Emulator, type FirmwareRun } from './emulator.js';
+import { TWO_PIXEL_KERNELS } from './emitters/index.js';
 import { harnessC, MARK_END, MARK_START } from './runtime.js';
 import { EMULATOR_MEMORY, getTarget, type TargetName } from './targets.js';
 
@@ -30,10 +31,22 @@ export interface DeployOptions {
    * (sram when they fit beside the arena and stack; the default).
    */
   weightsIn?: WeightsIn | 'auto';
+  /**
+   * Kernel mode: speed (two-pixel kernels, int16 weights), size (int8 weights), or auto (speed
+   * when its image fits the target's flash and, with weights in SRAM, its SRAM; the default).
+   */
+  kernels?: KernelMode | 'auto';
 }
+
+/** A kernel-mode choice as `--kernels` names it. */
+export const KERNEL_CHOICES = ['speed', 'size', 'auto'] as const;
+export type KernelChoice = (typeof KERNEL_CHOICES)[number];
 
 /** RAM kept free for the stack and the harness when auto placement decides (bytes). */
 const STACK_MARGIN = 8 * 1024;
+
+/** Flash the size measurement of a kernel mode links against (more than any target has). */
+const MEASURE_FLASH = 32 * 1024 * 1024;
 
 export interface LayerReport {
   index: number;
@@ -74,6 +87,8 @@ export interface DeployReport {
   outputs: number[][];
   /** Where the layer constants were placed, and what that means for the cycle count. */
   weights: { in: WeightsIn; requested: WeightsIn | 'auto'; constBytes: number; note: string };
+  /** The kernel mode used, what was asked for, why (one line) and the flash image it gives. */
+  kernels: { mode: KernelMode; requested: KernelChoice; reason: string; flashBytes: number };
   /** The board image (firmware.uf2), when the target has a board. */
   board?: { name: string; uf2Bytes: number; flashBytes: number; inputs: number };
   files: string[];
@@ -87,8 +102,8 @@ function median(xs: number[]): number {
 export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployReport> {
   const target = getTarget(o.target);
   const requested = o.weightsIn ?? 'auto';
-  let weightsIn: WeightsIn = requested === 'sram' ? 'sram' : 'flash';
-  let gen = generateC(graph, { target, weightsIn });
+  const kernelsRequested = o.kernels ?? 'auto';
+  let gen = generateC(graph, { target, weightsIn: 'flash', kernels: 'size' });
   const input = getTensor(graph, graph.inputs[0]!);
   const inputs = o.inputs?.length ? o.inputs : [new Int8Array(gen.inputBytes)];
   inputs.forEach((x, k) => {
@@ -103,7 +118,6 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
   const writeSources = () => {
     for (const [name, text] of Object.entries(gen.files)) writeFileAtomic(join(src, name), text);
   };
-  writeSources();
   writeFileAtomic(join(src, 'main.c'), harnessC({}));
   // The deliverable ELF for the target's memory map, and (when that map is not RP2040's) one
   // linked for the emulator; both from the same sources and flags.
@@ -121,17 +135,73 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
       out: join(o.outDir, 'firmware.elf'),
       defines: { TP_MARKS: 0 },
     });
-  let firmware = build();
+  // Each kernel mode's image with the constants in flash, linked with room to spare so that an
+  // image too large for the target is measured rather than refused.
+  const measured = new Map<KernelMode, CompileResult>();
+  const measure = (mode: KernelMode): CompileResult => {
+    if (!measured.has(mode)) {
+      gen = generateC(graph, { target, weightsIn: 'flash', kernels: mode });
+      writeSources();
+      measured.set(
+        mode,
+        compileFirmware({
+          ...common,
+          memory: { ...target.memory, flashBytes: MEASURE_FLASH },
+          out: join(o.outDir, `firmware_${mode}.elf`),
+          defines: { TP_MARKS: 0 },
+        }),
+      );
+      rmSync(join(o.outDir, `firmware_${mode}.elf`), { force: true });
+    }
+    return measured.get(mode)!;
+  };
+  const flashBudget = target.memory.flashBytes - target.memory.flashReserved;
+  // The RAM in use with the constants copied to SRAM: data, arena, constants and a stack margin.
+  const ramWithConsts = (f: CompileResult) =>
+    f.sizes.data + f.sizes.bss + f.sizes.rodata + STACK_MARGIN;
+  const fitsRam = (f: CompileResult) => ramWithConsts(f) <= target.memory.ramBytes;
+  const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+  const choose = (): { mode: KernelMode; reason: string } => {
+    if (kernelsRequested !== 'auto') return { mode: kernelsRequested, reason: 'as requested' };
+    const speed = measure('speed');
+    const speedImage = `the speed image (${kb(speed.sizes.flash)})`;
+    if (speed.sizes.flash > flashBudget)
+      return {
+        mode: 'size',
+        reason: `${speedImage} exceeds ${target.name}'s ${kb(flashBudget)} flash`,
+      };
+    if (requested === 'flash')
+      return {
+        mode: 'speed',
+        reason: `${speedImage} fits ${target.name}'s ${kb(flashBudget)} flash`,
+      };
+    if (fitsRam(speed))
+      return {
+        mode: 'speed',
+        reason: `${speedImage} fits the flash and its constants fit the ${kb(target.memory.ramBytes)} SRAM`,
+      };
+    const size = measure('size');
+    const noRoom = `speed's constants (${kb(speed.sizes.rodata)}) do not fit the ${kb(target.memory.ramBytes)} SRAM beside the arena and stack`;
+    if (requested === 'sram' || fitsRam(size))
+      return {
+        mode: 'size',
+        reason: `${noRoom}; size's (${kb(size.sizes.rodata)}) ${fitsRam(size) ? 'do' : 'come closer'}`,
+      };
+    return {
+      mode: 'speed',
+      reason: `the constants fit SRAM in neither mode, so they stay in flash, where ${speedImage} fits`,
+    };
+  };
+  const { mode, reason } = choose();
+  const chosen = measure(mode);
   // auto: the constants go to SRAM when, with them, the RAM in use (data, arena, the stack
   // measured below plus a margin) still fits the target's SRAM.
-  const constBytes = firmware.sizes.rodata;
-  const ramWithConsts = firmware.sizes.data + firmware.sizes.bss + constBytes + STACK_MARGIN;
-  if (requested === 'auto' && ramWithConsts <= target.memory.ramBytes) {
-    weightsIn = 'sram';
-    gen = generateC(graph, { target, weightsIn });
-    writeSources();
-    firmware = build();
-  }
+  const constBytes = chosen.sizes.rodata;
+  const weightsIn: WeightsIn =
+    requested === 'sram' || (requested === 'auto' && fitsRam(chosen)) ? 'sram' : 'flash';
+  gen = generateC(graph, { target, weightsIn, kernels: mode });
+  writeSources();
+  const firmware = build();
   const emuBuild = compileFirmware({
     ...common,
     memory: EMULATOR_MEMORY,
@@ -192,6 +262,9 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
   const macs = gen.layers.reduce((s, l) => s + l.macs, 0);
   const clockHz = o.clockHz ?? target.clockHz;
   const sizes = firmware.sizes;
+  // Models without a two-pixel layer (FC only, single-pixel convolutions) build the same either way.
+  const sameInBoth =
+    mode === 'speed' && !gen.layers.some((l) => TWO_PIXEL_KERNELS.includes(l.kernel));
   const report: DeployReport = {
     model: graph.name,
     target: target.name,
@@ -230,6 +303,12 @@ export async function deploy(graph: Graph, o: DeployOptions): Promise<DeployRepo
         weightsIn === 'sram'
           ? `constants copied to SRAM at start-up (${constBytes} B more RAM): the layers read them without flash cache misses; code still runs from flash`
           : `constants read from flash in place: on a board with a flash cache each miss costs extra cycles the emulator does not count`,
+    },
+    kernels: {
+      mode,
+      requested: kernelsRequested,
+      reason: `${kernelsRequested === 'auto' ? 'auto → ' : ''}${mode}: ${reason}${sameInBoth ? '; no layer has a two-pixel kernel, so both modes give this image' : ''}; flash ${kb(sizes.flash)}`,
+      flashBytes: sizes.flash,
     },
     ...(board && {
       board: {

@@ -120,6 +120,274 @@ const DOT4ROWS = nakedFunction(
   ],
 );
 
+/** One input step of tp_dot4x2: pixel A's and B's byte (r2, r3) times four int16 weights. */
+function dot4x2Step(s: number): string[] {
+  const twice = (ext: string, a: string, b: string) => [
+    `${ext.replace('T', 'r5')}`,
+    'muls r5, r2',
+    `${a}`,
+    `${ext.replace('T', 'r5')}`,
+    'muls r5, r3',
+    `${b}`,
+  ];
+  return [
+    `ldrb r2, [r0, #${2 * s}]`,
+    `ldrb r3, [r0, #${2 * s + 1}]`,
+    `ldr r4, [r1, #${8 * s}]`,
+    ...twice('sxth T, r4', 'adds r6, r5', 'adds r7, r5'),
+    ...twice('asrs T, r4, #16', 'add r8, r5', 'add r9, r5'),
+    `ldr r4, [r1, #${8 * s + 4}]`,
+    ...twice('sxth T, r4', 'add r10, r5', 'add r11, r5'),
+    ...twice('asrs T, r4, #16', 'add r12, r5', 'add lr, r5'),
+  ];
+}
+
+/** tp_dot4x2's stack frame (bytes from sp after its prologue and `sub sp, #60`). */
+const F = {
+  buf: 0,
+  bufEnd: 4,
+  bias: 8,
+  accA: 12,
+  accB: 16,
+  wEnd: 20,
+  k4: 24, // K & 12
+  rq: 28,
+  outA: 32,
+  outB: 36,
+  sh16: 40,
+  lo: 44,
+  hi: 48,
+  w: 52,
+  b3: 56,
+  args: 96, // K, outC, rq, out, lo | hi << 8 | sh16 << 16
+};
+
+/**
+ * Requantises the accumulator in x (r6 or r7) of output j into the byte at [F[slot]] + j: the
+ * fast form of requant.ts with {mh, ml, rnd, t} of the channel in r2-r5 and 16 + sh in r1.
+ * Clamped outputs and x >= 2^16 branch to blocks placed after the channel (`side`).
+ */
+function requantOne(x: 'r6' | 'r7', j: number, slot: 'outA' | 'outB', o: number) {
+  const L = 100 + 10 * o;
+  const main = [
+    `cmp ${x}, #0`,
+    `ble ${L + 1}f`,
+    `cmp ${x}, r5`,
+    `bge ${L + 2}f`,
+    `lsrs r0, ${x}, #16`,
+    `bne ${L + 4}f`,
+    'movs r0, r3',
+    `muls r0, ${x}`, // x·ml
+    'lsrs r0, r0, #16',
+    `muls ${x}, r2`, // x·mh
+    `adds ${x}, r0`,
+    `adds ${x}, r4`, // + rnd
+    `lsrs ${x}, r1`, // >> (16 + sh)
+    `${L + 3}:`,
+    `ldr r0, [sp, #${F[slot]}]`,
+    `strb ${x}, [r0, #${j}]`,
+  ];
+  const side = [
+    `${L + 1}:`,
+    `ldr ${x}, [sp, #${F.lo}]`,
+    `b ${L + 3}b`,
+    `${L + 2}:`,
+    `ldr ${x}, [sp, #${F.hi}]`,
+    `b ${L + 3}b`,
+    `${L + 4}:`,
+    `bl ${x === 'r6' ? 300 : 301}f`,
+    `b ${L + 3}b`,
+  ];
+  return { main, side };
+}
+
+/** x >= 2^16 (r0 = xh): w = xh·ml + xl·mh + (xl·ml >> 16) + rnd, x = (xh·mh + (w >> 16)) >> sh. */
+function requantBig(x: 'r6' | 'r7', label: number): string[] {
+  return [
+    `${label}:`,
+    'push {r2, r3, r4, r5}',
+    `uxth ${x}, ${x}`, // xl
+    'movs r1, r3',
+    `muls r1, ${x}`, // xl·ml
+    'lsrs r1, r1, #16',
+    'adds r4, r1',
+    'movs r1, r3',
+    'muls r1, r0', // xh·ml
+    'adds r4, r1',
+    'movs r1, r2',
+    `muls r1, ${x}`, // xl·mh
+    'adds r4, r1',
+    'lsrs r4, r4, #16',
+    'muls r2, r0', // xh·mh
+    'adds r2, r4',
+    `ldr r1, [sp, #${F.sh16 + 16}]`,
+    'subs r1, #16',
+    'lsrs r2, r1',
+    `movs ${x}, r2`,
+    'pop {r2, r3, r4, r5}',
+    `ldr r1, [sp, #${F.sh16}]`,
+    'bx lr',
+  ];
+}
+
+/**
+ * tp_dot4x2: two pixels at once: bias + the dot products of the K (a multiple of 4) inputs
+ * of pixels A and B, interleaved in buf (A0 B0 A1 B1 ...), with int16 weights laid out
+ * [outC/4][K][4]. Each weight is loaded once for both pixels and sign-extended by one
+ * instruction (SXTH or ASRS #16), so a step of 8 MACs costs 32 cycles (4 per MAC) against 36
+ * for two tp_dot4rows passes. Accumulators: channel j of A and B in (r6, r7), (r8, r9),
+ * (r10, r11), (r12, lr). With out set, each group of four channels is requantised straight from
+ * the registers (both pixels share the channel's table entry) into out[0 .. outC) and
+ * out[outC ..); with out NULL (layers with channels for the general routine) the accumulators go
+ * to acc[0 .. outC) and acc[outC ..).
+ */
+const DOT4X2 = nakedFunction(
+  'void tp_dot4x2(const uint8_t *buf, const int16_t *w, const int32_t *b, int32_t *acc, int K, int outC, const tp_rq_t *rq, uint8_t *out, uint32_t lohish)',
+  [
+    ...PROLOGUE,
+    'sub sp, #60',
+    `ldr r4, [sp, #${F.args}]`, // K
+    `ldr r5, [sp, #${F.args + 4}]`, // outC
+    'movs r6, #12',
+    'ands r6, r4',
+    `str r6, [sp, #${F.k4}]`,
+    `str r0, [sp, #${F.buf}]`,
+    'lsls r6, r4, #1',
+    'adds r6, r0',
+    `str r6, [sp, #${F.bufEnd}]`,
+    `str r2, [sp, #${F.bias}]`,
+    `str r3, [sp, #${F.accA}]`,
+    'lsls r6, r5, #2',
+    'adds r6, r3',
+    `str r6, [sp, #${F.accB}]`,
+    `ldr r6, [sp, #${F.args + 8}]`,
+    `str r6, [sp, #${F.rq}]`,
+    `ldr r6, [sp, #${F.args + 12}]`,
+    `str r6, [sp, #${F.outA}]`,
+    'adds r6, r5',
+    `str r6, [sp, #${F.outB}]`,
+    `ldr r6, [sp, #${F.args + 16}]`,
+    'uxtb r7, r6',
+    `str r7, [sp, #${F.lo}]`,
+    'lsrs r6, r6, #8',
+    'uxtb r7, r6',
+    `str r7, [sp, #${F.hi}]`,
+    'lsrs r6, r6, #8',
+    `str r6, [sp, #${F.sh16}]`,
+    'muls r4, r5',
+    'lsls r4, r4, #1',
+    'adds r4, r1',
+    `str r4, [sp, #${F.wEnd}]`,
+    '1:',
+    `ldr r0, [sp, #${F.bias}]`,
+    'ldmia r0!, {r2, r3, r4, r5}',
+    `str r0, [sp, #${F.bias}]`,
+    'movs r6, r2',
+    'movs r7, r2',
+    'mov r8, r3',
+    'mov r9, r3',
+    'mov r10, r4',
+    'mov r11, r4',
+    'mov r12, r5',
+    'mov lr, r5',
+    `ldr r0, [sp, #${F.buf}]`,
+    // K = 16m + r: the first pass enters the 16-step body at step 16 - r (Duff's device).
+    `ldr r2, [sp, #${F.k4}]`,
+    'cmp r2, #0',
+    'beq 2f',
+    'cmp r2, #8',
+    'beq 15f',
+    'bgt 16f',
+    'subs r0, #24', // r = 4: enter at step 12
+    'subs r1, #96',
+    'b 14f',
+    '15:', // r = 8: step 8
+    'subs r0, #16',
+    'subs r1, #64',
+    'b 13f',
+    '16:', // r = 12: step 4
+    'subs r0, #8',
+    'subs r1, #32',
+    'b 12f',
+    '2:',
+    ...[0, 4, 8, 12].flatMap((q) => [
+      ...(q ? [`${11 + q / 4}:`] : []),
+      ...Array.from({ length: 4 }, (_, s) => dot4x2Step(q + s)).flat(),
+    ]),
+    'adds r0, #32',
+    'adds r1, #128',
+    `ldr r2, [sp, #${F.bufEnd}]`,
+    'cmp r0, r2',
+    'beq 3f',
+    'b 2b', // (the 16-step body is too long for a conditional branch back)
+    '3:',
+    `ldr r0, [sp, #${F.outA}]`,
+    'cmp r0, #0',
+    'bne 10f',
+    `ldr r0, [sp, #${F.accA}]`,
+    'movs r2, r6',
+    'mov r3, r8',
+    'mov r4, r10',
+    'mov r5, r12',
+    'stmia r0!, {r2, r3, r4, r5}',
+    `str r0, [sp, #${F.accA}]`,
+    `ldr r0, [sp, #${F.accB}]`,
+    'movs r2, r7',
+    'mov r3, r9',
+    'mov r4, r11',
+    'mov r5, lr',
+    'stmia r0!, {r2, r3, r4, r5}',
+    `str r0, [sp, #${F.accB}]`,
+    'b 11f',
+    '10:',
+    `str r1, [sp, #${F.w}]`,
+    'mov r0, lr',
+    `str r0, [sp, #${F.b3}]`, // (lr is the link register of the x >= 2^16 calls)
+    `ldr r1, [sp, #${F.sh16}]`,
+    ...[0, 1, 2, 3].flatMap((k) => {
+      const a = requantOne('r6', k, 'outA', 2 * k);
+      const b = requantOne('r7', k, 'outB', 2 * k + 1);
+      const load =
+        k === 0
+          ? []
+          : k === 3
+            ? ['mov r6, r12', `ldr r7, [sp, #${F.b3}]`]
+            : [`mov r6, r${6 + 2 * k}`, `mov r7, r${7 + 2 * k}`];
+      return [
+        ...load,
+        `ldr r0, [sp, #${F.rq}]`,
+        'ldmia r0!, {r2, r4, r5}', // M, rnd, t
+        `str r0, [sp, #${F.rq}]`,
+        'lsrs r3, r2, #16', // ml
+        'uxth r2, r2', // mh
+        ...a.main,
+        ...b.main,
+        `b ${200 + k}f`,
+        ...a.side,
+        ...b.side,
+        `${200 + k}:`,
+      ];
+    }),
+    `ldr r0, [sp, #${F.outA}]`,
+    'adds r0, #4',
+    `str r0, [sp, #${F.outA}]`,
+    `ldr r0, [sp, #${F.outB}]`,
+    'adds r0, #4',
+    `str r0, [sp, #${F.outB}]`,
+    `ldr r1, [sp, #${F.w}]`,
+    '11:',
+    `ldr r2, [sp, #${F.wEnd}]`,
+    'cmp r1, r2',
+    'beq 4f',
+    'b 1b',
+    '4:',
+    'add sp, #60',
+    ...EPILOGUE,
+    ...requantBig('r6', 300),
+    ...requantBig('r7', 301),
+  ],
+);
+
 /**
  * tp_dwrow_<taps>: all channel groups of one depthwise output pixel, taps unrolled. Tap t reads
  * the four channels at pt[t] + c, where c = base + 4·group: with base = 0, pt holds pointers
@@ -165,83 +433,88 @@ export function depthwiseRowFunction(taps: number): string {
 }
 
 /**
- * Requantisation of n accumulators to offset-binary bytes with the exact fast forms of
- * requant.ts (table entries {t, mh | ml << 16, rnd, sh}): x <= 0 gives lo, x >= t gives hi, and
- * in between 2 (x < 2^16) or 4 16x16-bit multiplies. About 33 cycles in the multiply path,
- * 13 for a clamped output.
+ * Requantisation of n accumulators to offset-binary bytes with the exact fast form of
+ * requant.ts (table entries {M = mh | ml << 16, rnd, t}, one LDM each; the layer's 16 + sh in a
+ * register; the output zero point folded into rnd): x <= 0 gives lo, x >= t gives hi, and in
+ * between 2 16x16-bit multiplies (x < 2^16) or, in 'mul4' layers, 4. About 24 cycles in the
+ * multiply path, 13 for x <= 0.
  */
 function requantRow(name: string, mul4: boolean): string {
-  const tail = ['strb r5, [r1]', 'adds r1, #1', 'adds r2, #16', 'cmp r0, r12', 'bne 1b', 'b 9f'];
-  // x (r4, below 2^16) times M = mh | ml << 16 (r5): x·mh + (x·ml >> 16) + rnd in r5.
-  const mul2 = [
-    'lsrs r7, r5, #16', // ml
-    'uxth r5, r5', // mh
-    'muls r7, r4', // x·ml
-    'lsrs r7, r7, #16',
-    'muls r5, r4', // x·mh
-    'adds r5, r7',
-    'ldr r4, [r2, #8]',
-    'adds r5, r4', // + rnd
-  ];
-  // >> sh, + lo (the output zero point), store.
-  const finish = ['ldr r4, [r2, #12]', 'lsrs r5, r4', 'add r5, r8', ...tail];
-  const mul = mul4
-    ? [
-        'lsrs r6, r4, #16', // xh
-        'beq 6f', // x < 2^16: the 2-multiply form gives the same w
-        'uxth r4, r4', // xl
-        'lsrs r7, r5, #16', // ml
-        'uxth r5, r5', // mh
-        'movs r3, r7',
-        'muls r3, r4', // xl·ml
-        'lsrs r3, r3, #16',
-        'muls r7, r6', // xh·ml
-        'adds r3, r7',
-        'muls r4, r5', // xl·mh
-        'adds r3, r4',
-        'ldr r4, [r2, #8]',
-        'adds r3, r4', // + rnd
-        'lsrs r3, r3, #16',
-        'muls r5, r6', // xh·mh
-        'adds r5, r3',
-      ]
-    : mul2;
+  const tail = ['strb r5, [r1]', 'adds r1, #1', 'cmp r0, r12', 'bne 1b', 'b 9f'];
   return nakedFunction(
-    `void ${name}(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo, uint32_t hi)`,
+    `void ${name}(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo, uint32_t hi, uint32_t sh16)`,
     [
       'push {r4, r5, r6, r7, lr}',
       'mov r4, r8',
       'mov r5, r9',
-      'push {r4, r5}',
-      'ldr r4, [sp, #28]',
-      'mov r8, r4', // lo
+      'mov r6, r10',
+      'push {r4, r5, r6}',
       'ldr r4, [sp, #32]',
+      'mov r8, r4', // lo
+      'ldr r4, [sp, #36]',
       'mov r9, r4', // hi
       'lsls r3, r3, #2',
       'adds r3, r0',
       'mov r12, r3', // acc end
+      'ldr r3, [sp, #40]', // 16 + sh
       '1:',
       'ldmia r0!, {r4}',
       'cmp r4, #0',
       'ble 3f',
-      'ldr r3, [r2, #0]',
-      'cmp r4, r3',
+      'ldmia r2!, {r5, r6, r7}', // M, rnd, t
+      'cmp r4, r7',
       'bge 4f',
-      'ldr r5, [r2, #4]',
-      ...mul,
-      ...finish,
-      // mul4 with xh = 0: w is the 2-multiply sum, and the result w >> 16 >> sh.
-      ...(mul4 ? ['6:', ...mul2, 'lsrs r5, r5, #16', ...finish] : []),
+      ...(mul4 ? ['lsrs r7, r4, #16', 'bne 5f'] : []),
+      // x·mh + (x·ml >> 16) + rnd, >> (16 + sh).
+      'lsrs r7, r5, #16', // ml
+      'uxth r5, r5', // mh
+      'muls r7, r4',
+      'lsrs r7, r7, #16',
+      'muls r5, r4',
+      'adds r5, r7',
+      'adds r5, r6',
+      'lsrs r5, r3',
+      '2:',
+      ...tail,
       '3:',
+      'adds r2, #12', // (the entry is not loaded)
       'mov r5, r8',
       ...tail,
       '4:',
       'mov r5, r9',
       ...tail,
+      ...(mul4
+        ? [
+            // x >= 2^16 (r7 = xh): w = xh·ml + xl·mh + (xl·ml >> 16) + rnd in r6,
+            // g = (xh·mh + (w >> 16)) >> sh.
+            '5:',
+            'uxth r4, r4', // xl
+            'lsrs r3, r5, #16', // ml
+            'uxth r5, r5', // mh
+            'mov r10, r3',
+            'muls r3, r4', // xl·ml
+            'lsrs r3, r3, #16',
+            'adds r6, r3',
+            'mov r3, r10',
+            'muls r3, r7', // xh·ml
+            'adds r6, r3',
+            'muls r4, r5', // xl·mh
+            'adds r6, r4',
+            'lsrs r6, r6, #16',
+            'muls r5, r7', // xh·mh
+            'adds r5, r6',
+            'ldr r3, [sp, #40]',
+            'subs r3, #16',
+            'lsrs r5, r3',
+            'adds r3, #16',
+            'b 2b',
+          ]
+        : []),
       '9:',
-      'pop {r4, r5}',
+      'pop {r4, r5, r6}',
       'mov r8, r4',
       'mov r9, r5',
+      'mov r10, r6',
       'pop {r4, r5, r6, r7, pc}',
     ],
   );
@@ -251,12 +524,12 @@ function requantRow(name: string, mul4: boolean): string {
 export const LAYER_C = `typedef void tp_dwrow_fn(const void *pt, uint32_t base, const int8_t *w, int32_t *acc,
                         const int32_t *b, int32_t *accEnd);
 typedef void tp_rqrow_fn(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo,
-                         uint32_t hi);
+                         uint32_t hi, uint32_t sh16);
 /* One conv / depthwise / FC layer: shapes, constants and its requantisation. */
 typedef struct {
   const int8_t *w;        /* weights, interleaved [outC/4][K][4] */
   const int32_t *b;       /* bias with the input zero point folded in */
-  const tp_rq_t *rq;      /* fast requantisation table (path 2 or 4) */
+  const tp_rq_t *rq;      /* fast requantisation table (requant.ts) */
   const int32_t *m;       /* general path: multipliers and shifts */
   const int8_t *s;
   const uint16_t *slow;   /* channels for the general routine (NULL: all nslow = outC) */
@@ -268,9 +541,11 @@ typedef struct {
   uint16_t inH, inW, inC, outH, outW, outC, K, nslow;
   uint8_t kH, kW, sH, sW, dH, dW, padT, padL;
   uint8_t lo, hi, zo, zu;
+  uint8_t sh16;           /* fast requantisation: 16 + the layer's shift */
 } tp_layer_t;
 
 ${DOT4ROWS}
+${DOT4X2}
 ${requantRow('tp_rq4row', true)}
 ${requantRow('tp_rq2row', false)}
 /* The general 64-bit routine for the channels listed in slow[] (all when slow is NULL). */
@@ -283,7 +558,7 @@ static __attribute__((noinline)) void tp_requant_slow(const tp_layer_t *L, const
 }
 /* Requantises one pixel's accumulators into out[0 .. outC). */
 static inline void tp_requant(const tp_layer_t *L, const int32_t *acc, uint8_t *out) {
-  if (L->rqrow) L->rqrow(acc, out, L->rq, L->outC, L->lo, L->hi);
+  if (L->rqrow) L->rqrow(acc, out, L->rq, L->outC, L->lo, L->hi, L->sh16);
   if (L->nslow) tp_requant_slow(L, acc, out);
 }
 
@@ -293,6 +568,85 @@ static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out,
   for (int p = 0; p < rows; p++, in += L->inC, out += L->outC) {
     tp_dot4rows(in, L->w, L->b, acc, L->K, acc + L->outC);
     tp_requant(L, acc, out);
+  }
+}
+
+/* Accumulators tp_dot4x2 hands back: only for layers it cannot requantise itself. */
+#define TP_ACC2(L) ((L)->rqrow && !(L)->nslow ? 1 : 2 * (L)->outC)
+/* Two pixels through tp_dot4x2 into out (and out + outC when both): requantised in the kernel
+   when the fast form covers every channel; else from acc (2 * outC values), then the general
+   routine. */
+static inline void tp_dot4x2_requant(const tp_layer_t *L, const uint8_t *buf, int32_t *acc,
+                                     uint8_t *out, int both) {
+  if (L->rqrow && !L->nslow) {
+    const uint32_t lohish = L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16;
+    if (both) {
+      tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC, L->rq, out, lohish);
+      return;
+    }
+    /* A lone last pixel: its twin's bytes must not land past the tensor. */
+    uint8_t tmp[2 * L->outC];
+    tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC, L->rq, tmp, lohish);
+    for (int c = 0; c < L->outC; c++) out[c] = tmp[c];
+    return;
+  }
+  tp_dot4x2(buf, (const int16_t *)L->w, L->b, acc, L->K, L->outC, L->rq, 0, 0);
+  tp_requant(L, acc, out);
+  if (both) tp_requant(L, acc + L->outC, out + L->outC);
+}
+
+/* 1x1 stride-1 convolution, two pixels per tp_dot4x2 pass (K a multiple of 4, int16 weights);
+   an odd last pixel runs as its own pair. */
+static void tp_conv_direct2(const tp_layer_t *L, const uint8_t *in, uint8_t *out, int rows) {
+  int32_t acc[TP_ACC2(L)];
+  uint8_t buf[2 * L->K] __attribute__((aligned(4)));
+  for (int p = 0; p < rows; p += 2, in += 2 * L->inC, out += 2 * L->outC) {
+    const uint8_t *b = p + 1 < rows ? in + L->inC : in;
+    for (int k = 0; k < L->K; k++) {
+      buf[2 * k] = in[k];
+      buf[2 * k + 1] = b[k];
+    }
+    tp_dot4x2_requant(L, buf, acc, out, p + 1 < rows);
+  }
+}
+
+/* One pixel's patch into every other byte of d (d[0], d[2], ...); padding reads zu. */
+static void tp_patch2(const tp_layer_t *L, const uint8_t *in, uint8_t *d, int oy, int ox) {
+  const int iy0 = oy * L->sH - L->padT, ix0 = ox * L->sW - L->padL;
+  if (iy0 >= 0 && iy0 + (L->kH - 1) * L->dH < L->inH && ix0 >= 0 &&
+      ix0 + (L->kW - 1) * L->dW < L->inW) {
+    L->gather(in + (iy0 * L->inW + ix0) * L->inC, d);
+    return;
+  }
+  for (int ky = 0; ky < L->kH; ky++) {
+    const int iy = iy0 + ky * L->dH;
+    for (int kx = 0; kx < L->kW; kx++) {
+      const int ix = ix0 + kx * L->dW;
+      const int ok = iy >= 0 && iy < L->inH && ix >= 0 && ix < L->inW;
+      const uint8_t *s = in + (iy * L->inW + ix) * L->inC;
+      for (int c = 0; c < L->inC; c++, d += 2) *d = ok ? s[c] : L->zu;
+    }
+  }
+}
+
+/* Any convolution, two pixels' patches interleaved per tp_dot4x2 pass (K padded to a multiple
+   of 4 with zero weights); an odd last pixel runs as its own pair. */
+static void tp_conv_patch2(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
+  int32_t acc[TP_ACC2(L)];
+  uint8_t buf[2 * L->K] __attribute__((aligned(4)));
+  for (int k = 0; k < 2 * L->K; k++) buf[k] = 0;
+  const int n = L->outH * L->outW;
+  int oy = 0, ox = 0;
+  for (int p = 0; p < n; p += 2, out += 2 * L->outC) {
+    tp_patch2(L, in, buf, oy, ox);
+    if (++ox == L->outW) ox = 0, oy++;
+    if (p + 1 < n) {
+      tp_patch2(L, in, buf + 1, oy, ox);
+      if (++ox == L->outW) ox = 0, oy++;
+    } else {
+      tp_patch2(L, in, buf + 1, oy - (ox == 0), ox == 0 ? L->outW - 1 : ox - 1);
+    }
+    tp_dot4x2_requant(L, buf, acc, out, p + 1 < n);
   }
 }
 

@@ -14,7 +14,7 @@ import { quantizeInt8 } from '../data/quantize.js';
 import { argmaxRows, predictScores } from '../eval/predict.js';
 import { evaluatePredictions } from '../eval/metrics.js';
 import { quantizeGraph } from '../quant/quantize.js';
-import { deploy, type DeployReport } from '../mcu/deploy.js';
+import { deploy, type DeployReport, type KernelChoice } from '../mcu/deploy.js';
 import { cycleNote, TARGETS, type TargetName } from '../mcu/targets.js';
 import { parseBudget } from '../prune/budget.js';
 import { resolveCutPoint } from '../prune/cut.js';
@@ -62,6 +62,8 @@ export interface RunOptions {
   viewsByHand?: boolean;
   /** int8 inputs run on the emulated MCU for the bit-exactness check. */
   deployInputs: number;
+  /** Kernel mode of the deployed models (default auto). */
+  kernels?: KernelChoice;
   command: string;
   log: (line: string) => void;
   /** Progress display for long steps (training epochs). */
@@ -111,7 +113,7 @@ interface ModelStageResult {
     | 'layers'
     | 'bitExact'
   > &
-    Partial<Pick<DeployReport, 'weights'>>;
+    Partial<Pick<DeployReport, 'weights' | 'kernels'>>;
 }
 
 const PAPER: Partial<Record<Task, PaperFigures>> = {
@@ -301,6 +303,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         target: o.target,
         outDir: join(dir, `deploy-${label}`),
         inputs: await deployInputs(int8),
+        kernels: o.kernels,
       });
       return {
         file: floatFile,
@@ -320,6 +323,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
           layers: d.layers,
           bitExact: d.bitExact,
           weights: d.weights,
+          kernels: d.kernels,
         },
       };
     });
@@ -396,6 +400,11 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
           ? [
               `${k ? 'Pruned' : 'Unpruned'} model: layer constants in ${m.deploy.weights.in} — ${m.deploy.weights.note}.`,
             ]
+          : [],
+      ),
+      ...[unpruned, pruned].flatMap((m, k) =>
+        m.deploy.kernels
+          ? [`${k ? 'Pruned' : 'Unpruned'} model: kernels ${m.deploy.kernels.reason}.`]
           : [],
       ),
       stageTimes(dir),

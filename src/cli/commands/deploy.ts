@@ -4,7 +4,7 @@ import { getTensor } from '../../graph/graph.js';
 import type { Graph } from '../../graph/types.js';
 import { TinypruneError } from '../../graph/types.js';
 import { loadModel } from '../../io/load.js';
-import { deploy, inputSize } from '../../mcu/deploy.js';
+import { deploy, inputSize, KERNEL_CHOICES, type KernelChoice } from '../../mcu/deploy.js';
 import { DEFAULT_TARGET, getTarget, TARGET_NAMES, TARGETS } from '../../mcu/targets.js';
 import { numberOption, stringOption, type Command } from '../command.js';
 import { readFileBounded } from '../../io/files.js';
@@ -49,6 +49,15 @@ export function readInputs(spec: string, graph: Graph, format: 'int8' | 'uint8')
   });
 }
 
+/** A `--kernels` value; a clear error lists the choices. */
+export function kernelOption(v: string, where: string): KernelChoice {
+  if (!(KERNEL_CHOICES as readonly string[]).includes(v))
+    throw new TinypruneError(
+      `${where}: --kernels expects ${KERNEL_CHOICES.slice(0, -1).join(', ')} or ${KERNEL_CHOICES.at(-1)}, got "${v}"`,
+    );
+  return v as KernelChoice;
+}
+
 export const deployCommand: Command = {
   name: 'deploy',
   summary:
@@ -80,11 +89,19 @@ export const deployCommand: Command = {
         'layer constants in SRAM (copied at start-up) or flash; auto: SRAM when they fit',
       default: 'auto',
     },
+    kernels: {
+      type: 'string',
+      value: KERNEL_CHOICES.join('|'),
+      description:
+        "speed: two-pixel kernels, int16 weights; size: int8 weights; auto: speed when it fits the target's flash (and SRAM when the weights go there)",
+      default: 'auto',
+    },
     clock: { type: 'string', value: 'MHZ', description: 'clock for the latency figure' },
     out: { type: 'string', value: 'DIR', description: 'output directory' },
     json: { type: 'boolean', description: 'print deploy.json instead of a summary' },
   },
   async run(args) {
+    const kernels = kernelOption(stringOption(args, 'deploy', 'kernels'), 'tinyprune deploy');
     const modelPath = stringOption(args, 'deploy', 'model');
     const outDir = stringOption(args, 'deploy', 'out');
     const target = getTarget(
@@ -111,6 +128,7 @@ export const deployCommand: Command = {
       inputs,
       clockHz: mhz ? mhz * 1e6 : undefined,
       weightsIn,
+      kernels,
     });
     if (args.values.json) {
       console.log(JSON.stringify(r, null, 2));
@@ -124,6 +142,7 @@ export const deployCommand: Command = {
     console.log(
       `${r.cycles.toLocaleString('en-US')} cycles (${(r.cycles / r.macs).toFixed(2)}/MAC), ${r.latencyMs.at133MHz} ms at 133 MHz${r.latencyMs.clockHz === 133e6 ? '' : `, ${r.latencyMs.atClock} ms at ${r.latencyMs.clockHz / 1e6} MHz`}; Cortex-M0 estimate ${r.cortexM0Cycles.toLocaleString('en-US')} cycles`,
     );
+    console.log(`kernels ${r.kernels.reason}`);
     console.log(`layer constants in ${r.weights.in} (${r.weights.note})`);
     if (r.board)
       console.log(

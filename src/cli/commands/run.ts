@@ -6,6 +6,7 @@ import { taskOfSpec } from '../../data/kinds.js';
 import { TinypruneError } from '../../graph/types.js';
 import type { Command } from '../command.js';
 import { numberOption } from '../command.js';
+import { kernelOption } from './deploy.js';
 import { progress } from '../progress.js';
 import { defaultDemoData, demoJobFor } from '../../demo/jobs.js';
 import { DEFAULT_TARGET, getTarget, TARGET_NAMES } from '../../mcu/targets.js';
@@ -60,6 +61,12 @@ export const runCommand: Command = {
       description: TARGET_NAMES.join(' or '),
       default: DEFAULT_TARGET,
     },
+    kernels: {
+      type: 'string',
+      value: 'speed|size|auto',
+      description: 'MCU kernel mode, as deploy --kernels',
+      default: 'auto',
+    },
     'deploy-inputs': {
       type: 'string',
       value: 'N',
@@ -88,6 +95,7 @@ export const runCommand: Command = {
         'tinyprune run: --model needs --data (the data to prune and test on)',
       );
     const target = getTarget(String(args.values.target), 'tinyprune run: --target').name;
+    const kernels = kernelOption(String(args.values.kernels), 'tinyprune run');
     const heads = parseHeadList(String(args.values.heads));
     const budget = args.values.budget !== undefined ? String(args.values.budget) : DEFAULT_BUDGET;
     parseBudget(budget);
@@ -135,6 +143,7 @@ export const runCommand: Command = {
       prune,
       partitionSpecs: partitionSpecsFrom(args, 'run'),
       viewsByHand: args.values.views !== undefined,
+      kernels,
       deployInputs: numberOption(args, 'run', 'deploy-inputs', { integer: true, min: 1 })!,
       // The report shows the command; a queue URL's password never appears in it.
       command: redact(['tinyprune', 'run', ...process.argv.slice(3)].join(' ')),

@@ -8,6 +8,10 @@ import { cArray, type EmitContext, type LayerCode } from './types.js';
 
 /** The kernels a conv-family layer can run, from the fastest specialised ones to the loop. */
 export type ConvKernel =
+  /** 1x1 stride-1 convolution, K a multiple of 4: two pixels per pass share each weight load. */
+  | 'gemm-direct-2px'
+  /** Any other convolution: two pixels' patches gathered side by side, then one 2-pixel pass. */
+  | 'gemm-patch-2px'
   /** 1x1 stride-1 convolution or FC: GEMM over pixels, 4 output channels per pass. */
   | 'gemm-direct'
   /** Any other convolution: each pixel's patch gathered, then one GEMM row. */
@@ -18,6 +22,12 @@ export type ConvKernel =
   | 'depthwise-taps'
   /** Anything else (depth multipliers, odd output channels): plain loops. */
   | 'loop';
+
+/** The kernels that keep their weights as int16 (kernel mode speed only). */
+export const TWO_PIXEL_KERNELS: readonly string[] = [
+  'gemm-direct-2px',
+  'gemm-patch-2px',
+] satisfies ConvKernel[];
 
 export interface ConvGeometry {
   kind: 'conv2d' | 'depthwiseConv2d' | 'fullyConnected';
@@ -30,6 +40,10 @@ export interface ConvGeometry {
   mult: number;
   /** MACs per output value. */
   perOut: number;
+  /** Output pixels (FC: batch rows). */
+  rows: number;
+  /** The two-pixel kernels (int16 weights) are allowed: kernel mode speed. */
+  twoPixel: boolean;
 }
 
 /**
@@ -39,6 +53,10 @@ export interface ConvGeometry {
 export function chooseConvKernel(c: ConvGeometry): ConvKernel {
   const taps = c.kH * c.kW;
   const direct = taps === 1 && c.sH === 1 && c.sW === 1 && c.perOut % 2 === 0;
+  if (c.twoPixel && c.outC % 4 === 0 && c.kind === 'conv2d' && c.rows >= 2) {
+    if (!direct) return 'gemm-patch-2px';
+    if (c.perOut % 4 === 0) return 'gemm-direct-2px';
+  }
   if (c.outC % 4 === 0 && c.kind === 'conv2d') return direct ? 'gemm-direct' : 'gemm-patch';
   if (c.outC % 4 === 0 && c.kind === 'fullyConnected' && direct) return 'gemm-direct';
   if (c.kind === 'depthwiseConv2d' && c.mult === 1)
@@ -135,9 +153,12 @@ export function emitConv(ctx: EmitContext): LayerCode {
     outC,
     mult,
     perOut,
+    rows: outH * outW,
+    twoPixel: ctx.kernels === 'speed',
   });
-  const direct = kernel === 'gemm-direct';
-  const gemm = kernel === 'gemm-direct' || kernel === 'gemm-patch';
+  const pairs = TWO_PIXEL_KERNELS.includes(kernel);
+  const direct = kernel === 'gemm-direct' || kernel === 'gemm-direct-2px';
+  const gemm = direct || kernel === 'gemm-patch' || kernel === 'gemm-patch-2px';
   const depthwise4 = kernel === 'depthwise-4ch';
   // Layers outside the shared drivers (odd channel counts, depth multipliers) are small:
   // they requantise with the general routine.
@@ -153,10 +174,10 @@ export function emitConv(ctx: EmitContext): LayerCode {
     );
   if (fast) {
     const tb = plan.table;
-    const rows = Array.from({ length: outC }, (_, c) => {
-      const mhl = tb[4 * c + 1]! >>> 0;
-      return `{${tb[4 * c]}, ${mhl & 0xffff}, ${mhl >>> 16}, ${tb[4 * c + 2]! >>> 0}u, ${tb[4 * c + 3]}}`;
-    });
+    const rows = Array.from(
+      { length: outC },
+      (_, c) => `{${tb[3 * c]! >>> 0}u, ${tb[3 * c + 1]! >>> 0}u, ${tb[3 * c + 2]}}`,
+    );
     consts.push(`TP_CONST tp_rq_t ${fn}_rq[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
   }
   if (slow.length)
@@ -172,6 +193,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
       ...(fast && {
         rq: `${fn}_rq`,
         rqrow: plan.path === 'mul2' ? 'tp_rq2row' : 'tp_rq4row',
+        sh16: 16 + plan.sh,
       }),
       ...((!fast || slow.length) && {
         m: `${fn}_m`,
@@ -193,17 +215,20 @@ export function emitConv(ctx: EmitContext): LayerCode {
     // walks them sequentially. A kernel larger than 1x1 first gathers each pixel's patch
     // (padding reads zu) into a small stack buffer: no im2col of the whole image.
     const K = perOut;
-    const Kp = K + (K & 1);
-    const wi = new Int8Array(outC * Kp);
+    // K padded with zero weights: to even (a zero byte ends the patch), or to a multiple of 4.
+    const Kp = pairs ? (K + 3) & ~3 : K + (K & 1);
+    // int16 for the two-pixel kernel (one SXTH/ASRS per weight), int8 otherwise.
+    const wi = pairs ? new Int16Array(outC * Kp) : new Int8Array(outC * Kp);
     for (let o = 0; o < outC; o++)
       for (let k = 0; k < K; k++) wi[((o >> 2) * Kp + k) * 4 + (o & 3)] = wr[o * K + k]!;
     consts.push(
-      `TP_CONST int8_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
+      `TP_CONST int${pairs ? 16 : 8}_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
     );
     if (!direct) {
       // The patch of a window inside the image, copied unrolled (tap offsets are constants).
+      // (The 2-pixel kernel interleaves two patches: every other byte.)
       const copies = Array.from({ length: kH * kW * inC }, (_, k) => {
-        return `d[${k}] = s[${tapOffset(Math.floor(k / inC)) + (k % inC)}];`;
+        return `d[${pairs ? 2 * k : k}] = s[${tapOffset(Math.floor(k / inC)) + (k % inC)}];`;
       });
       consts.push(
         `static void ${fn}_gather(const uint8_t *s, uint8_t *d) {
@@ -211,10 +236,15 @@ export function emitConv(ctx: EmitContext): LayerCode {
 }`,
       );
     }
-    descriptor({ w: `${fn}_wi`, K: Kp, ...(!direct && { gather: `${fn}_gather` }) });
+    descriptor({
+      w: pairs ? `(const int8_t *)${fn}_wi` : `${fn}_wi`,
+      K: Kp,
+      ...(!direct && { gather: `${fn}_gather` }),
+    });
+    const rows = op.kind === 'fullyConnected' ? outH : outH * outW;
     body = direct
-      ? `  tp_conv_direct(&${fn}_L, in, out, ${op.kind === 'fullyConnected' ? outH : outH * outW});\n`
-      : `  tp_conv_patch(&${fn}_L, in, out);\n`;
+      ? `  tp_conv_direct${pairs ? '2' : ''}(&${fn}_L, in, out, ${rows});\n`
+      : `  tp_conv_patch${pairs ? '2' : ''}(&${fn}_L, in, out);\n`;
   } else if (depthwise4) {
     // Per output pixel, all channel groups through the tp_dwrow kernel; weights
     // interleaved int8 [C/4][taps][4]. Interior pixels use constant tap offsets; border

@@ -27,5 +27,5 @@ export const EMITTERS: Record<OpKind, Emitter | null> = {
 /** Op kinds the generator supports, in table order (for error messages). */
 export const SUPPORTED_KINDS = (Object.keys(EMITTERS) as OpKind[]).filter((k) => EMITTERS[k]);
 
-export type { EmitContext, Emitter, LayerCode } from './types.js';
-export { chooseConvKernel, type ConvKernel, type ConvGeometry } from './conv.js';
+export type { EmitContext, Emitter, KernelMode, LayerCode } from './types.js';
+export { chooseConvKernel, TWO_PIXEL_KERNELS, type ConvKernel, type ConvGeometry } from './conv.js';

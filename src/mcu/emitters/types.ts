@@ -9,6 +9,12 @@ export interface QParams {
   zp: number;
 }
 
+/**
+ * Which convolution kernels the generator may pick: speed allows the two-pixel kernels, which
+ * keep their weights as int16 (about twice the weight bytes); size keeps every weight int8.
+ */
+export type KernelMode = 'speed' | 'size';
+
 export interface EmitContext {
   g: Graph;
   op: Op;
@@ -29,6 +35,7 @@ export interface EmitContext {
   /** Arena offset of an activation tensor. */
   off(tensor: string): number;
   target: Target;
+  kernels: KernelMode;
   /** Throws a TinypruneError naming the graph. */
   fail(message: string): never;
 }
