@@ -77,8 +77,11 @@ function findPython(): string | undefined {
   return undefined;
 }
 
-/** The wait policy the user gave (the addon's loader defaults it to PASSIVE for tinyprune). */
-const USER_WAIT_POLICY = process.env.OMP_WAIT_POLICY;
+/** The OpenMP wait settings the user gave (the addon's loader sets a short spin for tinyprune). */
+const USER_WAIT = {
+  OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY,
+  GOMP_SPINCOUNT: process.env.GOMP_SPINCOUNT,
+};
 
 const THREADS = [1, 2];
 const LAYOUTS = ['nchw', 'channels_last'] as const;
@@ -141,8 +144,9 @@ export async function bench(): Promise<BenchReport> {
           );
           // PyTorch as users run it: the environment as given, not tinyprune's wait policy.
           const env = { ...process.env };
-          if (USER_WAIT_POLICY === undefined) delete env.OMP_WAIT_POLICY;
-          else env.OMP_WAIT_POLICY = USER_WAIT_POLICY;
+          for (const [k, v] of Object.entries(USER_WAIT))
+            if (v === undefined) delete env[k];
+            else env[k] = v;
           const out = spawnSync(python, [ANCHOR, job], { encoding: 'utf8', env });
           if (out.status !== 0)
             notes.push(`PyTorch anchor failed: ${out.stderr.trim().split('\n').pop()}`);
@@ -207,7 +211,7 @@ export async function bench(): Promise<BenchReport> {
       }
     }
   notes.push(
-    `Medians over ${rounds} rounds (BENCH_ROUNDS), each the median step of a run after 3 warm-up steps; tinyprune, its wasm fallback and PyTorch ${python ? '(' + python + ')' : '(not found: no ratios)'} interleaved per round on the same machine. libtorch ${torch.addon.version}; OMP_WAIT_POLICY ${process.env.OMP_WAIT_POLICY ?? 'unset'} for tinyprune, ${USER_WAIT_POLICY ?? 'unset'} for PyTorch.`,
+    `Medians over ${rounds} rounds (BENCH_ROUNDS), each the median step of a run after 3 warm-up steps; tinyprune, its wasm fallback and PyTorch ${python ? '(' + python + ')' : '(not found: no ratios)'} interleaved per round on the same machine. libtorch ${torch.addon.version}; OpenMP wait for tinyprune: OMP_WAIT_POLICY ${process.env.OMP_WAIT_POLICY ?? 'unset'}, GOMP_SPINCOUNT ${process.env.GOMP_SPINCOUNT ?? 'unset'}; for PyTorch: ${USER_WAIT.OMP_WAIT_POLICY ?? 'unset'}, ${USER_WAIT.GOMP_SPINCOUNT ?? 'unset'} (as given).`,
     'The anchor trains the same layers and shapes (random values) with torch.optim.Adam and F.cross_entropy; "eager NCHW" is PyTorch as usually written, channels_last its faster layout.',
   );
   return { title: 'training: libtorch backend vs tfjs-wasm vs PyTorch', rows, notes };

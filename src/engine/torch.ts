@@ -91,9 +91,12 @@ let loaded: { addon?: Addon; error?: string } | undefined;
 /** The addon, or why it is not available (never throws). */
 export function loadTorch(): { addon?: Addon; error?: string } {
   if (loaded) return loaded;
-  // libgomp reads its wait policy once, when libtorch loads it: idle OpenMP threads that
-  // spin steal the core from the main thread on a busy machine (measured in bench/train.ts).
-  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  // libgomp reads its wait policy once, when libtorch loads it. Idle OpenMP threads that spin
+  // for long (its default) steal the core from the main thread on a busy machine; threads that
+  // sleep at once (PASSIVE) pay a wake-up per parallel region, which halved 2-thread training on
+  // an idle one. A short spin (10,000 rounds, ~10 µs) gets both (bench/train.ts: VWW aux head at
+  // 2 threads 3,645 examples/s PASSIVE, 9,743 with the short spin). The user's settings win.
+  if (process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT ??= '10000';
   try {
     const addon = createRequire(import.meta.url)(ADDON_PATH.pathname) as Addon;
     // One intra-op thread unless asked: libtorch's parallel reductions sum in an order that
