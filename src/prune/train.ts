@@ -129,6 +129,13 @@ interface StoreSpec {
 }
 
 /** Bumped when augmentation or extraction changes what a key's features are. */
+/** Shape of one example's stored features: the tail's output, or the input when fine-tuning. */
+function featureShape(features: Graph | 'input', inputShape: readonly number[]): number[] {
+  return features === 'input'
+    ? [...inputShape]
+    : getTensor(features, features.outputs[0]!).shape.slice(1);
+}
+
 const FEATURE_FORMAT = 1;
 
 const graphHashes = new WeakMap<Graph, string>();
@@ -201,12 +208,7 @@ export class PruneSession {
 
   private async storeFor(spec: StoreSpec): Promise<FeatureStore> {
     const ds = this.data[spec.ref.split];
-    const shape =
-      spec.features === undefined
-        ? []
-        : spec.features === 'input'
-          ? ds.inputShape
-          : getTensor(spec.features, spec.features.outputs[0]!).shape.slice(1);
+    const shape = spec.features === undefined ? [] : featureShape(spec.features, ds.inputShape);
     const dim = spec.features === undefined ? 0 : numElements(shape);
     const examples = createHash('sha256')
       .update(ds.ids ? ds.ids.join('\n') : JSON.stringify(this.data.reopen))
@@ -394,11 +396,7 @@ export class PruneSession {
     // Without augmentation every view equals the clean one: extracted once, served views + 1 times.
     const distinct = this.data.augmentedTrain || mix;
     const trainViews = distinct ? views : 0;
-    const dim = numElements(
-      features === 'input'
-        ? this.data.train.inputShape
-        : getTensor(features, features.outputs[0]!).shape.slice(1),
-    );
+    const dim = numElements(featureShape(features, this.data.train.inputShape));
     const precision = resolvePrecision(
       this.options.precision ?? 'auto',
       this.data.train.length * (trainViews + 1) * dim,
