@@ -62,6 +62,25 @@ async function pipeline(out: string, settings: Record<string, unknown>, value = 
 
 const SETTINGS = { tool: 'test', prune: { seed: 1, schedule: { epochs: 3 } } };
 
+/** While one `args` process holds `out`'s lock, the same command there is refused in one line. */
+async function assertBusyOutRefused(args: string[], out: string, what: string): Promise<void> {
+  const first = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('../src/cli/run.ts', import.meta.url)), ...args],
+    { stdio: 'ignore' },
+  );
+  try {
+    const t0 = Date.now();
+    while (!existsSync(join(out, LOCK_FILE)) && Date.now() - t0 < 60_000)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.ok(existsSync(join(out, LOCK_FILE)), `the first ${what} never took the lock`);
+    assertOneLineError(await runAbuse(args), /--out .* is in use by another tinyprune process/);
+  } finally {
+    first.kill('SIGKILL');
+    await new Promise((done) => first.on('exit', done));
+  }
+}
+
 describe('abuse: stage records', () => {
   it('replays intact records and recomputes damaged, edited and foreign ones', async () => {
     const out = join(dir, 'lib');
@@ -153,21 +172,7 @@ describe('abuse: stage records', () => {
       '--out',
       out,
     ];
-    const first = spawn(
-      process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('../src/cli/run.ts', import.meta.url)), ...args],
-      { stdio: 'ignore' },
-    );
-    try {
-      const t0 = Date.now();
-      while (!existsSync(join(out, LOCK_FILE)) && Date.now() - t0 < 60_000)
-        await new Promise((r) => setTimeout(r, 100));
-      assert.ok(existsSync(join(out, LOCK_FILE)), 'the first run never took the lock');
-      assertOneLineError(await runAbuse(args), /--out .* is in use by another tinyprune process/);
-    } finally {
-      first.kill('SIGKILL');
-      await new Promise((done) => first.on('exit', done));
-    }
+    await assertBusyOutRefused(args, out, 'run');
     assertOneLineError(
       await runAbuse([...args, '--seed', '2']),
       /--out .* holds a run made with other settings \(prune\.seed 1 -> 2\); choose another --out/,
@@ -194,21 +199,7 @@ describe('abuse: stage records', () => {
       '--out',
       out,
     ];
-    const first = spawn(
-      process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('../src/cli/run.ts', import.meta.url)), ...args],
-      { stdio: 'ignore' },
-    );
-    try {
-      const t0 = Date.now();
-      while (!existsSync(join(out, LOCK_FILE)) && Date.now() - t0 < 60_000)
-        await new Promise((r) => setTimeout(r, 100));
-      assert.ok(existsSync(join(out, LOCK_FILE)), 'the first sweep never took the lock');
-      assertOneLineError(await runAbuse(args), /--out .* is in use by another tinyprune process/);
-    } finally {
-      first.kill('SIGKILL');
-      await new Promise((done) => first.on('exit', done));
-    }
+    await assertBusyOutRefused(args, out, 'sweep');
     const other = args.map((a) => (a === '50' ? '7' : a));
     assertOneLineError(
       await runAbuse(other),
