@@ -25,7 +25,7 @@ import {
   toHalf,
 } from '../src/prune/features/codec.js';
 import { readShard, ShardError } from '../src/prune/features/shard.js';
-import { storeSource } from '../src/prune/features/source.js';
+import { RESIDENT_BYTES, storeSource, trainingSources } from '../src/prune/features/source.js';
 import { loadRange, openView } from '../src/prune/features/views.js';
 import { OnnxRunner } from '../src/engine/onnxRun.js';
 import { run, setup, SHARD } from './helpers/features.js';
@@ -262,8 +262,8 @@ test('a source whose decoded examples fit in memory serves the streaming batches
           out.push([...b.y.subarray(0, b.n), ...b.x.subarray(0, b.n * 8)]);
       return out;
     };
-    const resident = storeSource([store]);
-    const streaming = storeSource([store], { residentBytes: 0 });
+    const resident = storeSource([store], { residentBytes: RESIDENT_BYTES });
+    const streaming = storeSource([store]);
     const first = await passes(resident, [1]);
     assert.deepEqual(first, await passes(streaming, [1]));
     // Damage a shard on disk: the resident source no longer reads it, the streaming one does.
@@ -272,6 +272,19 @@ test('a source whose decoded examples fit in memory serves the streaming batches
     writeFileSync(file, good.subarray(0, 100));
     const later = await passes(resident, [2, 3]);
     await assert.rejects(passes(streaming, [2]), (e: Error) => e instanceof ShardError);
+    // A fit's sources are resident together or not at all: a budget that holds the validation
+    // store but not training + validation streams both.
+    const bytes = 4 * store.layout.n * (1 + store.layout.dim);
+    const split = trainingSources([store], store, false, bytes + 1);
+    const whole = trainingSources([store], store, false, 2 * bytes);
+    writeFileSync(file, good);
+    for (const s of [split.train, split.validation, whole.train, whole.validation])
+      await passes(s, [1]);
+    writeFileSync(file, good.subarray(0, 100));
+    await assert.rejects(passes(split.train, [2]), (e: Error) => e instanceof ShardError);
+    await assert.rejects(passes(split.validation, [2]), (e: Error) => e instanceof ShardError);
+    assert.deepEqual(await passes(whole.train, [2, 3]), later);
+    assert.deepEqual(await passes(whole.validation, [2, 3]), later);
     writeFileSync(file, good);
     assert.deepEqual(later, await passes(streaming, [2, 3]));
   } finally {

@@ -22,7 +22,7 @@ import type { Progress } from '../cli/progress.js';
 import { resolvePrecision, type CachePrecision, type Precision } from './features/codec.js';
 import { extract } from './features/extract.js';
 import { defaultWorkers, inThreadLoader, workerLoader } from './features/pool.js';
-import { storeSource } from './features/source.js';
+import { storeSource, trainingSources } from './features/source.js';
 import { defaultShardSize, FeatureStore } from './features/store.js';
 import { loadRange, openView, viewName, type Split, type ViewRef } from './features/views.js';
 
@@ -437,8 +437,7 @@ export class PruneSession {
         workers: opts.workers,
         distill: opts.distill,
         onEpochEnd: opts.onEpochEnd,
-        train: storeSource(trainStores, { teacher: distill }),
-        validation: storeSource([valStore]),
+        ...trainingSources(trainStores, valStore, distill),
       });
       model.exportWeights(trained);
     } finally {

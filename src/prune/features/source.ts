@@ -4,6 +4,7 @@
 // Resident memory is a few blocks of shards, whatever the dataset's size; a source whose decoded
 // examples fit in `residentBytes` keeps them after the first pass instead of reading, checking and
 // decoding every shard again each epoch (on small sets that was half of a head's training time).
+// trainingSources() decides that for a fit's sources together, so that memory stays flat with N.
 import type { Batch, BatchSource } from '../../engine/batches.js';
 import type { Rng } from '../../engine/init.js';
 import { readShard, type ShardData } from './shard.js';
@@ -14,11 +15,39 @@ export interface StoreSourceOptions {
   blockShards?: number;
   /** Serve the teacher logits too (every store must have them). */
   teacher?: boolean;
-  /** Decoded bytes a source may keep across passes (default 512 MiB; 0: stream every pass). */
+  /** Decoded bytes a source may keep across passes (default 0: stream every pass). */
   residentBytes?: number;
 }
 
-export const DEFAULT_RESIDENT_BYTES = 512 * 2 ** 20;
+/** Decoded bytes the sources of one fit may keep resident together. */
+export const RESIDENT_BYTES = 512 * 2 ** 20;
+
+const decodedBytes = (stores: FeatureStore[], teacher: boolean) =>
+  stores.reduce(
+    (a, s) => a + 4 * s.layout.n * (1 + s.layout.dim + (teacher ? s.layout.teacherClasses : 0)),
+    0,
+  );
+
+/**
+ * The training and validation sources of one fit: both resident when their decoded examples fit
+ * `budget` together, else both streamed. All or nothing, so that peak memory does not grow with
+ * the data: a large set's validation split alone may fit where its training views do not, and
+ * keeping it would add memory in proportion to N while saving only a fraction of each epoch's
+ * reads.
+ */
+export function trainingSources(
+  train: FeatureStore[],
+  validation: FeatureStore,
+  teacher: boolean,
+  budget = RESIDENT_BYTES,
+): { train: BatchSource; validation: BatchSource } {
+  const total = decodedBytes(train, teacher) + decodedBytes([validation], false);
+  const residentBytes = total <= budget ? total : 0;
+  return {
+    train: storeSource(train, { teacher, residentBytes }),
+    validation: storeSource([validation], { residentBytes }),
+  };
+}
 
 // Decode buffers by length, kept between passes (a few, all of one shard's size in practice).
 const spare = new Map<number, Float32Array[]>();
@@ -47,9 +76,8 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
   const n = stores.reduce((a, s) => a + s.layout.n, 0);
   const blockShards = o.blockShards ?? Math.max(2, Math.ceil(4096 / first.shardSize));
   const teacher = o.teacher === true;
-  const decodedBytes = 4 * n * (1 + dim + (teacher ? classes : 0));
   const resident =
-    decodedBytes <= (o.residentBytes ?? DEFAULT_RESIDENT_BYTES)
+    (o.residentBytes ?? 0) > 0 && decodedBytes(stores, teacher) <= o.residentBytes!
       ? new Map<number, ShardData>()
       : undefined;
   return {
