@@ -20,6 +20,7 @@ import { parseQueueUrl, redact } from '../src/distributed/url.js';
 import { resolveUnderRoot } from '../src/distributed/worker.js';
 import { dataFingerprint, mapSpecPaths, specPaths } from '../src/data/fingerprint.js';
 import { PAPER_SCHEDULES } from '../src/prune/train.js';
+import { resolveRecipe } from '../src/prune/recipe.js';
 import { TinypruneError } from '../src/graph/types.js';
 
 const JOB: RowJob = {
@@ -59,6 +60,17 @@ test('schema: a row job passes; unknown fields, wrong types and odd names are re
       (e: Error) => e instanceof SchemaError && re.test(e.message),
       String(re),
     );
+});
+
+test('schema: the default recipe travels (a schedule sized in steps, the cache precision)', () => {
+  const best = resolveRecipe('best', 'kws');
+  const settings = { ...JOB.settings, ...best, cachePrecision: 'int8' };
+  assert.ok(settings.schedule.steps, 'the best recipe sizes its schedule in steps');
+  validate(ROW_JOB_SCHEMA, JSON.parse(JSON.stringify({ ...JOB, settings })));
+  assert.throws(
+    () => validate(ROW_JOB_SCHEMA, { ...JOB, settings: { ...settings, cachePrecision: 'int4' } }),
+    /payload\.settings\.cachePrecision: expected one of auto, int8, fp16, fp32/,
+  );
 });
 
 test('job ids: a hash of what determines the row; the data path does not count', () => {

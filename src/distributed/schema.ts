@@ -2,6 +2,8 @@
 // exact keys (an unknown field is refused), types, ranges and lengths. Errors name the field
 // path, what was expected and what was found.
 import type { RowSettings } from '../prune/row.js';
+import type { Schedule } from '../prune/train.js';
+import { CACHE_PRECISIONS } from '../prune/features/codec.js';
 
 export type Schema =
   | { kind: 'string'; max: number; pattern?: RegExp }
@@ -105,6 +107,19 @@ export function validate(schema: Schema, v: unknown, path = 'payload'): void {
   }
 }
 
+/** Keyed by Schedule's keys: a new schedule field does not compile until it travels too. */
+const SCHEDULE_FIELDS: { [K in keyof Required<Schedule>]: Schema } = {
+  optimizer: oneOf('adam', 'sgd'),
+  batchSize: int(1, 1 << 20),
+  epochs: int(1, 1e6),
+  lr: obj({
+    unit: oneOf('epoch', 'step'),
+    boundaries: arr(num({ min: 0 }), 100),
+    values: arr(num({ min: 0 }), 101),
+  }),
+  steps: int(1, 1e9),
+};
+
 /**
  * Every training setting a row carries. Keyed by RowSettings' keys, so adding a training option
  * to PruneOptions does not compile until it is given a schema here (and then it travels).
@@ -113,16 +128,7 @@ export const SETTINGS_FIELDS: { [K in keyof Required<RowSettings>]: Schema } = {
   seed: int(0, 2 ** 32),
   finetune: bool,
   distill: obj({ temperature: num({ min: 0 }), alpha: num({ min: 0, max: 1 }) }),
-  schedule: obj({
-    optimizer: oneOf('adam', 'sgd'),
-    batchSize: int(1, 1 << 20),
-    epochs: int(1, 1e6),
-    lr: obj({
-      unit: oneOf('epoch', 'step'),
-      boundaries: arr(num({ min: 0 }), 100),
-      values: arr(num({ min: 0 }), 101),
-    }),
-  }),
+  schedule: obj(SCHEDULE_FIELDS, ['steps']),
   views: int(0, 1000),
   mixup: num({ min: 0 }),
   patience: int(1, 1e6),
@@ -131,6 +137,7 @@ export const SETTINGS_FIELDS: { [K in keyof Required<RowSettings>]: Schema } = {
   recipe: oneOf('best', 'paper'),
   backend: oneOf('torch', 'wasm', 'auto'),
   threads: int(1, 1024),
+  cachePrecision: oneOf(...CACHE_PRECISIONS),
 };
 
 /** Settings whose value may be absent (PruneOptions' optional fields). */

@@ -68,6 +68,12 @@ export interface PruneOptions {
   backend?: BackendChoice;
   /** Intra-op threads of the torch backend (default 1: the same numbers on every machine). */
   threads?: number;
+  /**
+   * Encoding of the training views' cached features (evaluation sets stay fp32); default auto.
+   * A row setting, not a session one: it changes the trained weights, so it travels with a
+   * distributed row.
+   */
+  cachePrecision?: CachePrecision;
   onEpochEnd?: (logs: EpochLogs) => void;
   onStage?: (stage: string) => void;
 }
@@ -108,8 +114,6 @@ export function headGraph(pruned: Graph, cut: CutPoint): Graph {
 export interface SessionOptions {
   /** Root folder of the content-addressed feature stores (default: the OS temp folder's). */
   cacheDir?: string;
-  /** Encoding of the training views' features (evaluation sets stay fp32); default auto. */
-  precision?: CachePrecision;
   /** Extraction worker threads (0: load in this thread); default one per core. */
   workers?: number;
   /** Examples per shard (default: ~16 MB of float features). */
@@ -398,7 +402,7 @@ export class PruneSession {
     const trainViews = distinct ? views : 0;
     const dim = numElements(featureShape(features, this.data.train.inputShape));
     const precision = resolvePrecision(
-      this.options.precision ?? 'auto',
+      opts.cachePrecision ?? 'auto',
       this.data.train.length * (trainViews + 1) * dim,
     );
     const specs: StoreSpec[] = [

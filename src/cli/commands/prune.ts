@@ -219,6 +219,10 @@ export function pruneOptionsFrom(
     workers: numberOption(args, cmd, 'workers', { integer: true, min: 1, max: 8 })!,
     backend: backendOption(args, cmd),
     threads: numberOption(args, cmd, 'threads', { integer: true, min: 1, max: 256 }),
+    cachePrecision: parsePrecision(
+      String(args.values['cache-precision']),
+      `${cmd} --cache-precision`,
+    ),
   };
 }
 
@@ -241,7 +245,6 @@ export function sessionOptionsFrom(
   const cacheDir = args.values['cache-dir'];
   return {
     cacheDir: cacheDir !== undefined ? String(cacheDir) : join(out, 'feature-cache'),
-    precision: parsePrecision(String(args.values['cache-precision']), `${cmd} --cache-precision`),
     workers: numberOption(args, cmd, 'extract-workers', { integer: true, min: 0, max: 16 }),
     progress: (label, total) => progress(label, total, { quiet }),
     log: (line) => quiet || console.error(line),
