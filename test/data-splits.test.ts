@@ -169,6 +169,8 @@ test(
           'paper',
           '--epochs',
           '1',
+          '--cache-precision',
+          'fp16',
           '--out',
           out,
         ],
@@ -184,6 +186,9 @@ test(
       assert.equal(res.test.n, L.testing.length);
       assert.match(res.split, /validation_list\.txt \/ testing_list\.txt/);
       assert.equal(res.recipe, 'paper');
+      // The cache precision asked for is the one trained with (auto would give fp32 here).
+      assert.equal(res.featureCache.precision, 'fp16');
+      assert.equal(res.settings.cachePrecision, 'fp16');
     } finally {
       rmSync(L.dir, { recursive: true, force: true });
       rmSync(out, { recursive: true, force: true });
