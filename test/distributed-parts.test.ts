@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import {
   cpSync,
   mkdirSync,
+  readFileSync,
   mkdtempSync,
   realpathSync,
   rmSync,
@@ -190,6 +191,19 @@ test('data fingerprints: same copy anywhere is equal; any changed file changes i
     writeFileSync(join(b, 'x.bin'), Buffer.from([9, 9, 9, 9]));
     utimesSync(join(b, 'x.bin'), 1e9, 1e9);
     assert.equal(await dataFingerprint(`eembc-kws:${b}`), fb, 'memo hit');
+    // The memo is bounded, the least recently used files going first.
+    process.env.TINYPRUNE_HASH_MEMO_MAX = '4';
+    writeFileSync(join(a, 'extra.bin'), 'new'); // a miss: the memo is saved
+    const fe = await dataFingerprint(`eembc-kws:${a}`);
+    const kept = Object.keys(
+      JSON.parse(readFileSync(join(tmp, 'cache', 'file-hashes.json'), 'utf8')) as object,
+    );
+    assert.deepEqual(
+      kept.sort(),
+      ['extra.bin', 'sub/z.bin', 'x.bin', 'y_labels.csv'].map((f) => join(a, f)).sort(),
+    );
+    delete process.env.TINYPRUNE_HASH_MEMO_MAX;
+    assert.equal(await dataFingerprint(`eembc-kws:${a}`), fe, 'the same after eviction');
     // Synthetic data has no files: its options are the fingerprint.
     assert.notEqual(
       await dataFingerprint('synthetic:shapes?n=10'),

@@ -66,9 +66,16 @@ export function mapSpecPaths(spec: string, f: (path: string) => string): string 
 
 // --- per-machine memo of file hashes ----------------------------------------------------------
 
+// In least-recently-used order, and bounded: every run loads the whole memo, and a machine hashes
+// ever more files (each test's temporary copies, every layout tried), so an unbounded memo would
+// grow every later run's memory and start-up with the machine's history, not with its data.
 type Memo = Map<string, [size: number, mtimeMs: number, sha256: string]>;
 let memo: Memo | undefined;
 let memoDirty = false;
+
+/** Files remembered (most recently used kept): room for both full MLPerf Tiny sets (~220k). */
+const MEMO_MAX = 250_000;
+const memoMax = () => Number(process.env.TINYPRUNE_HASH_MEMO_MAX) || MEMO_MAX;
 
 function memoFile(): string {
   const dir =
@@ -98,6 +105,11 @@ function saveMemo(): void {
   try {
     const f = memoFile();
     mkdirSync(join(f, '..'), { recursive: true });
+    let drop = memo.size - memoMax();
+    for (const k of memo.keys()) {
+      if (drop-- <= 0) break;
+      memo.delete(k);
+    }
     writeFileAtomic(f, JSON.stringify(Object.fromEntries(memo)));
     memoDirty = false;
   } catch {
@@ -108,10 +120,15 @@ function saveMemo(): void {
 async function fileHash(abs: string, size: number, mtimeMs: number): Promise<string> {
   const m = loadMemo();
   const hit = m.get(abs);
-  if (hit && hit[0] === size && hit[1] === mtimeMs) return hit[2];
+  if (hit && hit[0] === size && hit[1] === mtimeMs) {
+    m.delete(abs); // most recently used last
+    m.set(abs, hit);
+    return hit[2];
+  }
   const h = createHash('sha256')
     .update(await readFile(abs))
     .digest('hex');
+  m.delete(abs);
   m.set(abs, [size, mtimeMs, h]);
   memoDirty = true;
   return h;
