@@ -178,5 +178,6 @@ export async function dataFingerprint(spec: string): Promise<string> {
     }
   }
   saveMemo();
+  memo = undefined; // read again by the next fingerprint: not held through a whole run
   return h.digest('hex');
 }
