@@ -32,7 +32,7 @@ function buildGraph(seed: number): Graph {
   let cur = 'x';
   addTensor(g, {
     name: 'x',
-    shape: [1, 14, 9, 3],
+    shape: [1, 26, 9, 3],
     dtype: 'int8',
     quant: { scale: [0.02], zeroPoint: [5] },
   });
@@ -91,11 +91,12 @@ function buildGraph(seed: number): Graph {
       kind === 'conv2d' ? weights([outC, k, k, inC], outC, 0) : weights([1, k, k, outC], outC, 3),
       bias(outC, 3000),
     ]);
-  // 3x3 stride-2 conv (two patches per pass, K = 27 padded to 28), ReLU: [1, 7, 5, 8]
+  // 3x3 stride-2 conv (two patches per pass, K = 27 padded to 28), ReLU: [1, 13, 5, 8]
   conv('conv2d', 3, 3, 8, 2, 'same', 'relu', { scale: 0.05, zp: -128 });
-  // depthwise 3x3 same, ReLU6 (borders via the padding row): [1, 7, 5, 8]
+  // depthwise 3x3 same, ReLU6: [1, 13, 5, 8]; speed: the line kernel down the 13 rows (the
+  // padded plane's border), size: the tap kernel (borders via the padding row)
   conv('depthwiseConv2d', 3, 8, 8, 1, 'same', 'relu6', { scale: 0.03, zp: -128 });
-  // pointwise 8 -> 20 with a small output scale (large accumulators: 4-multiply requant); 35
+  // pointwise 8 -> 20 with a small output scale (large accumulators: 4-multiply requant); 65
   // pixels, so the last runs as its own pair
   conv('conv2d', 1, 8, 20, 1, 'same', 'relu', { scale: 0.4, zp: -128 });
   // pointwise 20 -> 12 (K = 16 + 4: the kernel's last entry point) where some channels' multipliers exceed 1 (the general routine for those,
@@ -116,15 +117,15 @@ function buildGraph(seed: number): Graph {
       bias(12, 3000),
     ],
   );
-  // 2x2 average pool: [1, 3, 2, 12]
+  // 2x2 average pool: [1, 6, 2, 12]
   add(
     'averagePool2d',
     { poolSize: [2, 2], strides: [2, 2], padding: 'valid' },
     { scale: 0.4, zp: -128 },
   );
-  // depthwise stride 2 without activation (general requant): [1, 2, 1, 12]
+  // depthwise stride 2 without activation (general requant): [1, 3, 1, 12]
   conv('depthwiseConv2d', 3, 12, 12, 2, 'same', 'none', { scale: 0.2, zp: 3 });
-  // 5x? conv with outC not a multiple of 4 (the generic loop): [1, 2, 1, 6]
+  // 5x? conv with outC not a multiple of 4 (the generic loop): [1, 3, 1, 6]
   conv('conv2d', 3, 12, 6, 1, 'same', 'relu', { scale: 0.1, zp: -100 });
   add(
     'maxPool2d',
@@ -152,7 +153,7 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
   const g = buildGraph(7);
   const r = rng(99);
   const inputs = Array.from({ length: 4 }, () =>
-    Int8Array.from({ length: 14 * 9 * 3 }, () => Math.floor(r() * 256) - 128),
+    Int8Array.from({ length: 26 * 9 * 3 }, () => Math.floor(r() * 256) - 128),
   );
   const dir = mkdtempSync(join(tmpdir(), 'tinyprune-mcu-cg-'));
   try {
@@ -177,7 +178,7 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
       rep.layers.map((l) => l.kernel),
       [
         'gemm-patch-2px',
-        'depthwise-4ch',
+        'depthwise-3x3-line',
         'gemm-direct-2px',
         'gemm-direct-2px',
         'avgpool-loop',
@@ -218,12 +219,15 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
     assert.deepEqual(size.outputs, rep.outputs);
     assert.deepEqual(
       size.layers.map((l) => l.kernel),
-      rep.layers.map((l) => l.kernel.replace('-2px', '')),
+      rep.layers.map((l) =>
+        l.kernel.replace('-2px', '').replace('depthwise-3x3-line', 'depthwise-4ch'),
+      ),
     );
     const sizeC = readFileSync(join(dir, 'src', 'model.c'), 'utf8');
     assert.doesNotMatch(sizeC, /TP_CONST int16_t/);
-    // Layers 0 (K = 27, 8 channels), 2 (K = 8, 20) and 3 (K = 20, 12); the others unchanged.
-    assert.deepEqual(speedWeights, ['0:448', '1:72', '2:320', '3:480', '5:108', '9:48']);
+    // Layers 0 (K = 27, 8 channels), 2 (K = 8, 20) and 3 (K = 20, 12); layer 1's weights sit in
+    // the line kernel's channel blocks in speed mode; the others unchanged.
+    assert.deepEqual(speedWeights, ['0:448', '2:320', '3:480', '5:108', '9:48']);
     assert.deepEqual(weightBytes(sizeC), ['0:224', '1:72', '2:160', '3:240', '5:108', '9:48']);
     assert.ok(size.constBytes < rep.constBytes, `${size.constBytes} vs ${rep.constBytes}`);
     // (Not the flash total here: on a model this small GCC inlines the one-pixel drivers and the

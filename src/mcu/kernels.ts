@@ -525,6 +525,24 @@ export const LAYER_C = `typedef void tp_dwrow_fn(const void *pt, uint32_t base, 
                         const int32_t *b, int32_t *accEnd);
 typedef void tp_rqrow_fn(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo,
                          uint32_t hi, uint32_t sh16);
+/* 3x3 stride-1 depthwise, one channel per plane (tp_dwplane): the weights as int16 pairs
+   (position q = 3 * across + along), the folded bias and the channel's fast requantisation. */
+typedef struct { uint32_t w[5]; int32_t b; uint32_t m, rnd; int32_t t; } tp_dwc_t;
+typedef void tp_dwline_fn(const uint8_t *src, const uint8_t *srcEnd, const tp_dwc_t *ch,
+                          uint8_t *outLast, uint32_t X, int32_t outStride, uint32_t n,
+                          uint32_t lohish);
+typedef struct {
+  const tp_dwc_t *ch;
+  tp_dwline_fn *line;
+  uint16_t inH, inW, C;
+  uint16_t X;             /* plane bytes per position along a line: the line count + 2 */
+  uint16_t n, lines;      /* outputs per line, lines */
+  uint16_t span;          /* bytes the sweep walks: X * (n + 2 rounded up to a multiple of 3) */
+  uint16_t sx, sy;        /* plane steps of the input's x and y */
+  int32_t outStride, lineStride;
+  uint32_t lohish;
+  uint8_t zu;
+} tp_dwl_t;
 /* One conv / depthwise / FC layer: shapes, constants and its requantisation. */
 typedef struct {
   const int8_t *w;        /* weights, interleaved [outC/4][K][4] */
@@ -678,6 +696,25 @@ static void tp_conv_patch(const tp_layer_t *L, const uint8_t *in, uint8_t *out) 
     }
 }
 
+/* 3x3 stride-1 'same' depthwise, channel by channel: the channel's padded plane is gathered
+   into a stack buffer (its border stays zu), then each line of outputs is one sweep of
+   D->line along the longer side of the image. */
+static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
+  uint8_t buf[D->span] __attribute__((aligned(4)));
+  for (int k = 0; k < D->span; k++) buf[k] = D->zu;
+  for (int c = 0; c < D->C; c++, out++) {
+    const uint8_t *s = in + c;
+    uint8_t *row = buf + D->sx + D->sy;
+    for (int y = 0; y < D->inH; y++, row += D->sy) {
+      uint8_t *d = row;
+      for (int x = 0; x < D->inW; x++, s += D->C, d += D->sx) *d = *s;
+    }
+    uint8_t *o = out + (D->n - 1) * D->outStride;
+    for (int l = 0; l < D->lines; l++, o += D->lineStride)
+      D->line(buf + l, buf + l + D->span, &D->ch[c], o, D->X, D->outStride, D->n, D->lohish);
+  }
+}
+
 /* Depthwise (multiplier 1, channels a multiple of 4): one tp_dwrow call per output pixel. */
 static void tp_depthwise(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
   int32_t acc[L->outC];
@@ -704,3 +741,150 @@ static void tp_depthwise(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
     }
 }
 `;
+
+/**
+ * tp_dwline2 / tp_dwline4: one line of a 3x3 stride-1 depthwise layer for one channel, from a
+ * padded plane of that channel laid out so the three input bytes across the line are
+ * contiguous (src[0..2]) and the next position along the line is X bytes on. The nine weights
+ * stay in r1-r5 as int16 pairs (one SXTH or ASRS #16 each); each input byte is loaded once and
+ * feeds the three outputs it belongs to, whose accumulators rotate through r8-r10 (the loop is
+ * unrolled three times so nothing moves). A finished accumulator is pushed; after the sweep
+ * they are popped (last first) and requantised with the fast form of requant.ts into outLast,
+ * outLast - outStride, ... The first two pushes (the window entering the line) and those past
+ * the n + 2 positions (the sweep runs a multiple of three) are skipped. The channel block is
+ * {w[5], b, M, rnd, t}; lohish = lo | hi << 8 | (16 + sh) << 16.
+ */
+export function depthwiseLineFunction(mul4: boolean): string {
+  const name = mul4 ? 'tp_dwline4' : 'tp_dwline2';
+  const rot = [
+    ['r8', 'r9', 'r10'],
+    ['r10', 'r8', 'r9'],
+    ['r9', 'r10', 'r8'],
+  ];
+  const column = (acc: string[]) => [
+    ...[0, 1, 2].flatMap((kx) => [
+      `ldrb r6, [r0, #${kx}]`,
+      ...[0, 1, 2].flatMap((ks) => {
+        const q = 3 * kx + ks;
+        const w = `r${1 + (q >> 1)}`;
+        return [
+          q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
+          'muls r7, r6',
+          `${kx === 0 && ks === 0 ? 'mov' : 'add'} ${acc[ks]}, r7`,
+        ];
+      }),
+    ]),
+    `mov r7, ${acc[2]}`,
+    'push {r7}',
+    'add r0, r12',
+  ];
+  // Frame: r11 = sp after pushing {ch, outLast}; the stack arguments X, outStride, n, lohish
+  // follow the 36 bytes of saved registers.
+  const A = { X: 44, stride: 48, n: 52, lohish: 56 };
+  return nakedFunction(
+    `void ${name}(const uint8_t *src, const uint8_t *srcEnd, const tp_dwc_t *ch, uint8_t *outLast, uint32_t X, int32_t outStride, uint32_t n, uint32_t lohish)`,
+    [
+      ...PROLOGUE,
+      'push {r2, r3}',
+      'mov r11, sp',
+      'mov lr, r1',
+      `ldr r6, [sp, #${A.X}]`,
+      'mov r12, r6',
+      'movs r7, r2',
+      'ldmia r7!, {r1, r2, r3, r4, r5}',
+      '1:',
+      ...rot.flatMap(column),
+      'cmp r0, lr',
+      'beq 2f',
+      'b 1b', // (three columns are too long for a conditional branch back)
+      '2:',
+      // Requantisation: sp to the last real output's push, so pops run from it to the first.
+      'mov r7, r11',
+      `ldr r6, [r7, #${A.n}]`,
+      'adds r6, #2',
+      'lsls r6, r6, #2',
+      'mov r5, r11',
+      'subs r5, r5, r6',
+      'mov sp, r5',
+      `ldr r5, [r7, #${A.stride}]`,
+      'negs r5, r5',
+      'mov lr, r5',
+      'ldr r0, [r7, #4]', // outLast
+      `ldr r6, [r7, #${A.n}]`,
+      'muls r6, r5',
+      'adds r6, r0',
+      'mov r12, r6', // outLast - n * outStride
+      `ldr r6, [r7, #${A.lohish}]`,
+      'uxtb r5, r6',
+      'mov r8, r5',
+      'lsrs r6, r6, #8',
+      'uxtb r5, r6',
+      'mov r10, r5',
+      'lsrs r5, r6, #8', // 16 + sh
+      'ldr r6, [r7, #0]',
+      'adds r6, #20',
+      'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
+      'mov r9, r1',
+      'uxth r1, r2', // mh
+      'lsrs r2, r2, #16', // ml
+      '3:',
+      'pop {r6}',
+      'add r6, r9',
+      'cmp r6, #0',
+      'ble 5f',
+      'cmp r6, r4',
+      'bge 6f',
+      ...(mul4 ? ['lsrs r7, r6, #16', 'bne 7f'] : []),
+      'movs r7, r2',
+      'muls r7, r6', // x·ml
+      'lsrs r7, r7, #16',
+      'muls r6, r1', // x·mh
+      'adds r6, r7',
+      'adds r6, r3',
+      'lsrs r6, r5',
+      '4:',
+      'strb r6, [r0]',
+      'add r0, lr',
+      'cmp r0, r12',
+      'bne 3b',
+      'b 9f',
+      '5:',
+      'mov r6, r8',
+      'b 4b',
+      '6:',
+      'mov r6, r10',
+      'b 4b',
+      ...(mul4
+        ? [
+            // x >= 2^16 (r7 = xh): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
+            // g = (xh·mh + (w >> 16)) >> sh.
+            '7:',
+            'push {r3, r4}',
+            'uxth r6, r6',
+            'movs r4, r2',
+            'muls r4, r6',
+            'lsrs r4, r4, #16',
+            'adds r3, r4',
+            'movs r4, r2',
+            'muls r4, r7',
+            'adds r3, r4',
+            'muls r6, r1',
+            'adds r3, r6',
+            'lsrs r3, r3, #16',
+            'muls r7, r1',
+            'adds r7, r3',
+            'movs r6, r5',
+            'subs r6, #16',
+            'lsrs r7, r6',
+            'movs r6, r7',
+            'pop {r3, r4}',
+            'b 4b',
+          ]
+        : []),
+      '9:',
+      'mov sp, r11',
+      'pop {r2, r3}',
+      ...EPILOGUE,
+    ],
+  );
+}
