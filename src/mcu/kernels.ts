@@ -526,8 +526,16 @@ export const LAYER_C = `typedef void tp_dwrow_fn(const void *pt, uint32_t base, 
 typedef void tp_rqrow_fn(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo,
                          uint32_t hi, uint32_t sh16);
 /* 3x3 stride-1 depthwise, one channel per plane (tp_dwplane): the weights as int16 pairs
-   (position q = 3 * across + along), the folded bias and the channel's fast requantisation. */
-typedef struct { uint32_t w[5]; int32_t b; uint32_t m, rnd; int32_t t; } tp_dwc_t;
+   (position q = 3 * across + along), then the channel's requantisation routine (tp_dwrq1/2/4,
+   kernels.ts) and its constants. */
+typedef struct {
+  uint32_t w[5];
+  int32_t b;
+  uint32_t m, rnd;
+  int32_t t;
+  uint32_t n;
+  void (*rq)(void);
+} tp_dwc_t;
 typedef void tp_dwline_fn(const uint8_t *src, const uint8_t *srcEnd, const tp_dwc_t *ch,
                           uint8_t *outLast, uint32_t X, int32_t outStride, uint32_t n,
                           uint32_t lohish);
@@ -742,53 +750,53 @@ static void tp_depthwise(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
 }
 `;
 
+/** The depthwise line kernel's frame: r11 = sp after pushing {ch, outLast}; the stack
+ * arguments follow the 36 bytes of saved registers. */
+const DWF = { X: 44, stride: 48, n: 52, lohish: 56 };
+
 /**
- * tp_dwline2 / tp_dwline4: one line of a 3x3 stride-1 depthwise layer for one channel, from a
- * padded plane of that channel laid out so the three input bytes across the line are
- * contiguous (src[0..2]) and the next position along the line is X bytes on. The nine weights
- * stay in r1-r5 as int16 pairs (one SXTH or ASRS #16 each); each input byte is loaded once and
- * feeds the three outputs it belongs to, whose accumulators rotate through r8-r10 (the loop is
- * unrolled three times so nothing moves). A finished accumulator is pushed; after the sweep
- * they are popped (last first) and requantised with the fast form of requant.ts into outLast,
- * outLast - outStride, ... The first two pushes (the window entering the line) and those past
- * the n + 2 positions (the sweep runs a multiple of three) are skipped. The channel block is
- * {w[5], b, M, rnd, t}; lohish = lo | hi << 8 | (16 + sh) << 16.
+ * tp_dwline: one line of a 3x3 stride-1 depthwise layer for one channel, from a padded plane
+ * of that channel laid out so the three input bytes across the line are contiguous
+ * (src[0..2]) and the next position along the line is X bytes on. The nine weights stay in
+ * r1-r5 as int16 pairs (one SXTH or ASRS #16 each); each input byte is loaded once and feeds
+ * the three outputs it belongs to, whose accumulators rotate through r8-r10 (the loop is
+ * unrolled three times so nothing moves): 37 cycles per position. A finished accumulator is
+ * pushed; after the sweep the kernel jumps to the channel's requantisation routine (ch->rq),
+ * which pops them (last first) into outLast, outLast - outStride, ... and returns for it. The
+ * first two pushes (the window entering the line) and those past the n + 2 positions (the
+ * sweep runs a multiple of three) are skipped. lohish = lo | hi << 8 | (16 + sh) << 16.
  */
-export function depthwiseLineFunction(mul4: boolean): string {
-  const name = mul4 ? 'tp_dwline4' : 'tp_dwline2';
-  const rot = [
-    ['r8', 'r9', 'r10'],
-    ['r10', 'r8', 'r9'],
-    ['r9', 'r10', 'r8'],
-  ];
-  const column = (acc: string[]) => [
-    ...[0, 1, 2].flatMap((kx) => [
-      `ldrb r6, [r0, #${kx}]`,
-      ...[0, 1, 2].flatMap((ks) => {
-        const q = 3 * kx + ks;
-        const w = `r${1 + (q >> 1)}`;
-        return [
-          q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
-          'muls r7, r6',
-          `${kx === 0 && ks === 0 ? 'mov' : 'add'} ${acc[ks]}, r7`,
-        ];
-      }),
-    ]),
-    `mov r7, ${acc[2]}`,
-    'push {r7}',
-    'add r0, r12',
-  ];
-  // Frame: r11 = sp after pushing {ch, outLast}; the stack arguments X, outStride, n, lohish
-  // follow the 36 bytes of saved registers.
-  const A = { X: 44, stride: 48, n: 52, lohish: 56 };
-  return nakedFunction(
-    `void ${name}(const uint8_t *src, const uint8_t *srcEnd, const tp_dwc_t *ch, uint8_t *outLast, uint32_t X, int32_t outStride, uint32_t n, uint32_t lohish)`,
-    [
+export const DW_LINE_C = nakedFunction(
+  'void tp_dwline(const uint8_t *src, const uint8_t *srcEnd, const tp_dwc_t *ch, uint8_t *outLast, uint32_t X, int32_t outStride, uint32_t n, uint32_t lohish)',
+  (() => {
+    const rot = [
+      ['r8', 'r9', 'r10'],
+      ['r10', 'r8', 'r9'],
+      ['r9', 'r10', 'r8'],
+    ];
+    const column = (acc: string[]) => [
+      ...[0, 1, 2].flatMap((kx) => [
+        `ldrb r6, [r0, #${kx}]`,
+        ...[0, 1, 2].flatMap((ks) => {
+          const q = 3 * kx + ks;
+          const w = `r${1 + (q >> 1)}`;
+          return [
+            q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
+            'muls r7, r6',
+            `${kx === 0 && ks === 0 ? 'mov' : 'add'} ${acc[ks]}, r7`,
+          ];
+        }),
+      ]),
+      `mov r7, ${acc[2]}`,
+      'push {r7}',
+      'add r0, r12',
+    ];
+    return [
       ...PROLOGUE,
       'push {r2, r3}',
       'mov r11, sp',
       'mov lr, r1',
-      `ldr r6, [sp, #${A.X}]`,
+      `ldr r6, [sp, #${DWF.X}]`,
       'mov r12, r6',
       'movs r7, r2',
       'ldmia r7!, {r1, r2, r3, r4, r5}',
@@ -798,93 +806,133 @@ export function depthwiseLineFunction(mul4: boolean): string {
       'beq 2f',
       'b 1b', // (three columns are too long for a conditional branch back)
       '2:',
-      // Requantisation: sp to the last real output's push, so pops run from it to the first.
       'mov r7, r11',
-      `ldr r6, [r7, #${A.n}]`,
-      'adds r6, #2',
-      'lsls r6, r6, #2',
-      'mov r5, r11',
-      'subs r5, r5, r6',
-      'mov sp, r5',
-      `ldr r5, [r7, #${A.stride}]`,
-      'negs r5, r5',
-      'mov lr, r5',
-      'ldr r0, [r7, #4]', // outLast
-      `ldr r6, [r7, #${A.n}]`,
-      'muls r6, r5',
-      'adds r6, r0',
-      'mov r12, r6', // outLast - n * outStride
-      `ldr r6, [r7, #${A.lohish}]`,
-      'uxtb r5, r6',
-      'mov r8, r5',
-      'lsrs r6, r6, #8',
-      'uxtb r5, r6',
-      'mov r10, r5',
-      'lsrs r5, r6, #8', // 16 + sh
-      'ldr r6, [r7, #0]',
-      'adds r6, #20',
-      'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
-      'mov r9, r1',
-      'uxth r1, r2', // mh
-      'lsrs r2, r2, #16', // ml
+      'ldr r7, [r7, #0]',
+      'ldr r7, [r7, #40]', // ch->rq
+      'bx r7',
+    ];
+  })(),
+);
+
+/**
+ * The requantisation routines tp_dwline jumps to (never called): each sets sp to the last
+ * real output's push, pops the line's accumulators (without the bias) into the outputs and
+ * ends the kernel. rq1: the single-multiply form (requant.ts planOneMul; the channel block
+ * holds {-b, M, R + b·M, t - b, n}); rq2 / rq4: the fast form of planRequant ({b, M, rnd, t}),
+ * rq4 with the 4-multiply branch for x >= 2^16.
+ */
+function dwRequant(kind: 'rq1' | 'rq2' | 'rq4'): string {
+  const setup = [
+    'mov r7, r11',
+    `ldr r6, [r7, #${DWF.n}]`,
+    'adds r6, #2',
+    'lsls r6, r6, #2',
+    'mov r5, r11',
+    'subs r5, r5, r6',
+    'mov sp, r5',
+    `ldr r5, [r7, #${DWF.stride}]`,
+    'negs r5, r5',
+    'mov lr, r5',
+    'ldr r0, [r7, #4]', // outLast
+    `ldr r6, [r7, #${DWF.n}]`,
+    'muls r6, r5',
+    'adds r6, r0',
+    'mov r12, r6', // outLast - n * outStride
+    `ldr r6, [r7, #${DWF.lohish}]`,
+    'uxtb r5, r6',
+    'mov r8, r5',
+    'lsrs r6, r6, #8',
+    'uxtb r5, r6',
+    'mov r10, r5',
+    'lsrs r5, r6, #8', // 16 + sh
+    'ldr r6, [r7, #0]',
+    'adds r6, #20',
+  ];
+  const tail = [
+    '4:',
+    'strb r6, [r0]',
+    'add r0, lr',
+    'cmp r0, r12',
+    'bne 3b',
+    'mov sp, r11',
+    'pop {r2, r3}',
+    ...EPILOGUE,
+  ];
+  const clamps = ['5:', 'mov r6, r8', 'b 4b', '6:', 'mov r6, r10', 'b 4b'];
+  if (kind === 'rq1')
+    return nakedFunction(`void tp_dw${kind}(void)`, [
+      ...setup,
+      'ldmia r6!, {r1, r2, r3, r4, r5}', // -b, M, R, t - b, n
       '3:',
       'pop {r6}',
-      'add r6, r9',
-      'cmp r6, #0',
+      'cmp r6, r1',
       'ble 5f',
       'cmp r6, r4',
       'bge 6f',
-      ...(mul4 ? ['lsrs r7, r6, #16', 'bne 7f'] : []),
-      'movs r7, r2',
-      'muls r7, r6', // x·ml
-      'lsrs r7, r7, #16',
-      'muls r6, r1', // x·mh
-      'adds r6, r7',
+      'muls r6, r2',
       'adds r6, r3',
       'lsrs r6, r5',
-      '4:',
-      'strb r6, [r0]',
-      'add r0, lr',
-      'cmp r0, r12',
-      'bne 3b',
-      'b 9f',
-      '5:',
-      'mov r6, r8',
-      'b 4b',
-      '6:',
-      'mov r6, r10',
-      'b 4b',
-      ...(mul4
-        ? [
-            // x >= 2^16 (r7 = xh): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
-            // g = (xh·mh + (w >> 16)) >> sh.
-            '7:',
-            'push {r3, r4}',
-            'uxth r6, r6',
-            'movs r4, r2',
-            'muls r4, r6',
-            'lsrs r4, r4, #16',
-            'adds r3, r4',
-            'movs r4, r2',
-            'muls r4, r7',
-            'adds r3, r4',
-            'muls r6, r1',
-            'adds r3, r6',
-            'lsrs r3, r3, #16',
-            'muls r7, r1',
-            'adds r7, r3',
-            'movs r6, r5',
-            'subs r6, #16',
-            'lsrs r7, r6',
-            'movs r6, r7',
-            'pop {r3, r4}',
-            'b 4b',
-          ]
-        : []),
-      '9:',
-      'mov sp, r11',
-      'pop {r2, r3}',
-      ...EPILOGUE,
-    ],
-  );
+      ...tail,
+      ...clamps,
+    ]);
+  return nakedFunction(`void tp_dw${kind}(void)`, [
+    ...setup,
+    'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
+    'mov r9, r1',
+    'uxth r1, r2', // mh
+    'lsrs r2, r2, #16', // ml
+    '3:',
+    'pop {r6}',
+    'add r6, r9',
+    'cmp r6, #0',
+    'ble 5f',
+    'cmp r6, r4',
+    'bge 6f',
+    ...(kind === 'rq4' ? ['lsrs r7, r6, #16', 'bne 7f'] : []),
+    'movs r7, r2',
+    'muls r7, r6', // x·ml
+    'lsrs r7, r7, #16',
+    'muls r6, r1', // x·mh
+    'adds r6, r7',
+    'adds r6, r3',
+    'lsrs r6, r5',
+    ...tail,
+    ...clamps,
+    ...(kind === 'rq4'
+      ? [
+          // x >= 2^16 (r7 = xh): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
+          // g = (xh·mh + (w >> 16)) >> sh. (Below sp lie only popped accumulators.)
+          '7:',
+          'push {r3, r4}',
+          'uxth r6, r6',
+          'movs r4, r2',
+          'muls r4, r6',
+          'lsrs r4, r4, #16',
+          'adds r3, r4',
+          'movs r4, r2',
+          'muls r4, r7',
+          'adds r3, r4',
+          'muls r6, r1',
+          'adds r3, r6',
+          'lsrs r3, r3, #16',
+          'muls r7, r1',
+          'adds r7, r3',
+          'movs r6, r5',
+          'subs r6, #16',
+          'lsrs r7, r6',
+          'movs r6, r7',
+          'pop {r3, r4}',
+          'b 4b',
+        ]
+      : []),
+  ]);
+}
+
+/** The routines a depthwise line layer's channels use, by name (each emitted once). */
+export function depthwiseLineHelpers(
+  kinds: Iterable<'rq1' | 'rq2' | 'rq4'>,
+): Record<string, string> {
+  const out: Record<string, string> = { tp_dwline: DW_LINE_C };
+  for (const k of kinds) out[`tp_dw${k}`] = dwRequant(k);
+  return out;
 }

@@ -2,8 +2,8 @@
 // chosen kernel, the input zero point folded into the bias, and a requantisation plan.
 import { getTensor, numElements } from '../../graph/graph.js';
 import { padBefore } from '../../graph/shapes.js';
-import { depthwiseLineFunction, depthwiseRowFunction } from '../kernels.js';
-import { planRequant } from '../requant.js';
+import { depthwiseLineHelpers, depthwiseRowFunction } from '../kernels.js';
+import { planOneMul, planRequant } from '../requant.js';
 import { cArray, type EmitContext, type LayerCode } from './types.js';
 
 /** The kernels a conv-family layer can run, from the fastest specialised ones to the loop. */
@@ -300,6 +300,19 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const lp = linePlan(inH, inW);
     const blocks: number[] = [];
     const tb = plan.table;
+    const one = planOneMul(
+      Array.from(
+        { length: outC },
+        (_, c) => (qx.scale * (wScales.length === 1 ? wScales[0]! : wScales[c]!)) / qy.scale,
+      ),
+      qy.zp,
+      lo,
+      hi,
+      accMin,
+      accMax,
+    );
+    const kinds: ('rq1' | 'rq2' | 'rq4')[] = [];
+    const int32 = (v: number) => v >= -(2 ** 31) && v < 2 ** 31;
     for (let o = 0; o < outC; o++) {
       const wq = Array.from({ length: 9 }, (_, q) => {
         const across = Math.floor(q / 3);
@@ -309,18 +322,26 @@ export function emitConv(ctx: EmitContext): LayerCode {
       });
       for (let i = 0; i < 5; i++)
         blocks.push(((wq[2 * i]! & 0xffff) | ((wq[2 * i + 1] ?? 0) << 16)) >>> 0);
-      blocks.push(bFold[o]!, tb[3 * o]! >>> 0, tb[3 * o + 1]! >>> 0, tb[3 * o + 2]!);
+      // The kernel's accumulators leave out the bias: rq1 folds it into its constants.
+      const e = one[o];
+      const b = bFold[o]!;
+      if (e && int32(e.t - b)) {
+        kinds.push('rq1');
+        blocks.push(-b, e.m >>> 0, (e.r + Math.imul(b, e.m)) >>> 0, e.t - b, e.n);
+      } else {
+        kinds.push(tb[3 * o + 2]! <= 65536 ? 'rq2' : 'rq4');
+        blocks.push(b, tb[3 * o]! >>> 0, tb[3 * o + 1]! >>> 0, tb[3 * o + 2]!, 0);
+      }
     }
-    const line = plan.path === 'mul4' ? 'tp_dwline4' : 'tp_dwline2';
-    helpers[line] = depthwiseLineFunction(plan.path === 'mul4');
+    Object.assign(helpers, depthwiseLineHelpers(new Set(kinds)));
     const rows = Array.from({ length: outC }, (_, o) => {
-      const [b, m, rnd, t] = blocks.slice(9 * o + 5, 9 * o + 9);
-      return `{{${blocks.slice(9 * o, 9 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}}`;
+      const [b, m, rnd, t, n] = blocks.slice(10 * o + 5, 10 * o + 10);
+      return `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
     });
     consts.push(`TP_CONST tp_dwc_t ${fn}_ch[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
     const D = {
       ch: `${fn}_ch`,
-      line,
+      line: 'tp_dwline',
       inH,
       inW,
       C: inC,
