@@ -125,17 +125,18 @@ function buildGraph(seed: number): Graph {
   );
   // depthwise stride 2 without activation (general requant): [1, 3, 1, 12]
   conv('depthwiseConv2d', 3, 12, 12, 2, 'same', 'none', { scale: 0.2, zp: 3 });
-  // 5x? conv with outC not a multiple of 4 (the generic loop): [1, 3, 1, 6]
-  conv('conv2d', 3, 12, 6, 1, 'same', 'relu', { scale: 0.1, zp: -100 });
+  // 3x3 conv with outC not a multiple of 4 (the generic loop): [1, 3, 1, 10]
+  conv('conv2d', 3, 12, 10, 1, 'same', 'relu', { scale: 0.1, zp: -100 });
   add(
     'maxPool2d',
     { poolSize: [2, 1], strides: [1, 1], padding: 'valid' },
     { scale: 0.1, zp: -100 },
   );
   add('mean', { axes: [1, 2], keepDims: false }, { scale: 0.08, zp: -90 });
-  // FC 6 -> 8 (GEMM path), then FC 8 -> 5 (generic), softmax
+  // FC 10 -> 8 (the packed GEMM, K = 10 entering its 4-step body at the last step), then
+  // FC 8 -> 5 (generic), softmax
   add('fullyConnected', { activation: 'relu' }, { scale: 0.05, zp: -128 }, [
-    weights([8, 6], 8, 0),
+    weights([8, 10], 8, 0),
     bias(8, 2000),
   ]);
   add('fullyConnected', { activation: 'none' }, { scale: 0.1, zp: 10 }, [
@@ -177,7 +178,7 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
     assert.deepEqual(
       rep.layers.map((l) => l.kernel),
       [
-        'gemm-patch-2px',
+        'gemm-patch-8p',
         'depthwise-3x3-line',
         'gemm-direct-2px',
         'gemm-direct-2px',
@@ -186,7 +187,7 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
         'loop',
         'maxpool-loop',
         'mean-loop',
-        'gemm-direct',
+        'gemm-direct-8p',
         'loop',
         'softmax-gemmlowp',
       ],
@@ -204,7 +205,7 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
     // Size mode: the int8-weight kernels, the same outputs bit for bit, int8 weight arrays
     // (int16 with K padded to 4 in speed mode, int8 with K padded to 2 here), more cycles.
     const weightBytes = (c: string) =>
-      [...c.matchAll(/TP_CONST int(8|16)_t tp_layer(\d+)_wi\[(\d+)\]/g)].map(
+      [...c.matchAll(/TP_CONST int(8|16|32)_t tp_layer(\d+)_wi\[(\d+)\]/g)].map(
         (m) => `${m[2]}:${(Number(m[3]) * Number(m[1])) / 8}`,
       );
     const speedWeights = weightBytes(modelC);
@@ -220,15 +221,15 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
     assert.deepEqual(
       size.layers.map((l) => l.kernel),
       rep.layers.map((l) =>
-        l.kernel.replace('-2px', '').replace('depthwise-3x3-line', 'depthwise-4ch'),
+        l.kernel.replace(/-(2px|8p)$/, '').replace('depthwise-3x3-line', 'depthwise-4ch'),
       ),
     );
     const sizeC = readFileSync(join(dir, 'src', 'model.c'), 'utf8');
     assert.doesNotMatch(sizeC, /TP_CONST int16_t/);
     // Layers 0 (K = 27, 8 channels), 2 (K = 8, 20) and 3 (K = 20, 12); layer 1's weights sit in
     // the line kernel's channel blocks in speed mode; the others unchanged.
-    assert.deepEqual(speedWeights, ['0:448', '2:320', '3:480', '5:108', '9:48']);
-    assert.deepEqual(weightBytes(sizeC), ['0:224', '1:72', '2:160', '3:240', '5:108', '9:48']);
+    assert.deepEqual(speedWeights, ['0:448', '2:320', '3:480', '5:108', '9:160']);
+    assert.deepEqual(weightBytes(sizeC), ['0:224', '1:72', '2:160', '3:240', '5:108', '9:80']);
     assert.ok(size.constBytes < rep.constBytes, `${size.constBytes} vs ${rep.constBytes}`);
     // (Not the flash total here: on a model this small GCC inlines the one-pixel drivers and the
     // code grows more than the 548 B of weights shrink; KWS and VWW are 21 KB / 193 KB smaller.)
@@ -321,7 +322,7 @@ test('kernels auto falls back to int8 weights where the int16 copies do not fit:
       weightsIn: 'flash',
       kernels: 'speed',
     });
-    assert.ok(rpSpeed.layers.every((l) => l.kernel === 'gemm-direct-2px'));
+    assert.ok(rpSpeed.layers.every((l) => l.kernel === 'gemm-direct-8p'));
     assert.ok(rpSpeed.flashBytes > 384 * 1024);
     assert.ok(rpSpeed.flashBytes > rpFlash.flashBytes);
     assert.deepEqual(rpSpeed.outputs, [want]);

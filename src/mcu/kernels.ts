@@ -120,6 +120,117 @@ const DOT4ROWS = nakedFunction(
   ],
 );
 
+/** tp_dot8p's stack frame (bytes from sp after its prologue and `sub sp, #16`). */
+const P8 = { in: 0, b: 4, acc: 8, kAdj: 12, K: 52, accEnd: 56 };
+
+/**
+ * tp_dot8p: one pixel, eight output channels per pass, two MACs per multiply. The int8 weights
+ * of channels 2p and 2p + 1 at input k are packed in one word w0 + w1·2^16 and multiplied by
+ * the centred input v = u - 128 (the int8 value itself), which gives v·w0 + v·w1·2^16; two
+ * such products (inputs k and k + 1) are added before the halves are split (SXTH, then the
+ * rest >> 16). Exact because |v·w| <= 128·127, so each half of the sum fits 16 bits (the
+ * generator keeps weights of -128 off this kernel). Per two inputs and eight channels: two
+ * LDRB, two SUBS and four times LDM + 2 MULS + 6 = 50 cycles for 16 MACs. Weights laid out
+ * [outC/8][K/2][4 pairs][k, k + 1]; K even; accumulators (bias first) to acc[] up to accEnd.
+ * Accumulators: channel 2p in (r6, r8, r10, r12)[p], 2p + 1 in (r7, r9, r11, lr)[p].
+ */
+const DOT8P = nakedFunction(
+  'void tp_dot8p(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int K, int32_t *accEnd)',
+  (() => {
+    const lo = ['r6', 'r8', 'r10', 'r12'];
+    const hi = ['r7', 'r9', 'r11', 'lr'];
+    const step = (s: number) => [
+      `ldrb r2, [r0, #${2 * s}]`,
+      `ldrb r3, [r0, #${2 * s + 1}]`,
+      'subs r2, #128',
+      'subs r3, #128',
+      ...[0, 1, 2, 3].flatMap((p) => [
+        'ldmia r1!, {r4, r5}',
+        'muls r4, r2',
+        'muls r5, r3',
+        'adds r4, r4, r5',
+        'sxth r5, r4',
+        'subs r4, r4, r5',
+        'asrs r4, r4, #16',
+        `add ${lo[p]}, r5`,
+        `add ${hi[p]}, r4`,
+      ]),
+    ];
+    return [
+      ...PROLOGUE,
+      'sub sp, #16',
+      `str r0, [sp, #${P8.in}]`,
+      `str r2, [sp, #${P8.b}]`,
+      `str r3, [sp, #${P8.acc}]`,
+      `ldr r4, [sp, #${P8.K}]`,
+      'negs r5, r4',
+      'movs r6, #7',
+      'ands r5, r6',
+      `str r5, [sp, #${P8.kAdj}]`, // (8 - K % 8) % 8: the first pass enters at step kAdj / 2
+      'adds r4, r0',
+      `str r4, [sp, #${P8.K}]`, // in + K, where the passes end
+      '1:',
+      `ldr r5, [sp, #${P8.b}]`,
+      'ldmia r5!, {r6, r7}',
+      'ldmia r5!, {r2, r3, r4}',
+      'mov r8, r2',
+      'mov r9, r3',
+      'mov r10, r4',
+      'ldmia r5!, {r2, r3, r4}',
+      'mov r11, r2',
+      'mov r12, r3',
+      'mov lr, r4',
+      `str r5, [sp, #${P8.b}]`,
+      `ldr r0, [sp, #${P8.in}]`,
+      `ldr r2, [sp, #${P8.kAdj}]`,
+      'subs r0, r0, r2',
+      'cmp r2, #4',
+      'beq 12f',
+      'bgt 13f',
+      'cmp r2, #0',
+      'bne 11f',
+      '2:',
+      ...step(0),
+      '11:',
+      ...step(1),
+      '12:',
+      ...step(2),
+      '13:',
+      ...step(3),
+      'adds r0, #8',
+      `ldr r4, [sp, #${P8.K}]`,
+      'cmp r0, r4',
+      'beq 3f',
+      'b 2b', // (four steps are too long for a conditional branch back)
+      '3:',
+      `ldr r2, [sp, #${P8.acc}]`,
+      'mov r3, r8',
+      'mov r4, r10',
+      'mov r5, r12',
+      'str r6, [r2, #0]',
+      'str r7, [r2, #4]',
+      'str r3, [r2, #8]',
+      'mov r3, r9',
+      'str r3, [r2, #12]',
+      'str r4, [r2, #16]',
+      'mov r4, r11',
+      'str r4, [r2, #20]',
+      'str r5, [r2, #24]',
+      'mov r5, lr',
+      'str r5, [r2, #28]',
+      'adds r2, #32',
+      `str r2, [sp, #${P8.acc}]`,
+      `ldr r3, [sp, #${P8.accEnd}]`,
+      'cmp r2, r3',
+      'beq 4f',
+      'b 1b',
+      '4:',
+      'add sp, #16',
+      ...EPILOGUE,
+    ];
+  })(),
+);
+
 /** One input step of tp_dot4x2: pixel A's and B's byte (r2, r3) times four int16 weights. */
 function dot4x2Step(s: number): string[] {
   const twice = (ext: string, a: string, b: string) => [
@@ -523,6 +634,8 @@ function requantRow(name: string, mul4: boolean): string {
 /** The layer descriptor and drivers every conv, depthwise and FC layer runs through. */
 export const LAYER_C = `typedef void tp_dwrow_fn(const void *pt, uint32_t base, const int8_t *w, int32_t *acc,
                         const int32_t *b, int32_t *accEnd);
+typedef void tp_dot_fn(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int n,
+                       int32_t *accEnd);
 typedef void tp_rqrow_fn(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo,
                          uint32_t hi, uint32_t sh16);
 /* 3x3 stride-1 depthwise, one channel per plane (tp_dwplane): the weights as int16 pairs
@@ -563,6 +676,7 @@ typedef struct {
   const uint8_t *pad;     /* depthwise: a row of the input zero point */
   tp_dwrow_fn *dwrow;
   tp_rqrow_fn *rqrow;     /* fast requantisation routine, or NULL */
+  tp_dot_fn *dot;         /* GEMM rows: tp_dot8p, or NULL for tp_dot4rows */
   void (*gather)(const uint8_t *s, uint8_t *d); /* conv: copies a window inside the image */
   uint16_t inH, inW, inC, outH, outW, outC, K, nslow;
   uint8_t kH, kW, sH, sW, dH, dW, padT, padL;
@@ -572,6 +686,7 @@ typedef struct {
 
 ${DOT4ROWS}
 ${DOT4X2}
+${DOT8P}
 ${requantRow('tp_rq4row', true)}
 ${requantRow('tp_rq2row', false)}
 /* The general 64-bit routine for the channels listed in slow[] (all when slow is NULL). */
@@ -592,7 +707,7 @@ static inline void tp_requant(const tp_layer_t *L, const int32_t *acc, uint8_t *
 static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out, int rows) {
   int32_t acc[L->outC];
   for (int p = 0; p < rows; p++, in += L->inC, out += L->outC) {
-    tp_dot4rows(in, L->w, L->b, acc, L->K, acc + L->outC);
+    (L->dot ? L->dot : tp_dot4rows)(in, L->w, L->b, acc, L->K, acc + L->outC);
     tp_requant(L, acc, out);
   }
 }
@@ -699,7 +814,7 @@ static void tp_conv_patch(const tp_layer_t *L, const uint8_t *in, uint8_t *out) 
           }
         }
       }
-      tp_dot4rows(patch, L->w, L->b, acc, L->K, acc + L->outC);
+      (L->dot ? L->dot : tp_dot4rows)(patch, L->w, L->b, acc, L->K, acc + L->outC);
       tp_requant(L, acc, out);
     }
 }

@@ -8,6 +8,10 @@ import { cArray, type EmitContext, type LayerCode } from './types.js';
 
 /** The kernels a conv-family layer can run, from the fastest specialised ones to the loop. */
 export type ConvKernel =
+  /** 1x1 stride-1 convolution or FC, 8 output channels per pass, two MACs per multiply. */
+  | 'gemm-direct-8p'
+  /** Any other convolution: each pixel's patch gathered, then one 8-channel packed pass. */
+  | 'gemm-patch-8p'
   /** 1x1 stride-1 convolution, K a multiple of 4: two pixels per pass share each weight load. */
   | 'gemm-direct-2px'
   /** Any other convolution: two pixels' patches gathered side by side, then one 2-pixel pass. */
@@ -30,6 +34,8 @@ export type ConvKernel =
 export const TWO_PIXEL_KERNELS: readonly string[] = [
   'gemm-direct-2px',
   'gemm-patch-2px',
+  'gemm-direct-8p',
+  'gemm-patch-8p',
   'depthwise-3x3-line',
 ] satisfies ConvKernel[];
 
@@ -53,6 +59,8 @@ export interface ConvGeometry {
    * and whose padded plane fits the line kernel's stack buffer.
    */
   line?: boolean;
+  /** No weight is -128 (the packed 8-channel kernel's halves then cannot overflow). */
+  packable?: boolean;
 }
 
 /** Largest padded plane (bytes) the depthwise line kernel gathers on the stack. */
@@ -71,6 +79,10 @@ export const LINE_MIN = 12;
 export function chooseConvKernel(c: ConvGeometry): ConvKernel {
   const taps = c.kH * c.kW;
   const direct = taps === 1 && c.sH === 1 && c.sW === 1 && c.perOut % 2 === 0;
+  if (c.twoPixel && c.packable && c.outC % 8 === 0 && c.kind !== 'depthwiseConv2d') {
+    if (c.kind === 'conv2d') return direct ? 'gemm-direct-8p' : 'gemm-patch-8p';
+    if (direct) return 'gemm-direct-8p';
+  }
   if (c.twoPixel && c.outC % 4 === 0 && c.kind === 'conv2d' && c.rows >= 2) {
     if (!direct) return 'gemm-patch-2px';
     if (c.perOut % 4 === 0) return 'gemm-direct-2px';
@@ -145,6 +157,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
   const wr = new Int8Array(outC * perOut);
   const bFold = new Int32Array(outC);
   const bRaw = new Int32Array(outC);
+  const wSum = new Int32Array(outC);
   const accMin: number[] = [];
   const accMax: number[] = [];
   for (let o = 0; o < outC; o++) {
@@ -160,6 +173,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     }
     bRaw[o] = bias ? bias[o]! : 0;
     bFold[o] = bRaw[o]! - zu * s;
+    wSum[o] = s;
     // Every tap reads an offset-binary value in [0, 255] (padding reads zu).
     accMin.push(bFold[o]! + 255 * neg);
     accMax.push(bFold[o]! + 255 * pos);
@@ -187,6 +201,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     perOut,
     rows: outH * outW,
     twoPixel: ctx.kernels === 'speed',
+    packable: !w.includes(-128),
     line:
       op.kind === 'depthwiseConv2d' &&
       mult === 1 &&
@@ -205,9 +220,11 @@ export function emitConv(ctx: EmitContext): LayerCode {
       linePlan(inH, inW).n >= LINE_MIN &&
       linePlan(inH, inW).span <= LINE_PLANE_MAX,
   });
-  const pairs = TWO_PIXEL_KERNELS.includes(kernel);
-  const direct = kernel === 'gemm-direct' || kernel === 'gemm-direct-2px';
-  const gemm = direct || kernel === 'gemm-patch' || kernel === 'gemm-patch-2px';
+  const packed = kernel === 'gemm-direct-8p' || kernel === 'gemm-patch-8p';
+  const pairs = kernel === 'gemm-direct-2px' || kernel === 'gemm-patch-2px';
+  const direct =
+    kernel === 'gemm-direct' || kernel === 'gemm-direct-2px' || kernel === 'gemm-direct-8p';
+  const gemm = direct || kernel === 'gemm-patch' || kernel === 'gemm-patch-2px' || packed;
   const depthwise4 = kernel === 'depthwise-4ch';
   // Layers outside the shared drivers (odd channel counts, depth multipliers) are small:
   // they requantise with the general routine.
@@ -215,7 +232,9 @@ export function emitConv(ctx: EmitContext): LayerCode {
   const slow = shared ? (plan.slow?.flatMap((v, c) => (v ? [c] : [])) ?? []) : [];
   const fast = shared && plan.path !== 'general';
   const requant = fast ? plan.path : 'general';
-  consts.push(`TP_CONST int32_t ${fn}_b[${outC}] = {\n${cArray(bFold)}\n};`);
+  // The packed kernel multiplies centred inputs (u - 128): its bias folds zu - 128 instead.
+  const bEmit = packed ? bRaw.map((v, o) => v - (zu - 128) * wSum[o]!) : bFold;
+  consts.push(`TP_CONST int32_t ${fn}_b[${outC}] = {\n${cArray(bEmit)}\n};`);
   if (!fast || slow.length)
     consts.push(
       `TP_CONST int32_t ${fn}_m[${outC}] = {\n${cArray(plan.mult)}\n};`,
@@ -266,13 +285,27 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const K = perOut;
     // K padded with zero weights: to even (a zero byte ends the patch), or to a multiple of 4.
     const Kp = pairs ? (K + 3) & ~3 : K + (K & 1);
-    // int16 for the two-pixel kernel (one SXTH/ASRS per weight), int8 otherwise.
-    const wi = pairs ? new Int16Array(outC * Kp) : new Int8Array(outC * Kp);
-    for (let o = 0; o < outC; o++)
-      for (let k = 0; k < K; k++) wi[((o >> 2) * Kp + k) * 4 + (o & 3)] = wr[o * K + k]!;
-    consts.push(
-      `TP_CONST int${pairs ? 16 : 8}_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
-    );
+    if (packed) {
+      // Words w[o][k] + w[o + 1][k]·2^16, laid out [outC/8][Kp/2][4 pairs][k, k + 1].
+      const wp = new Int32Array((outC * Kp) / 2);
+      let i = 0;
+      for (let g8 = 0; g8 < outC; g8 += 8)
+        for (let k2 = 0; k2 < Kp; k2 += 2)
+          for (let p = 0; p < 8; p += 2)
+            for (const k of [k2, k2 + 1]) {
+              const at = (o: number) => (k < K ? wr[o * K + k]! : 0);
+              wp[i++] = at(g8 + p) + at(g8 + p + 1) * 65536;
+            }
+      consts.push(`TP_CONST int32_t ${fn}_wi[${wp.length}] = {\n${cArray(wp)}\n};`);
+    } else {
+      // int16 for the two-pixel kernel (one SXTH/ASRS per weight), int8 otherwise.
+      const wi = pairs ? new Int16Array(outC * Kp) : new Int8Array(outC * Kp);
+      for (let o = 0; o < outC; o++)
+        for (let k = 0; k < K; k++) wi[((o >> 2) * Kp + k) * 4 + (o & 3)] = wr[o * K + k]!;
+      consts.push(
+        `TP_CONST int${pairs ? 16 : 8}_t ${fn}_wi[${wi.length}] __attribute__((aligned(4))) = {\n${cArray(wi)}\n};`,
+      );
+    }
     if (!direct) {
       // The patch of a window inside the image, copied unrolled (tap offsets are constants).
       // (The 2-pixel kernel interleaves two patches: every other byte.)
@@ -286,8 +319,9 @@ export function emitConv(ctx: EmitContext): LayerCode {
       );
     }
     descriptor({
-      w: pairs ? `(const int8_t *)${fn}_wi` : `${fn}_wi`,
+      w: pairs || packed ? `(const int8_t *)${fn}_wi` : `${fn}_wi`,
       K: Kp,
+      ...(packed && { dot: 'tp_dot8p' }),
       ...(!direct && { gather: `${fn}_gather` }),
     });
     const rows = op.kind === 'fullyConnected' ? outH : outH * outW;
