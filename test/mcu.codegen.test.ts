@@ -11,8 +11,9 @@ import { addTensor, createGraph } from '../src/graph/graph.js';
 import { inferShapes } from '../src/graph/shapes.js';
 import type { Activation, Graph, OpAttrs, OpKind, Tensor } from '../src/graph/types.js';
 import { deploy } from '../src/mcu/deploy.js';
-import { fastRequantRef, planRequant } from '../src/mcu/requant.js';
-import { multiplyByQuantizedMultiplier } from '../src/quant/fixedpoint.js';
+import { chooseConvKernel, linePlan, type ConvGeometry } from '../src/mcu/emitters/conv.js';
+import { fastRequantRef, oneMulRef, planOneMul, planRequant } from '../src/mcu/requant.js';
+import { multiplyByQuantizedMultiplier, quantizeMultiplier } from '../src/quant/fixedpoint.js';
 import { prepareInt8 } from '../src/quant/interpreter.js';
 
 function rng(seed: number) {
@@ -382,4 +383,82 @@ test('fast ReLU requantisation equals MultiplyByQuantizedMultiplier on seeded ca
   }
   assert.deepEqual([...seen].sort(), ['general', 'mul2', 'mul4']);
   assert.ok(checked > 50_000, `${checked} values checked`);
+});
+
+test('single-multiply requantisation (the depthwise line kernel) equals MultiplyByQuantizedMultiplier where it is planned', () => {
+  const r = rng(11);
+  let fitted = 0;
+  let checked = 0;
+  for (let trial = 0; trial < 300; trial++) {
+    const scales = Array.from({ length: 4 }, () => 2 ** (-(r() * 20) - 2) * (1 + r()));
+    const zp = Math.floor(r() * 60) - 128;
+    const hi = r() < 0.5 ? 127 : Math.min(127, zp + 1 + Math.floor(r() * 200));
+    const bound = Math.floor(2 ** (r() * 22));
+    const low = -bound;
+    const plan = planOneMul(
+      scales,
+      zp,
+      zp,
+      hi,
+      scales.map(() => low),
+      scales.map(() => bound),
+    );
+    // Not a ReLU-family clamp: no single-multiply form is planned.
+    assert.ok(planOneMul(scales, zp, zp - 1, hi, [low], [bound]).every((e) => !e));
+    plan.forEach((e, c) => {
+      if (!e) return;
+      fitted++;
+      assert.ok(e.n <= 24);
+      const { multiplier, shift } = quantizeMultiplier(scales[c]!);
+      // Every value up to the threshold when the range is small, else samples around 0, the
+      // threshold and anywhere in range.
+      const all = bound < 20_000;
+      for (let k = 0; k < (all ? bound - low + 1 : 300); k++) {
+        const x: number = all
+          ? low + k
+          : k < 40
+            ? k - 20
+            : k < 100
+              ? e.t - 30 + k - 40
+              : low + Math.floor(r() * (bound - low + 1));
+        if (x < low || x > bound) continue;
+        const want = Math.min(
+          hi,
+          Math.max(zp, multiplyByQuantizedMultiplier(x, multiplier, shift) + zp),
+        );
+        assert.equal(oneMulRef(x, e, zp, hi), want, `x=${x} scale=${scales[c]}`);
+        checked++;
+      }
+    });
+  }
+  assert.ok(fitted > 100, `${fitted} channels fitted`);
+  assert.ok(checked > 100_000, `${checked} values checked`);
+});
+
+test('the kernel chooser: packed GEMM only without -128 weights, the depthwise line kernel only when allowed', () => {
+  const pw: ConvGeometry = {
+    kind: 'conv2d',
+    kH: 1,
+    kW: 1,
+    sH: 1,
+    sW: 1,
+    outC: 16,
+    mult: 1,
+    perOut: 8,
+    rows: 100,
+    twoPixel: true,
+    packable: true,
+  };
+  assert.equal(chooseConvKernel(pw), 'gemm-direct-8p');
+  assert.equal(chooseConvKernel({ ...pw, packable: false }), 'gemm-direct-2px');
+  assert.equal(chooseConvKernel({ ...pw, outC: 12 }), 'gemm-direct-2px');
+  assert.equal(chooseConvKernel({ ...pw, twoPixel: false }), 'gemm-direct');
+  assert.equal(chooseConvKernel({ ...pw, kH: 3, kW: 3, perOut: 72 }), 'gemm-patch-8p');
+  const dw: ConvGeometry = { ...pw, kind: 'depthwiseConv2d', kH: 3, kW: 3, perOut: 9, line: true };
+  assert.equal(chooseConvKernel(dw), 'depthwise-3x3-line');
+  assert.equal(chooseConvKernel({ ...dw, twoPixel: false }), 'depthwise-4ch');
+  assert.equal(chooseConvKernel({ ...dw, line: false }), 'depthwise-4ch');
+  // Lines run along the longer side; a sweep walks n + 2 positions rounded up to 3.
+  assert.deepEqual(linePlan(25, 5), { alongX: false, n: 25, lines: 5, X: 7, span: 7 * 27 });
+  assert.deepEqual(linePlan(48, 48), { alongX: true, n: 48, lines: 48, X: 50, span: 50 * 51 });
 });
