@@ -367,7 +367,9 @@ export function emitConv(ctx: EmitContext): LayerCode {
         blocks.push(b, tb[3 * o]! >>> 0, tb[3 * o + 1]! >>> 0, tb[3 * o + 2]!, 0);
       }
     }
-    Object.assign(helpers, depthwiseLineHelpers(new Set(kinds)));
+    // Four channels' planes per gather (one word load per pixel) when they fit the buffer.
+    const lanes = inC % 4 === 0 && 4 * lp.span <= LINE_PLANE_MAX ? 4 : 1;
+    Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lanes === 4));
     const rows = Array.from({ length: outC }, (_, o) => {
       const [b, m, rnd, t, n] = blocks.slice(10 * o + 5, 10 * o + 10);
       return `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
@@ -389,6 +391,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
       lineStride: lp.alongX ? outW * outC : outC,
       lohish: (clampLo | (clampHi << 8) | ((16 + plan.sh) << 16)) >>> 0,
       zu,
+      lanes,
+      ...(lanes === 4 && { gather4: 'tp_dwgather4' }),
     };
     const init = Object.entries(D)
       .map(([k, v]) => `.${k} = ${v}`)
