@@ -551,7 +551,74 @@ export function depthwiseRowFunction(taps: number): string {
  * multiply path, 13 for x <= 0.
  */
 function requantRow(name: string, mul4: boolean): string {
-  const tail = ['strb r5, [r1]', 'adds r1, #1', 'cmp r0, r12', 'bne 1b', 'b 9f'];
+  // Two outputs per loop pass (n is a multiple of 4): output i stores to out[i], its clamped
+  // and x >= 2^16 cases branch to blocks after the pass and come back to its store.
+  const one = (i: number) => {
+    const next = i === 0 ? '11f' : '12f';
+    return {
+      main: [
+        `${20 + i}:`,
+        'ldmia r0!, {r4}',
+        'cmp r4, #0',
+        `ble ${30 + i}f`,
+        'ldmia r2!, {r5, r6, r7}', // M, rnd, t
+        'cmp r4, r7',
+        `bge ${40 + i}f`,
+        ...(mul4 ? ['lsrs r7, r4, #16', `bne ${50 + i}f`] : []),
+        // x·mh + (x·ml >> 16) + rnd, >> (16 + sh).
+        'lsrs r7, r5, #16', // ml
+        'uxth r5, r5', // mh
+        'muls r7, r4',
+        'lsrs r7, r7, #16',
+        'muls r5, r4',
+        'adds r5, r7',
+        'adds r5, r6',
+        'lsrs r5, r3',
+        `${60 + i}:`,
+        `strb r5, [r1, #${i}]`,
+        ...(i === 0 ? ['11:'] : []),
+      ],
+      side: [
+        `${30 + i}:`,
+        'adds r2, #12', // (the entry is not loaded)
+        'mov r5, r8',
+        `b ${60 + i}b`,
+        `${40 + i}:`,
+        'mov r5, r9',
+        `b ${60 + i}b`,
+        ...(mul4
+          ? [
+              // x >= 2^16 (r7 = xh): w = xh·ml + xl·mh + (xl·ml >> 16) + rnd in r6,
+              // g = (xh·mh + (w >> 16)) >> sh.
+              `${50 + i}:`,
+              'uxth r4, r4', // xl
+              'lsrs r3, r5, #16', // ml
+              'uxth r5, r5', // mh
+              'mov r10, r3',
+              'muls r3, r4', // xl·ml
+              'lsrs r3, r3, #16',
+              'adds r6, r3',
+              'mov r3, r10',
+              'muls r3, r7', // xh·ml
+              'adds r6, r3',
+              'muls r4, r5', // xl·mh
+              'adds r6, r4',
+              'lsrs r6, r6, #16',
+              'muls r5, r7', // xh·mh
+              'adds r5, r6',
+              'ldr r3, [sp, #40]',
+              'subs r3, #16',
+              'lsrs r5, r3',
+              'adds r3, #16',
+              `b ${60 + i}b`,
+            ]
+          : []),
+      ],
+      next,
+    };
+  };
+  const a = one(0);
+  const b = one(1);
   return nakedFunction(
     `void ${name}(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo, uint32_t hi, uint32_t sh16)`,
     [
@@ -569,58 +636,14 @@ function requantRow(name: string, mul4: boolean): string {
       'mov r12, r3', // acc end
       'ldr r3, [sp, #40]', // 16 + sh
       '1:',
-      'ldmia r0!, {r4}',
-      'cmp r4, #0',
-      'ble 3f',
-      'ldmia r2!, {r5, r6, r7}', // M, rnd, t
-      'cmp r4, r7',
-      'bge 4f',
-      ...(mul4 ? ['lsrs r7, r4, #16', 'bne 5f'] : []),
-      // x·mh + (x·ml >> 16) + rnd, >> (16 + sh).
-      'lsrs r7, r5, #16', // ml
-      'uxth r5, r5', // mh
-      'muls r7, r4',
-      'lsrs r7, r7, #16',
-      'muls r5, r4',
-      'adds r5, r7',
-      'adds r5, r6',
-      'lsrs r5, r3',
-      '2:',
-      ...tail,
-      '3:',
-      'adds r2, #12', // (the entry is not loaded)
-      'mov r5, r8',
-      ...tail,
-      '4:',
-      'mov r5, r9',
-      ...tail,
-      ...(mul4
-        ? [
-            // x >= 2^16 (r7 = xh): w = xh·ml + xl·mh + (xl·ml >> 16) + rnd in r6,
-            // g = (xh·mh + (w >> 16)) >> sh.
-            '5:',
-            'uxth r4, r4', // xl
-            'lsrs r3, r5, #16', // ml
-            'uxth r5, r5', // mh
-            'mov r10, r3',
-            'muls r3, r4', // xl·ml
-            'lsrs r3, r3, #16',
-            'adds r6, r3',
-            'mov r3, r10',
-            'muls r3, r7', // xh·ml
-            'adds r6, r3',
-            'muls r4, r5', // xl·mh
-            'adds r6, r4',
-            'lsrs r6, r6, #16',
-            'muls r5, r7', // xh·mh
-            'adds r5, r6',
-            'ldr r3, [sp, #40]',
-            'subs r3, #16',
-            'lsrs r5, r3',
-            'adds r3, #16',
-            'b 2b',
-          ]
-        : []),
+      ...a.main.filter((l) => l !== '11:'),
+      ...b.main,
+      'adds r1, #2',
+      'cmp r0, r12',
+      'beq 9f',
+      'b 1b',
+      ...a.side,
+      ...b.side,
       '9:',
       'pop {r4, r5, r6}',
       'mov r8, r4',
