@@ -458,7 +458,7 @@ test('the kernel chooser: packed GEMM only without -128 weights, the depthwise l
   assert.equal(chooseConvKernel(dw), 'depthwise-3x3-line');
   assert.equal(chooseConvKernel({ ...dw, twoPixel: false }), 'depthwise-4ch');
   assert.equal(chooseConvKernel({ ...dw, line: false }), 'depthwise-4ch');
-  // Lines run along the longer side; a sweep walks n + 2 positions rounded up to 3.
+  // Lines run along the longer side; a sweep walks n + 2 positions.
   assert.deepEqual(linePlan(25, 5), { alongX: false, n: 25, lines: 5, X: 7, span: 7 * 27 });
-  assert.deepEqual(linePlan(48, 48), { alongX: true, n: 48, lines: 48, X: 50, span: 50 * 51 });
+  assert.deepEqual(linePlan(48, 48), { alongX: true, n: 48, lines: 48, X: 50, span: 50 * 50 });
 });

@@ -672,19 +672,17 @@ typedef struct {
   uint32_t n;
   void (*rq)(void);
 } tp_dwc_t;
-typedef void tp_dwline_fn(const uint8_t *src, const uint8_t *srcEnd, const tp_dwc_t *ch,
-                          uint8_t *outLast, uint32_t X, int32_t outStride, uint32_t n,
-                          uint32_t lohish);
+typedef void tp_dwline_fn(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast,
+                          const uint32_t *a);
 typedef struct {
   const tp_dwc_t *ch;
   tp_dwline_fn *line;
   uint16_t inH, inW, C;
-  uint16_t X;             /* plane bytes per position along a line: the line count + 2 */
-  uint16_t n, lines;      /* outputs per line, lines */
-  uint16_t span;          /* bytes the sweep walks: X * (n + 2 rounded up to a multiple of 3) */
+  uint16_t span;          /* plane bytes: X (the line count + 2) per position, n + 2 positions */
   uint16_t sx, sy;        /* plane steps of the input's x and y */
-  int32_t outStride, lineStride;
-  uint32_t lohish;
+  /* tp_dwline's arguments: X, outStride, n, lohish, lines, lineStride, (n + 2) * X and the
+     unrolled sweep's entry phase */
+  uint32_t a[8];
   uint8_t zu;
   uint8_t lanes;          /* planes gathered at once: 4 (tp_dwgather4, when they fit) or 1 */
   void (*gather4)(const uint8_t *s, uint8_t *d, uint32_t rowBytes, const uint8_t *sEnd,
@@ -864,12 +862,8 @@ static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
         for (int x = 0; x < D->inW; x++, s += D->C, d += D->sx) *d = *s;
       }
     }
-    for (int k = 0; k < D->lanes; k++) {
-      const uint8_t *p = buf + k * D->span;
-      uint8_t *o = out + c + k + (D->n - 1) * D->outStride;
-      for (int l = 0; l < D->lines; l++, o += D->lineStride)
-        D->line(p + l, p + l + D->span, &D->ch[c + k], o, D->X, D->outStride, D->n, D->lohish);
-    }
+    for (int k = 0; k < D->lanes; k++)
+      D->line(buf + k * D->span, &D->ch[c + k], out + c + k + (D->a[2] - 1) * D->a[1], D->a);
   }
 }
 
@@ -900,24 +894,27 @@ static void tp_depthwise(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
 }
 `;
 
-/** The depthwise line kernel's frame: r11 = sp after pushing {ch, outLast}; the stack
- * arguments follow the 36 bytes of saved registers. */
-const DWF = { X: 44, stride: 48, n: 52, lohish: 56 };
+/**
+ * The depthwise line kernel's frame (r11 = sp after `sub sp, #24`) and its argument block a[]
+ * (tp_dwl_t.a, constant per layer); lohish = lo | hi << 8 | (16 + sh) << 16.
+ */
+const FR = { src: 0, outLast: 4, args: 8, ch: 12, ret: 16, lines: 20 };
+const DA = { X: 0, stride: 4, n: 8, lohish: 12, lines: 16, lineStride: 20, sweep: 24, phase: 28 };
 
 /**
- * tp_dwline: one line of a 3x3 stride-1 depthwise layer for one channel, from a padded plane
- * of that channel laid out so the three input bytes across the line are contiguous
- * (src[0..2]) and the next position along the line is X bytes on. The nine weights stay in
- * r1-r5 as int16 pairs (one SXTH or ASRS #16 each); each input byte is loaded once and feeds
- * the three outputs it belongs to, whose accumulators rotate through r8-r10 (the loop is
- * unrolled three times so nothing moves): 37 cycles per position. A finished accumulator is
- * pushed; after the sweep the kernel jumps to the channel's requantisation routine (ch->rq),
- * which pops them (last first) into outLast, outLast - outStride, ... and returns for it. The
- * first two pushes (the window entering the line) and those past the n + 2 positions (the
- * sweep runs a multiple of three) are skipped. lohish = lo | hi << 8 | (16 + sh) << 16.
+ * tp_dwline: every line of one channel of a 3x3 stride-1 depthwise layer, from the channel's
+ * padded plane laid out so the three input bytes across a line are contiguous (src[0..2]) and
+ * the next position along it is X bytes on. The nine weights stay in r1-r5 as int16 pairs (one
+ * SXTH or ASRS #16 each); each input byte is loaded once and feeds the three outputs it
+ * belongs to, whose accumulators rotate through r8-r10 (the loop is unrolled three times so
+ * nothing moves, and entered part-way so a sweep walks exactly the n + 2 positions): 37 cycles
+ * per position. A finished accumulator is pushed; after the sweep the kernel calls the
+ * channel's requantisation routine (ch->rq), which pops them (last first) into outLast,
+ * outLast - outStride, ... (the first two pushes, the window entering the line, stay behind),
+ * then moves to the next line: src + 1, outLast + lineStride.
  */
 export const DW_LINE_C = nakedFunction(
-  'void tp_dwline(const uint8_t *src, const uint8_t *srcEnd, const tp_dwc_t *ch, uint8_t *outLast, uint32_t X, int32_t outStride, uint32_t n, uint32_t lohish)',
+  'void tp_dwline(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)',
   (() => {
     const rot = [
       ['r8', 'r9', 'r10'],
@@ -943,59 +940,93 @@ export const DW_LINE_C = nakedFunction(
     ];
     return [
       ...PROLOGUE,
-      'push {r2, r3}',
+      'sub sp, #24',
+      `str r0, [sp, #${FR.src}]`,
+      `str r2, [sp, #${FR.outLast}]`,
+      `str r3, [sp, #${FR.args}]`,
+      `str r1, [sp, #${FR.ch}]`,
+      `ldr r4, [r3, #${DA.lines}]`,
+      `str r4, [sp, #${FR.lines}]`,
       'mov r11, sp',
-      'mov lr, r1',
-      `ldr r6, [sp, #${DWF.X}]`,
-      'mov r12, r6',
-      'movs r7, r2',
+      '10:',
+      'mov r7, r11',
+      `ldr r0, [r7, #${FR.src}]`,
+      `ldr r3, [r7, #${FR.args}]`,
+      `ldr r4, [r3, #${DA.X}]`,
+      'mov r12, r4',
+      `ldr r4, [r3, #${DA.sweep}]`,
+      'adds r4, r4, r0',
+      'mov lr, r4', // the sweep's end
+      `ldr r6, [r3, #${DA.phase}]`,
+      `ldr r7, [r7, #${FR.ch}]`,
       'ldmia r7!, {r1, r2, r3, r4, r5}',
+      'cmp r6, #1',
+      'beq 21f',
+      'bgt 22f',
       '1:',
-      ...rot.flatMap(column),
+      ...column(rot[0]!),
+      '21:',
+      ...column(rot[1]!),
+      '22:',
+      ...column(rot[2]!),
       'cmp r0, lr',
       'beq 2f',
       'b 1b', // (three columns are too long for a conditional branch back)
       '2:',
       'mov r7, r11',
-      'ldr r7, [r7, #0]',
+      `ldr r7, [r7, #${FR.ch}]`,
       'ldr r7, [r7, #40]', // ch->rq
-      'bx r7',
+      'blx r7',
+      'mov r7, r11',
+      `ldr r6, [r7, #${FR.src}]`,
+      'adds r6, #1',
+      `str r6, [r7, #${FR.src}]`,
+      `ldr r3, [r7, #${FR.args}]`,
+      `ldr r5, [r3, #${DA.lineStride}]`,
+      `ldr r6, [r7, #${FR.outLast}]`,
+      'adds r6, r6, r5',
+      `str r6, [r7, #${FR.outLast}]`,
+      `ldr r6, [r7, #${FR.lines}]`,
+      'subs r6, #1',
+      `str r6, [r7, #${FR.lines}]`,
+      'beq 3f',
+      'b 10b',
+      '3:',
+      'add sp, #24',
+      ...EPILOGUE,
     ];
   })(),
 );
 
 /**
- * The requantisation routines tp_dwline jumps to (never called): each sets sp to the last
- * real output's push, pops the line's accumulators (without the bias) into the outputs and
- * ends the kernel. rq1: the single-multiply form (requant.ts planOneMul; the channel block
- * holds {-b, M, R + b·M, t - b, n}); rq2 / rq4: the fast form of planRequant ({b, M, rnd, t}),
- * rq4 with the 4-multiply branch for x >= 2^16.
+ * The requantisation routines tp_dwline calls with sp at the last real output's push: each
+ * pops the line's accumulators (without the bias) into the outputs, resets sp to the frame and
+ * returns. rq1: the single-multiply form (requant.ts planOneMul; the channel block holds
+ * {-b, M, R + b·M, t - b, n}); rq2 / rq4: the fast form of planRequant ({b, M, rnd, t}), rq4
+ * with the 4-multiply branch for x >= 2^16.
  */
 function dwRequant(kind: 'rq1' | 'rq2' | 'rq4'): string {
   const setup = [
+    'mov r6, lr',
     'mov r7, r11',
-    `ldr r6, [r7, #${DWF.n}]`,
-    'adds r6, #2',
-    'lsls r6, r6, #2',
-    'mov r5, r11',
-    'subs r5, r5, r6',
-    'mov sp, r5',
-    `ldr r5, [r7, #${DWF.stride}]`,
+    `str r6, [r7, #${FR.ret}]`,
+    `ldr r3, [r7, #${FR.args}]`,
+    `ldr r5, [r3, #${DA.stride}]`,
     'negs r5, r5',
     'mov lr, r5',
-    'ldr r0, [r7, #4]', // outLast
-    `ldr r6, [r7, #${DWF.n}]`,
+    `ldr r0, [r7, #${FR.outLast}]`,
+    `ldr r6, [r3, #${DA.n}]`,
     'muls r6, r5',
     'adds r6, r0',
     'mov r12, r6', // outLast - n * outStride
-    `ldr r6, [r7, #${DWF.lohish}]`,
+    `ldr r6, [r3, #${DA.lohish}]`,
     'uxtb r5, r6',
     'mov r8, r5',
     'lsrs r6, r6, #8',
     'uxtb r5, r6',
     'mov r10, r5',
     'lsrs r5, r6, #8', // 16 + sh
-    'ldr r6, [r7, #0]',
+    `ldr r6, [r7, #${FR.ch}]`,
     'adds r6, #20',
   ];
   const tail = [
@@ -1005,8 +1036,9 @@ function dwRequant(kind: 'rq1' | 'rq2' | 'rq4'): string {
     'cmp r0, r12',
     'bne 3b',
     'mov sp, r11',
-    'pop {r2, r3}',
-    ...EPILOGUE,
+    'mov r7, r11',
+    `ldr r7, [r7, #${FR.ret}]`,
+    'bx r7',
   ];
   const clamps = ['5:', 'mov r6, r8', 'b 4b', '6:', 'mov r6, r10', 'b 4b'];
   if (kind === 'rq1')

@@ -97,15 +97,15 @@ export function chooseConvKernel(c: ConvGeometry): ConvKernel {
 
 /**
  * The depthwise line kernel's plane: lines run along the longer side (x when W >= H); X bytes
- * per position (the lines + 2 padding), n outputs per line, and the bytes one sweep walks
- * (n + 2 positions rounded up to the kernel's three-column unroll).
+ * per position (the lines + 2 padding), n outputs per line, and the plane's bytes (n + 2
+ * positions, the bytes one sweep walks).
  */
 export function linePlan(H: number, W: number) {
   const alongX = W >= H;
   const n = alongX ? W : H;
   const lines = alongX ? H : W;
   const X = lines + 2;
-  return { alongX, n, lines, X, span: X * 3 * Math.ceil((n + 2) / 3) };
+  return { alongX, n, lines, X, span: X * (n + 2) };
 }
 
 export function emitConv(ctx: EmitContext): LayerCode {
@@ -381,15 +381,20 @@ export function emitConv(ctx: EmitContext): LayerCode {
       inH,
       inW,
       C: inC,
-      X: lp.X,
-      n: lp.n,
-      lines: lp.lines,
       span: lp.span,
       sx: lp.alongX ? lp.X : 1,
       sy: lp.alongX ? 1 : lp.X,
-      outStride: lp.alongX ? outC : outW * outC,
-      lineStride: lp.alongX ? outW * outC : outC,
-      lohish: (clampLo | (clampHi << 8) | ((16 + plan.sh) << 16)) >>> 0,
+      // X, outStride, n, lohish, lines, lineStride, the sweep's bytes, its entry phase
+      a: `{${[
+        lp.X,
+        lp.alongX ? outC : outW * outC,
+        lp.n,
+        (clampLo | (clampHi << 8) | ((16 + plan.sh) << 16)) >>> 0,
+        lp.lines,
+        lp.alongX ? outW * outC : outC,
+        lp.span,
+        (3 - ((lp.n + 2) % 3)) % 3,
+      ].join(', ')}}`,
       zu,
       lanes,
       ...(lanes === 4 && { gather4: 'tp_dwgather4' }),
