@@ -30,7 +30,10 @@ export type ConvKernel =
   /** Anything else (depth multipliers, odd output channels): plain loops. */
   | 'loop';
 
-/** The kernels that keep their weights as int16 (kernel mode speed only). */
+/**
+ * The kernels of kernel mode speed only: their weights take 16 bits each (int16 copies, two
+ * int8 weights per packed word, or the line kernel's int16 pairs) against 8 in mode size.
+ */
 export const TWO_PIXEL_KERNELS: readonly string[] = [
   'gemm-direct-2px',
   'gemm-patch-2px',
