@@ -120,8 +120,75 @@ const DOT4ROWS = nakedFunction(
   ],
 );
 
-/** tp_dot8p's stack frame (bytes from sp after its prologue and `sub sp, #16`). */
-const P8 = { in: 0, b: 4, acc: 8, kAdj: 12, K: 52, accEnd: 56 };
+/** tp_dot8p's stack frame (bytes from sp after its prologue and `sub sp, #40`). */
+const P8 = {
+  in: 0,
+  b: 4,
+  acc: 8,
+  kAdj: 12,
+  w: 16,
+  ch1: 20,
+  ch7: 24,
+  lo: 28,
+  hi: 32,
+  sh16: 36,
+  K: 76,
+  accEnd: 80,
+  rq: 84,
+  out: 88,
+  lohish: 92,
+};
+
+/**
+ * Requantises channel k of tp_dot8p's group (x in r6) into out[k] (r1) with the fast form of
+ * requant.ts: the entry {M, rnd, t} from r0 (one LDM), 16 + sh in r7. Clamped outputs and
+ * x >= 2^16 branch to the blocks in `side`, placed after each pair of channels.
+ */
+function dot8pRequant(k: number) {
+  const load =
+    k === 0
+      ? []
+      : k === 1
+        ? [`ldr r6, [sp, #${P8.ch1}]`]
+        : k === 7
+          ? [`ldr r6, [sp, #${P8.ch7}]`]
+          : [`mov r6, ${['r8', 'r9', 'r10', 'r11', 'r12'][k - 2]}`];
+  return {
+    main: [
+      ...load,
+      'cmp r6, #0',
+      `ble ${40 + k}f`,
+      'ldmia r0!, {r2, r3, r4}', // M, rnd, t
+      'cmp r6, r4',
+      `bge ${50 + k}f`,
+      'lsrs r5, r6, #16',
+      `bne ${60 + k}f`,
+      // x·mh + (x·ml >> 16) + rnd, >> (16 + sh).
+      'lsrs r5, r2, #16',
+      'uxth r2, r2',
+      'muls r5, r6',
+      'lsrs r5, r5, #16',
+      'muls r6, r2',
+      'adds r6, r5',
+      'adds r6, r3',
+      'lsrs r6, r7',
+      `${70 + k}:`,
+      `strb r6, [r1, #${k}]`,
+    ],
+    side: [
+      `${40 + k}:`,
+      'adds r0, #12', // (the entry is not loaded)
+      `ldr r6, [sp, #${P8.lo}]`,
+      `b ${70 + k}b`,
+      `${50 + k}:`,
+      `ldr r6, [sp, #${P8.hi}]`,
+      `b ${70 + k}b`,
+      `${60 + k}:`,
+      'bl 30f',
+      `b ${70 + k}b`,
+    ],
+  };
+}
 
 /**
  * tp_dot8p: one pixel, eight output channels per pass, two MACs per multiply. The int8 weights
@@ -131,11 +198,14 @@ const P8 = { in: 0, b: 4, acc: 8, kAdj: 12, K: 52, accEnd: 56 };
  * rest >> 16). Exact because |v·w| <= 128·127, so each half of the sum fits 16 bits (the
  * generator keeps weights of -128 off this kernel). Per two inputs and eight channels: two
  * LDRB, two SUBS and four times LDM + 2 MULS + 6 = 50 cycles for 16 MACs. Weights laid out
- * [outC/8][K/2][4 pairs][k, k + 1]; K even; accumulators (bias first) to acc[] up to accEnd.
- * Accumulators: channel 2p in (r6, r8, r10, r12)[p], 2p + 1 in (r7, r9, r11, lr)[p].
+ * [outC/8][K/2][4 pairs][k, k + 1]; K even. Accumulators: channel 2p in (r6, r8, r10, r12)[p],
+ * 2p + 1 in (r7, r9, r11, lr)[p]. With out set, each group of eight is requantised straight
+ * from the registers into out (rq: the layer's fast table; lohish = lo | hi << 8 |
+ * (16 + sh) << 16); with out NULL (layers with channels for the general routine) the
+ * accumulators go to acc[] up to accEnd.
  */
 const DOT8P = nakedFunction(
-  'void tp_dot8p(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int K, int32_t *accEnd)',
+  'void tp_dot8p(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int K, int32_t *accEnd, const tp_rq_t *rq, uint8_t *out, uint32_t lohish)',
   (() => {
     const lo = ['r6', 'r8', 'r10', 'r12'];
     const hi = ['r7', 'r9', 'r11', 'lr'];
@@ -156,12 +226,25 @@ const DOT8P = nakedFunction(
         `add ${hi[p]}, r4`,
       ]),
     ];
+    const requant = [0, 2, 4, 6].flatMap((k) => {
+      const a = dot8pRequant(k);
+      const b = dot8pRequant(k + 1);
+      return [...a.main, ...b.main, `b ${80 + k}f`, ...a.side, ...b.side, `${80 + k}:`];
+    });
     return [
       ...PROLOGUE,
-      'sub sp, #16',
+      'sub sp, #40',
       `str r0, [sp, #${P8.in}]`,
       `str r2, [sp, #${P8.b}]`,
       `str r3, [sp, #${P8.acc}]`,
+      `ldr r4, [sp, #${P8.lohish}]`,
+      'uxtb r5, r4',
+      `str r5, [sp, #${P8.lo}]`,
+      'lsrs r4, r4, #8',
+      'uxtb r5, r4',
+      `str r5, [sp, #${P8.hi}]`,
+      'lsrs r4, r4, #8',
+      `str r4, [sp, #${P8.sh16}]`,
       `ldr r4, [sp, #${P8.K}]`,
       'negs r5, r4',
       'movs r6, #7',
@@ -203,6 +286,9 @@ const DOT8P = nakedFunction(
       'beq 3f',
       'b 2b', // (four steps are too long for a conditional branch back)
       '3:',
+      `ldr r0, [sp, #${P8.out}]`,
+      'cmp r0, #0',
+      'bne 20f',
       `ldr r2, [sp, #${P8.acc}]`,
       'mov r3, r8',
       'mov r4, r10',
@@ -218,6 +304,22 @@ const DOT8P = nakedFunction(
       'str r5, [r2, #24]',
       'mov r5, lr',
       'str r5, [r2, #28]',
+      'b 5f',
+      '20:',
+      `str r1, [sp, #${P8.w}]`,
+      `str r7, [sp, #${P8.ch1}]`,
+      'mov r2, lr',
+      `str r2, [sp, #${P8.ch7}]`, // (lr is the link register of the x >= 2^16 calls)
+      'movs r1, r0',
+      `ldr r0, [sp, #${P8.rq}]`,
+      `ldr r7, [sp, #${P8.sh16}]`,
+      ...requant,
+      `str r0, [sp, #${P8.rq}]`,
+      'adds r1, #8',
+      `str r1, [sp, #${P8.out}]`,
+      `ldr r1, [sp, #${P8.w}]`,
+      `ldr r2, [sp, #${P8.acc}]`,
+      '5:',
       'adds r2, #32',
       `str r2, [sp, #${P8.acc}]`,
       `ldr r3, [sp, #${P8.accEnd}]`,
@@ -225,8 +327,32 @@ const DOT8P = nakedFunction(
       'beq 4f',
       'b 1b',
       '4:',
-      'add sp, #16',
+      'add sp, #40',
       ...EPILOGUE,
+      // x >= 2^16 (r5 = xh, r2 = M, r3 = rnd): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
+      // g = (xh·mh + (w >> 16)) >> sh into r6; keeps r0, r1 and r7.
+      '30:',
+      'push {r7}',
+      'lsrs r4, r2, #16', // ml
+      'uxth r2, r2', // mh
+      'uxth r6, r6', // xl
+      'movs r7, r4',
+      'muls r7, r6',
+      'lsrs r7, r7, #16',
+      'adds r3, r7',
+      'muls r4, r5',
+      'adds r3, r4',
+      'muls r6, r2',
+      'adds r3, r6',
+      'lsrs r3, r3, #16',
+      'muls r5, r2',
+      'adds r5, r3',
+      'pop {r7}',
+      'movs r6, r7',
+      'subs r6, #16',
+      'lsrs r5, r6',
+      'movs r6, r5',
+      'bx lr',
     ];
   })(),
 );
@@ -657,8 +783,6 @@ function requantRow(name: string, mul4: boolean): string {
 /** The layer descriptor and drivers every conv, depthwise and FC layer runs through. */
 export const LAYER_C = `typedef void tp_dwrow_fn(const void *pt, uint32_t base, const int8_t *w, int32_t *acc,
                         const int32_t *b, int32_t *accEnd);
-typedef void tp_dot_fn(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int n,
-                       int32_t *accEnd);
 typedef void tp_rqrow_fn(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo,
                          uint32_t hi, uint32_t sh16);
 /* 3x3 stride-1 depthwise, one channel per plane (tp_dwplane): the weights as int16 pairs
@@ -700,7 +824,7 @@ typedef struct {
   const uint8_t *pad;     /* depthwise: a row of the input zero point */
   tp_dwrow_fn *dwrow;
   tp_rqrow_fn *rqrow;     /* fast requantisation routine, or NULL */
-  tp_dot_fn *dot;         /* GEMM rows: tp_dot8p, or NULL for tp_dot4rows */
+  uint8_t packed;         /* GEMM rows: tp_dot8p (weights packed in pairs), else tp_dot4rows */
   void (*gather)(const uint8_t *s, uint8_t *d); /* conv: copies a window inside the image */
   uint16_t inH, inW, inC, outH, outW, outC, K, nslow;
   uint8_t kH, kW, sH, sW, dH, dW, padT, padL;
@@ -727,12 +851,28 @@ static inline void tp_requant(const tp_layer_t *L, const int32_t *acc, uint8_t *
   if (L->nslow) tp_requant_slow(L, acc, out);
 }
 
+/* One pixel's GEMM row into out: tp_dot8p (requantising from its registers when the fast form
+   covers every channel) or tp_dot4rows, then the requantisation routines. */
+static inline void tp_gemm_row(const tp_layer_t *L, const uint8_t *in, int32_t *acc,
+                               uint8_t *out) {
+  if (L->packed) {
+    if (L->rqrow && !L->nslow) {
+      tp_dot8p(in, L->w, L->b, acc, L->K, acc + L->outC, L->rq, out,
+               L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16);
+      return;
+    }
+    tp_dot8p(in, L->w, L->b, acc, L->K, acc + L->outC, 0, 0, 0);
+  } else {
+    tp_dot4rows(in, L->w, L->b, acc, L->K, acc + L->outC);
+  }
+  tp_requant(L, acc, out);
+}
+
 /* 1x1 stride-1 convolution or FC: rows of inC (= K) inputs. */
 static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out, int rows) {
   int32_t acc[L->outC];
   for (int p = 0; p < rows; p++, in += L->inC, out += L->outC) {
-    (L->dot ? L->dot : tp_dot4rows)(in, L->w, L->b, acc, L->K, acc + L->outC);
-    tp_requant(L, acc, out);
+    tp_gemm_row(L, in, acc, out);
   }
 }
 
@@ -838,8 +978,7 @@ static void tp_conv_patch(const tp_layer_t *L, const uint8_t *in, uint8_t *out) 
           }
         }
       }
-      (L->dot ? L->dot : tp_dot4rows)(patch, L->w, L->b, acc, L->K, acc + L->outC);
-      tp_requant(L, acc, out);
+      tp_gemm_row(L, patch, acc, out);
     }
 }
 

@@ -324,7 +324,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     descriptor({
       w: pairs || packed ? `(const int8_t *)${fn}_wi` : `${fn}_wi`,
       K: Kp,
-      ...(packed && { dot: 'tp_dot8p' }),
+      ...(packed && { packed: 1 }),
       ...(!direct && { gather: `${fn}_gather` }),
     });
     const rows = op.kind === 'fullyConnected' ? outH : outH * outW;
