@@ -132,11 +132,18 @@ const P8 = {
   lo: 28,
   hi: 32,
   sh16: 36,
-  K: 76,
-  accEnd: 80,
-  rq: 84,
-  out: 88,
-  lohish: 92,
+  w0: 40,
+  b0: 44,
+  rq0: 48,
+  acc0: 52,
+  rows: 56,
+  kLen: 60,
+  K: 100,
+  accEnd: 104,
+  rq: 108,
+  out: 112,
+  lohish: 116,
+  rowsArg: 120,
 };
 
 /**
@@ -201,11 +208,12 @@ function dot8pRequant(k: number) {
  * [outC/8][K/2][4 pairs][k, k + 1]; K even. Accumulators: channel 2p in (r6, r8, r10, r12)[p],
  * 2p + 1 in (r7, r9, r11, lr)[p]. With out set, each group of eight is requantised straight
  * from the registers into out (rq: the layer's fast table; lohish = lo | hi << 8 |
- * (16 + sh) << 16); with out NULL (layers with channels for the general routine) the
- * accumulators go to acc[] up to accEnd.
+ * (16 + sh) << 16), for `rows` pixels whose inputs (K each) and outputs follow one another;
+ * with out NULL (layers with channels for the general routine; rows 1) the accumulators go
+ * to acc[] up to accEnd.
  */
 const DOT8P = nakedFunction(
-  'void tp_dot8p(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int K, int32_t *accEnd, const tp_rq_t *rq, uint8_t *out, uint32_t lohish)',
+  'void tp_dot8p(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int K, int32_t *accEnd, const tp_rq_t *rq, uint8_t *out, uint32_t lohish, int rows)',
   (() => {
     const lo = ['r6', 'r8', 'r10', 'r12'];
     const hi = ['r7', 'r9', 'r11', 'lr'];
@@ -233,10 +241,19 @@ const DOT8P = nakedFunction(
     });
     return [
       ...PROLOGUE,
-      'sub sp, #40',
+      'sub sp, #64',
       `str r0, [sp, #${P8.in}]`,
       `str r2, [sp, #${P8.b}]`,
       `str r3, [sp, #${P8.acc}]`,
+      `str r1, [sp, #${P8.w0}]`,
+      `str r2, [sp, #${P8.b0}]`,
+      `str r3, [sp, #${P8.acc0}]`,
+      `ldr r4, [sp, #${P8.rq}]`,
+      `str r4, [sp, #${P8.rq0}]`,
+      `ldr r4, [sp, #${P8.rowsArg}]`,
+      `str r4, [sp, #${P8.rows}]`,
+      `ldr r4, [sp, #${P8.K}]`,
+      `str r4, [sp, #${P8.kLen}]`,
       `ldr r4, [sp, #${P8.lohish}]`,
       'uxtb r5, r4',
       `str r5, [sp, #${P8.lo}]`,
@@ -327,7 +344,26 @@ const DOT8P = nakedFunction(
       'beq 4f',
       'b 1b',
       '4:',
-      'add sp, #40',
+      // The next pixel (rows > 1: requantising mode): its inputs follow, its outputs too.
+      `ldr r2, [sp, #${P8.rows}]`,
+      'subs r2, #1',
+      'beq 6f',
+      `str r2, [sp, #${P8.rows}]`,
+      `ldr r0, [sp, #${P8.K}]`,
+      `str r0, [sp, #${P8.in}]`,
+      `ldr r2, [sp, #${P8.kLen}]`,
+      'adds r0, r0, r2',
+      `str r0, [sp, #${P8.K}]`,
+      `ldr r1, [sp, #${P8.w0}]`,
+      `ldr r2, [sp, #${P8.b0}]`,
+      `str r2, [sp, #${P8.b}]`,
+      `ldr r2, [sp, #${P8.rq0}]`,
+      `str r2, [sp, #${P8.rq}]`,
+      `ldr r2, [sp, #${P8.acc0}]`,
+      `str r2, [sp, #${P8.acc}]`,
+      'b 1b',
+      '6:',
+      'add sp, #64',
       ...EPILOGUE,
       // x >= 2^16 (r5 = xh, r2 = M, r3 = rnd): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
       // g = (xh·mh + (w >> 16)) >> sh into r6; keeps r0, r1 and r7.
@@ -858,10 +894,10 @@ static inline void tp_gemm_row(const tp_layer_t *L, const uint8_t *in, int32_t *
   if (L->packed) {
     if (L->rqrow && !L->nslow) {
       tp_dot8p(in, L->w, L->b, acc, L->K, acc + L->outC, L->rq, out,
-               L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16);
+               L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16, 1);
       return;
     }
-    tp_dot8p(in, L->w, L->b, acc, L->K, acc + L->outC, 0, 0, 0);
+    tp_dot8p(in, L->w, L->b, acc, L->K, acc + L->outC, 0, 0, 0, 1);
   } else {
     tp_dot4rows(in, L->w, L->b, acc, L->K, acc + L->outC);
   }
@@ -871,6 +907,12 @@ static inline void tp_gemm_row(const tp_layer_t *L, const uint8_t *in, int32_t *
 /* 1x1 stride-1 convolution or FC: rows of inC (= K) inputs. */
 static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out, int rows) {
   int32_t acc[L->outC];
+  if (L->packed && L->rqrow && !L->nslow && L->inC == L->K) {
+    /* every pixel in one call, requantised in the kernel */
+    tp_dot8p(in, L->w, L->b, acc, L->K, acc + L->outC, L->rq, out,
+             L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16, rows);
+    return;
+  }
   for (int p = 0; p < rows; p++, in += L->inC, out += L->outC) {
     tp_gemm_row(L, in, acc, out);
   }
