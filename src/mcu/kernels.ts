@@ -997,8 +997,11 @@ static void tp_conv_patch2(const tp_layer_t *L, const uint8_t *in, uint8_t *out)
   }
 }
 
-/* Any other convolution: each pixel's patch is gathered (padding reads zu), then one GEMM row. */
-static void tp_conv_patch(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
+/* Any other convolution: each pixel's patch is gathered (padding reads zu), then one GEMM row.
+   (Not inlined: the emulator build, with per-layer marks, and the board build then run the same
+   code, and their cycle counts agree.) */
+static __attribute__((noinline)) void tp_conv_patch(const tp_layer_t *L, const uint8_t *in,
+                                                  uint8_t *out) {
   int32_t acc[L->outC];
   uint8_t patch[L->K] __attribute__((aligned(4)));
   patch[L->K - 1] = 0; /* a zero weight pads an odd K */
