@@ -212,7 +212,7 @@ function dot8pRequant(k: number) {
  * with out NULL (layers with channels for the general routine; rows 1) the accumulators go
  * to acc[] up to accEnd.
  */
-const DOT8P = nakedFunction(
+export const DOT8P_C = nakedFunction(
   'void tp_dot8p(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int K, int32_t *accEnd, const tp_rq_t *rq, uint8_t *out, uint32_t lohish, int rows)',
   (() => {
     const lo = ['r6', 'r8', 'r10', 'r12'];
@@ -819,6 +819,9 @@ function requantRow(name: string, mul4: boolean): string {
 /** The layer descriptor and drivers every conv, depthwise and FC layer runs through. */
 export const LAYER_C = `typedef void tp_dwrow_fn(const void *pt, uint32_t base, const int8_t *w, int32_t *acc,
                         const int32_t *b, int32_t *accEnd);
+typedef void tp_dot8_fn(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int K,
+                        int32_t *accEnd, const tp_rq_t *rq, uint8_t *out, uint32_t lohish,
+                        int rows);
 typedef void tp_rqrow_fn(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo,
                          uint32_t hi, uint32_t sh16);
 /* 3x3 stride-1 depthwise, one channel per plane (tp_dwplane): the weights as int16 pairs
@@ -860,7 +863,7 @@ typedef struct {
   const uint8_t *pad;     /* depthwise: a row of the input zero point */
   tp_dwrow_fn *dwrow;
   tp_rqrow_fn *rqrow;     /* fast requantisation routine, or NULL */
-  uint8_t packed;         /* GEMM rows: tp_dot8p (weights packed in pairs), else tp_dot4rows */
+  tp_dot8_fn *dot8;       /* GEMM rows: tp_dot8p (weights packed in pairs), or NULL: tp_dot4rows */
   void (*gather)(const uint8_t *s, uint8_t *d); /* conv: copies a window inside the image */
   uint16_t inH, inW, inC, outH, outW, outC, K, nslow;
   uint8_t kH, kW, sH, sW, dH, dW, padT, padL;
@@ -870,7 +873,6 @@ typedef struct {
 
 ${DOT4ROWS}
 ${DOT4X2}
-${DOT8P}
 ${requantRow('tp_rq4row', true)}
 ${requantRow('tp_rq2row', false)}
 /* The general 64-bit routine for the channels listed in slow[] (all when slow is NULL). */
@@ -891,13 +893,13 @@ static inline void tp_requant(const tp_layer_t *L, const int32_t *acc, uint8_t *
    covers every channel) or tp_dot4rows, then the requantisation routines. */
 static inline void tp_gemm_row(const tp_layer_t *L, const uint8_t *in, int32_t *acc,
                                uint8_t *out) {
-  if (L->packed) {
+  if (L->dot8) {
     if (L->rqrow && !L->nslow) {
-      tp_dot8p(in, L->w, L->b, acc, L->K, acc + L->outC, L->rq, out,
+      L->dot8(in, L->w, L->b, acc, L->K, acc + L->outC, L->rq, out,
                L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16, 1);
       return;
     }
-    tp_dot8p(in, L->w, L->b, acc, L->K, acc + L->outC, 0, 0, 0, 1);
+    L->dot8(in, L->w, L->b, acc, L->K, acc + L->outC, 0, 0, 0, 1);
   } else {
     tp_dot4rows(in, L->w, L->b, acc, L->K, acc + L->outC);
   }
@@ -907,9 +909,9 @@ static inline void tp_gemm_row(const tp_layer_t *L, const uint8_t *in, int32_t *
 /* 1x1 stride-1 convolution or FC: rows of inC (= K) inputs. */
 static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out, int rows) {
   int32_t acc[L->outC];
-  if (L->packed && L->rqrow && !L->nslow && L->inC == L->K) {
+  if (L->dot8 && L->rqrow && !L->nslow && L->inC == L->K) {
     /* every pixel in one call, requantised in the kernel */
-    tp_dot8p(in, L->w, L->b, acc, L->K, acc + L->outC, L->rq, out,
+    L->dot8(in, L->w, L->b, acc, L->K, acc + L->outC, L->rq, out,
              L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16, rows);
     return;
   }

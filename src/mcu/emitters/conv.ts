@@ -2,7 +2,7 @@
 // chosen kernel, the input zero point folded into the bias, and a requantisation plan.
 import { getTensor, numElements } from '../../graph/graph.js';
 import { padBefore } from '../../graph/shapes.js';
-import { depthwiseLineHelpers, depthwiseRowFunction } from '../kernels.js';
+import { DOT8P_C, depthwiseLineHelpers, depthwiseRowFunction } from '../kernels.js';
 import { planOneMul, planRequant } from '../requant.js';
 import { cArray, type EmitContext, type LayerCode } from './types.js';
 
@@ -289,6 +289,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     // K padded with zero weights: to even (a zero byte ends the patch), or to a multiple of 4.
     const Kp = pairs ? (K + 3) & ~3 : K + (K & 1);
     if (packed) {
+      helpers.tp_dot8p = DOT8P_C;
       // Words w[o][k] + w[o + 1][k]·2^16, laid out [outC/8][Kp/2][4 pairs][k, k + 1].
       const wp = new Int32Array((outC * Kp) / 2);
       let i = 0;
@@ -324,7 +325,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     descriptor({
       w: pairs || packed ? `(const int8_t *)${fn}_wi` : `${fn}_wi`,
       K: Kp,
-      ...(packed && { packed: 1 }),
+      ...(packed && { dot8: 'tp_dot8p' }),
       ...(!direct && { gather: `${fn}_gather` }),
     });
     const rows = op.kind === 'fullyConnected' ? outH : outH * outW;
