@@ -11,8 +11,9 @@ import { addTensor, createGraph } from '../src/graph/graph.js';
 import { inferShapes } from '../src/graph/shapes.js';
 import type { Activation, Graph, OpAttrs, OpKind, Tensor } from '../src/graph/types.js';
 import { deploy } from '../src/mcu/deploy.js';
-import { fastRequantRef, planRequant } from '../src/mcu/requant.js';
-import { multiplyByQuantizedMultiplier } from '../src/quant/fixedpoint.js';
+import { chooseConvKernel, linePlan, type ConvGeometry } from '../src/mcu/emitters/conv.js';
+import { fastRequantRef, oneMulRef, planOneMul, planRequant } from '../src/mcu/requant.js';
+import { multiplyByQuantizedMultiplier, quantizeMultiplier } from '../src/quant/fixedpoint.js';
 import { prepareInt8 } from '../src/quant/interpreter.js';
 
 function rng(seed: number) {
@@ -32,7 +33,7 @@ function buildGraph(seed: number): Graph {
   let cur = 'x';
   addTensor(g, {
     name: 'x',
-    shape: [1, 14, 9, 3],
+    shape: [1, 26, 9, 3],
     dtype: 'int8',
     quant: { scale: [0.02], zeroPoint: [5] },
   });
@@ -91,11 +92,12 @@ function buildGraph(seed: number): Graph {
       kind === 'conv2d' ? weights([outC, k, k, inC], outC, 0) : weights([1, k, k, outC], outC, 3),
       bias(outC, 3000),
     ]);
-  // 3x3 stride-2 conv (two patches per pass, K = 27 padded to 28), ReLU: [1, 7, 5, 8]
+  // 3x3 stride-2 conv (two patches per pass, K = 27 padded to 28), ReLU: [1, 13, 5, 8]
   conv('conv2d', 3, 3, 8, 2, 'same', 'relu', { scale: 0.05, zp: -128 });
-  // depthwise 3x3 same, ReLU6 (borders via the padding row): [1, 7, 5, 8]
+  // depthwise 3x3 same, ReLU6: [1, 13, 5, 8]; speed: the line kernel down the 13 rows (the
+  // padded plane's border), size: the tap kernel (borders via the padding row)
   conv('depthwiseConv2d', 3, 8, 8, 1, 'same', 'relu6', { scale: 0.03, zp: -128 });
-  // pointwise 8 -> 20 with a small output scale (large accumulators: 4-multiply requant); 35
+  // pointwise 8 -> 20 with a small output scale (large accumulators: 4-multiply requant); 65
   // pixels, so the last runs as its own pair
   conv('conv2d', 1, 8, 20, 1, 'same', 'relu', { scale: 0.4, zp: -128 });
   // pointwise 20 -> 12 (K = 16 + 4: the kernel's last entry point) where some channels' multipliers exceed 1 (the general routine for those,
@@ -116,25 +118,26 @@ function buildGraph(seed: number): Graph {
       bias(12, 3000),
     ],
   );
-  // 2x2 average pool: [1, 3, 2, 12]
+  // 2x2 average pool: [1, 6, 2, 12]
   add(
     'averagePool2d',
     { poolSize: [2, 2], strides: [2, 2], padding: 'valid' },
     { scale: 0.4, zp: -128 },
   );
-  // depthwise stride 2 without activation (general requant): [1, 2, 1, 12]
+  // depthwise stride 2 without activation (general requant): [1, 3, 1, 12]
   conv('depthwiseConv2d', 3, 12, 12, 2, 'same', 'none', { scale: 0.2, zp: 3 });
-  // 5x? conv with outC not a multiple of 4 (the generic loop): [1, 2, 1, 6]
-  conv('conv2d', 3, 12, 6, 1, 'same', 'relu', { scale: 0.1, zp: -100 });
+  // 3x3 conv with outC not a multiple of 4 (the generic loop): [1, 3, 1, 10]
+  conv('conv2d', 3, 12, 10, 1, 'same', 'relu', { scale: 0.1, zp: -100 });
   add(
     'maxPool2d',
     { poolSize: [2, 1], strides: [1, 1], padding: 'valid' },
     { scale: 0.1, zp: -100 },
   );
   add('mean', { axes: [1, 2], keepDims: false }, { scale: 0.08, zp: -90 });
-  // FC 6 -> 8 (GEMM path), then FC 8 -> 5 (generic), softmax
+  // FC 10 -> 8 (the packed GEMM, K = 10 entering its 4-step body at the last step), then
+  // FC 8 -> 5 (generic), softmax
   add('fullyConnected', { activation: 'relu' }, { scale: 0.05, zp: -128 }, [
-    weights([8, 6], 8, 0),
+    weights([8, 10], 8, 0),
     bias(8, 2000),
   ]);
   add('fullyConnected', { activation: 'none' }, { scale: 0.1, zp: 10 }, [
@@ -152,7 +155,7 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
   const g = buildGraph(7);
   const r = rng(99);
   const inputs = Array.from({ length: 4 }, () =>
-    Int8Array.from({ length: 14 * 9 * 3 }, () => Math.floor(r() * 256) - 128),
+    Int8Array.from({ length: 26 * 9 * 3 }, () => Math.floor(r() * 256) - 128),
   );
   const dir = mkdtempSync(join(tmpdir(), 'tinyprune-mcu-cg-'));
   try {
@@ -176,8 +179,8 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
     assert.deepEqual(
       rep.layers.map((l) => l.kernel),
       [
-        'gemm-patch-2px',
-        'depthwise-4ch',
+        'gemm-patch-8p',
+        'depthwise-3x3-line',
         'gemm-direct-2px',
         'gemm-direct-2px',
         'avgpool-loop',
@@ -185,7 +188,7 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
         'loop',
         'maxpool-loop',
         'mean-loop',
-        'gemm-direct',
+        'gemm-direct-8p',
         'loop',
         'softmax-gemmlowp',
       ],
@@ -203,7 +206,7 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
     // Size mode: the int8-weight kernels, the same outputs bit for bit, int8 weight arrays
     // (int16 with K padded to 4 in speed mode, int8 with K padded to 2 here), more cycles.
     const weightBytes = (c: string) =>
-      [...c.matchAll(/TP_CONST int(8|16)_t tp_layer(\d+)_wi\[(\d+)\]/g)].map(
+      [...c.matchAll(/TP_CONST int(8|16|32)_t tp_layer(\d+)_wi\[(\d+)\]/g)].map(
         (m) => `${m[2]}:${(Number(m[3]) * Number(m[1])) / 8}`,
       );
     const speedWeights = weightBytes(modelC);
@@ -218,13 +221,16 @@ test('a hand-built int8 graph runs bit-exactly on the emulated Cortex-M0+', asyn
     assert.deepEqual(size.outputs, rep.outputs);
     assert.deepEqual(
       size.layers.map((l) => l.kernel),
-      rep.layers.map((l) => l.kernel.replace('-2px', '')),
+      rep.layers.map((l) =>
+        l.kernel.replace(/-(2px|8p)$/, '').replace('depthwise-3x3-line', 'depthwise-4ch'),
+      ),
     );
     const sizeC = readFileSync(join(dir, 'src', 'model.c'), 'utf8');
     assert.doesNotMatch(sizeC, /TP_CONST int16_t/);
-    // Layers 0 (K = 27, 8 channels), 2 (K = 8, 20) and 3 (K = 20, 12); the others unchanged.
-    assert.deepEqual(speedWeights, ['0:448', '1:72', '2:320', '3:480', '5:108', '9:48']);
-    assert.deepEqual(weightBytes(sizeC), ['0:224', '1:72', '2:160', '3:240', '5:108', '9:48']);
+    // Layers 0 (K = 27, 8 channels), 2 (K = 8, 20) and 3 (K = 20, 12); layer 1's weights sit in
+    // the line kernel's channel blocks in speed mode; the others unchanged.
+    assert.deepEqual(speedWeights, ['0:448', '2:320', '3:480', '5:108', '9:160']);
+    assert.deepEqual(weightBytes(sizeC), ['0:224', '1:72', '2:160', '3:240', '5:108', '9:80']);
     assert.ok(size.constBytes < rep.constBytes, `${size.constBytes} vs ${rep.constBytes}`);
     // (Not the flash total here: on a model this small GCC inlines the one-pixel drivers and the
     // code grows more than the 548 B of weights shrink; KWS and VWW are 21 KB / 193 KB smaller.)
@@ -317,7 +323,7 @@ test('kernels auto falls back to int8 weights where the int16 copies do not fit:
       weightsIn: 'flash',
       kernels: 'speed',
     });
-    assert.ok(rpSpeed.layers.every((l) => l.kernel === 'gemm-direct-2px'));
+    assert.ok(rpSpeed.layers.every((l) => l.kernel === 'gemm-direct-8p'));
     assert.ok(rpSpeed.flashBytes > 384 * 1024);
     assert.ok(rpSpeed.flashBytes > rpFlash.flashBytes);
     assert.deepEqual(rpSpeed.outputs, [want]);
@@ -377,4 +383,82 @@ test('fast ReLU requantisation equals MultiplyByQuantizedMultiplier on seeded ca
   }
   assert.deepEqual([...seen].sort(), ['general', 'mul2', 'mul4']);
   assert.ok(checked > 50_000, `${checked} values checked`);
+});
+
+test('single-multiply requantisation (the depthwise line kernel) equals MultiplyByQuantizedMultiplier where it is planned', () => {
+  const r = rng(11);
+  let fitted = 0;
+  let checked = 0;
+  for (let trial = 0; trial < 300; trial++) {
+    const scales = Array.from({ length: 4 }, () => 2 ** (-(r() * 20) - 2) * (1 + r()));
+    const zp = Math.floor(r() * 60) - 128;
+    const hi = r() < 0.5 ? 127 : Math.min(127, zp + 1 + Math.floor(r() * 200));
+    const bound = Math.floor(2 ** (r() * 22));
+    const low = -bound;
+    const plan = planOneMul(
+      scales,
+      zp,
+      zp,
+      hi,
+      scales.map(() => low),
+      scales.map(() => bound),
+    );
+    // Not a ReLU-family clamp: no single-multiply form is planned.
+    assert.ok(planOneMul(scales, zp, zp - 1, hi, [low], [bound]).every((e) => !e));
+    plan.forEach((e, c) => {
+      if (!e) return;
+      fitted++;
+      assert.ok(e.n <= 24);
+      const { multiplier, shift } = quantizeMultiplier(scales[c]!);
+      // Every value up to the threshold when the range is small, else samples around 0, the
+      // threshold and anywhere in range.
+      const all = bound < 20_000;
+      for (let k = 0; k < (all ? bound - low + 1 : 300); k++) {
+        const x: number = all
+          ? low + k
+          : k < 40
+            ? k - 20
+            : k < 100
+              ? e.t - 30 + k - 40
+              : low + Math.floor(r() * (bound - low + 1));
+        if (x < low || x > bound) continue;
+        const want = Math.min(
+          hi,
+          Math.max(zp, multiplyByQuantizedMultiplier(x, multiplier, shift) + zp),
+        );
+        assert.equal(oneMulRef(x, e, zp, hi), want, `x=${x} scale=${scales[c]}`);
+        checked++;
+      }
+    });
+  }
+  assert.ok(fitted > 100, `${fitted} channels fitted`);
+  assert.ok(checked > 100_000, `${checked} values checked`);
+});
+
+test('the kernel chooser: packed GEMM only without -128 weights, the depthwise line kernel only when allowed', () => {
+  const pw: ConvGeometry = {
+    kind: 'conv2d',
+    kH: 1,
+    kW: 1,
+    sH: 1,
+    sW: 1,
+    outC: 16,
+    mult: 1,
+    perOut: 8,
+    rows: 100,
+    twoPixel: true,
+    packable: true,
+  };
+  assert.equal(chooseConvKernel(pw), 'gemm-direct-8p');
+  assert.equal(chooseConvKernel({ ...pw, packable: false }), 'gemm-direct-2px');
+  assert.equal(chooseConvKernel({ ...pw, outC: 12 }), 'gemm-direct-2px');
+  assert.equal(chooseConvKernel({ ...pw, twoPixel: false }), 'gemm-direct');
+  assert.equal(chooseConvKernel({ ...pw, kH: 3, kW: 3, perOut: 72 }), 'gemm-patch-8p');
+  const dw: ConvGeometry = { ...pw, kind: 'depthwiseConv2d', kH: 3, kW: 3, perOut: 9, line: true };
+  assert.equal(chooseConvKernel(dw), 'depthwise-3x3-line');
+  assert.equal(chooseConvKernel({ ...dw, twoPixel: false }), 'depthwise-4ch');
+  assert.equal(chooseConvKernel({ ...dw, line: false }), 'depthwise-4ch');
+  // Lines run along the longer side; a sweep walks n + 2 positions.
+  assert.deepEqual(linePlan(25, 5), { alongX: false, n: 25, lines: 5, X: 7, span: 7 * 27 });
+  assert.deepEqual(linePlan(48, 48), { alongX: true, n: 48, lines: 48, X: 50, span: 50 * 50 });
 });

@@ -120,6 +120,279 @@ const DOT4ROWS = nakedFunction(
   ],
 );
 
+/** tp_dot8p's stack frame (bytes from sp after its prologue and `sub sp, #40`). */
+const P8 = {
+  in: 0,
+  b: 4,
+  acc: 8,
+  kAdj: 12,
+  w: 16,
+  ch1: 20,
+  ch7: 24,
+  lo: 28,
+  hi: 32,
+  sh16: 36,
+  w0: 40,
+  b0: 44,
+  rq0: 48,
+  acc0: 52,
+  rows: 56,
+  kLen: 60,
+  K: 100,
+  accEnd: 104,
+  rq: 108,
+  out: 112,
+  lohish: 116,
+  rowsArg: 120,
+};
+
+/**
+ * Requantises channel k of tp_dot8p's group (x in r6) into out[k] (r1) with the fast form of
+ * requant.ts: the entry {M, rnd, t} from r0 (one LDM), 16 + sh in r7. Clamped outputs and
+ * x >= 2^16 branch to the blocks in `side`, placed after each pair of channels.
+ */
+function dot8pRequant(k: number) {
+  const load =
+    k === 0
+      ? []
+      : k === 1
+        ? [`ldr r6, [sp, #${P8.ch1}]`]
+        : k === 7
+          ? [`ldr r6, [sp, #${P8.ch7}]`]
+          : [`mov r6, ${['r8', 'r9', 'r10', 'r11', 'r12'][k - 2]}`];
+  return {
+    main: [
+      ...load,
+      'cmp r6, #0',
+      `ble ${40 + k}f`,
+      'ldmia r0!, {r2, r3, r4}', // M, rnd, t
+      'cmp r6, r4',
+      `bge ${50 + k}f`,
+      'lsrs r5, r6, #16',
+      `bne ${60 + k}f`,
+      // x·mh + (x·ml >> 16) + rnd, >> (16 + sh).
+      'lsrs r5, r2, #16',
+      'uxth r2, r2',
+      'muls r5, r6',
+      'lsrs r5, r5, #16',
+      'muls r6, r2',
+      'adds r6, r5',
+      'adds r6, r3',
+      'lsrs r6, r7',
+      `${70 + k}:`,
+      `strb r6, [r1, #${k}]`,
+    ],
+    side: [
+      `${40 + k}:`,
+      'adds r0, #12', // (the entry is not loaded)
+      `ldr r6, [sp, #${P8.lo}]`,
+      `b ${70 + k}b`,
+      `${50 + k}:`,
+      `ldr r6, [sp, #${P8.hi}]`,
+      `b ${70 + k}b`,
+      `${60 + k}:`,
+      'bl 30f',
+      `b ${70 + k}b`,
+    ],
+  };
+}
+
+/**
+ * tp_dot8p: one pixel, eight output channels per pass, two MACs per multiply. The int8 weights
+ * of channels 2p and 2p + 1 at input k are packed in one word w0 + w1·2^16 and multiplied by
+ * the centred input v = u - 128 (the int8 value itself), which gives v·w0 + v·w1·2^16; two
+ * such products (inputs k and k + 1) are added before the halves are split (SXTH, then the
+ * rest >> 16). Exact because |v·w| <= 128·127, so each half of the sum fits 16 bits (the
+ * generator keeps weights of -128 off this kernel). Per two inputs and eight channels: two
+ * LDRB, two SUBS and four times LDM + 2 MULS + 6 = 50 cycles for 16 MACs. Weights laid out
+ * [outC/8][K/2][4 pairs][k, k + 1]; K even. Accumulators: channel 2p in (r6, r8, r10, r12)[p],
+ * 2p + 1 in (r7, r9, r11, lr)[p]. With out set, each group of eight is requantised straight
+ * from the registers into out (rq: the layer's fast table; lohish = lo | hi << 8 |
+ * (16 + sh) << 16), for `rows` pixels whose inputs (K each) and outputs follow one another;
+ * with out NULL (layers with channels for the general routine; rows 1) the accumulators go
+ * to acc[] up to accEnd.
+ */
+export const DOT8P_C = nakedFunction(
+  'void tp_dot8p(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int K, int32_t *accEnd, const tp_rq_t *rq, uint8_t *out, uint32_t lohish, int rows)',
+  (() => {
+    const lo = ['r6', 'r8', 'r10', 'r12'];
+    const hi = ['r7', 'r9', 'r11', 'lr'];
+    const step = (s: number) => [
+      `ldrb r2, [r0, #${2 * s}]`,
+      `ldrb r3, [r0, #${2 * s + 1}]`,
+      'subs r2, #128',
+      'subs r3, #128',
+      ...[0, 1, 2, 3].flatMap((p) => [
+        'ldmia r1!, {r4, r5}',
+        'muls r4, r2',
+        'muls r5, r3',
+        'adds r4, r4, r5',
+        'sxth r5, r4',
+        'subs r4, r4, r5',
+        'asrs r4, r4, #16',
+        `add ${lo[p]}, r5`,
+        `add ${hi[p]}, r4`,
+      ]),
+    ];
+    const requant = [0, 2, 4, 6].flatMap((k) => {
+      const a = dot8pRequant(k);
+      const b = dot8pRequant(k + 1);
+      return [...a.main, ...b.main, `b ${80 + k}f`, ...a.side, ...b.side, `${80 + k}:`];
+    });
+    return [
+      ...PROLOGUE,
+      'sub sp, #64',
+      `str r0, [sp, #${P8.in}]`,
+      `str r2, [sp, #${P8.b}]`,
+      `str r3, [sp, #${P8.acc}]`,
+      `str r1, [sp, #${P8.w0}]`,
+      `str r2, [sp, #${P8.b0}]`,
+      `str r3, [sp, #${P8.acc0}]`,
+      `ldr r4, [sp, #${P8.rq}]`,
+      `str r4, [sp, #${P8.rq0}]`,
+      `ldr r4, [sp, #${P8.rowsArg}]`,
+      `str r4, [sp, #${P8.rows}]`,
+      `ldr r4, [sp, #${P8.K}]`,
+      `str r4, [sp, #${P8.kLen}]`,
+      `ldr r4, [sp, #${P8.lohish}]`,
+      'uxtb r5, r4',
+      `str r5, [sp, #${P8.lo}]`,
+      'lsrs r4, r4, #8',
+      'uxtb r5, r4',
+      `str r5, [sp, #${P8.hi}]`,
+      'lsrs r4, r4, #8',
+      `str r4, [sp, #${P8.sh16}]`,
+      `ldr r4, [sp, #${P8.K}]`,
+      'negs r5, r4',
+      'movs r6, #7',
+      'ands r5, r6',
+      `str r5, [sp, #${P8.kAdj}]`, // (8 - K % 8) % 8: the first pass enters at step kAdj / 2
+      'adds r4, r0',
+      `str r4, [sp, #${P8.K}]`, // in + K, where the passes end
+      '1:',
+      `ldr r5, [sp, #${P8.b}]`,
+      'ldmia r5!, {r6, r7}',
+      'ldmia r5!, {r2, r3, r4}',
+      'mov r8, r2',
+      'mov r9, r3',
+      'mov r10, r4',
+      'ldmia r5!, {r2, r3, r4}',
+      'mov r11, r2',
+      'mov r12, r3',
+      'mov lr, r4',
+      `str r5, [sp, #${P8.b}]`,
+      `ldr r0, [sp, #${P8.in}]`,
+      `ldr r2, [sp, #${P8.kAdj}]`,
+      'subs r0, r0, r2',
+      'cmp r2, #4',
+      'beq 12f',
+      'bgt 13f',
+      'cmp r2, #0',
+      'bne 11f',
+      '2:',
+      ...step(0),
+      '11:',
+      ...step(1),
+      '12:',
+      ...step(2),
+      '13:',
+      ...step(3),
+      'adds r0, #8',
+      `ldr r4, [sp, #${P8.K}]`,
+      'cmp r0, r4',
+      'beq 3f',
+      'b 2b', // (four steps are too long for a conditional branch back)
+      '3:',
+      `ldr r0, [sp, #${P8.out}]`,
+      'cmp r0, #0',
+      'bne 20f',
+      `ldr r2, [sp, #${P8.acc}]`,
+      'mov r3, r8',
+      'mov r4, r10',
+      'mov r5, r12',
+      'str r6, [r2, #0]',
+      'str r7, [r2, #4]',
+      'str r3, [r2, #8]',
+      'mov r3, r9',
+      'str r3, [r2, #12]',
+      'str r4, [r2, #16]',
+      'mov r4, r11',
+      'str r4, [r2, #20]',
+      'str r5, [r2, #24]',
+      'mov r5, lr',
+      'str r5, [r2, #28]',
+      'b 5f',
+      '20:',
+      `str r1, [sp, #${P8.w}]`,
+      `str r7, [sp, #${P8.ch1}]`,
+      'mov r2, lr',
+      `str r2, [sp, #${P8.ch7}]`, // (lr is the link register of the x >= 2^16 calls)
+      'movs r1, r0',
+      `ldr r0, [sp, #${P8.rq}]`,
+      `ldr r7, [sp, #${P8.sh16}]`,
+      ...requant,
+      `str r0, [sp, #${P8.rq}]`,
+      'adds r1, #8',
+      `str r1, [sp, #${P8.out}]`,
+      `ldr r1, [sp, #${P8.w}]`,
+      `ldr r2, [sp, #${P8.acc}]`,
+      '5:',
+      'adds r2, #32',
+      `str r2, [sp, #${P8.acc}]`,
+      `ldr r3, [sp, #${P8.accEnd}]`,
+      'cmp r2, r3',
+      'beq 4f',
+      'b 1b',
+      '4:',
+      // The next pixel (rows > 1: requantising mode): its inputs follow, its outputs too.
+      `ldr r2, [sp, #${P8.rows}]`,
+      'subs r2, #1',
+      'beq 6f',
+      `str r2, [sp, #${P8.rows}]`,
+      `ldr r0, [sp, #${P8.K}]`,
+      `str r0, [sp, #${P8.in}]`,
+      `ldr r2, [sp, #${P8.kLen}]`,
+      'adds r0, r0, r2',
+      `str r0, [sp, #${P8.K}]`,
+      `ldr r1, [sp, #${P8.w0}]`,
+      `ldr r2, [sp, #${P8.b0}]`,
+      `str r2, [sp, #${P8.b}]`,
+      `ldr r2, [sp, #${P8.rq0}]`,
+      `str r2, [sp, #${P8.rq}]`,
+      `ldr r2, [sp, #${P8.acc0}]`,
+      `str r2, [sp, #${P8.acc}]`,
+      'b 1b',
+      '6:',
+      'add sp, #64',
+      ...EPILOGUE,
+      // x >= 2^16 (r5 = xh, r2 = M, r3 = rnd): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
+      // g = (xh·mh + (w >> 16)) >> sh into r6; keeps r0, r1 and r7.
+      '30:',
+      'push {r7}',
+      'lsrs r4, r2, #16', // ml
+      'uxth r2, r2', // mh
+      'uxth r6, r6', // xl
+      'movs r7, r4',
+      'muls r7, r6',
+      'lsrs r7, r7, #16',
+      'adds r3, r7',
+      'muls r4, r5',
+      'adds r3, r4',
+      'muls r6, r2',
+      'adds r3, r6',
+      'lsrs r3, r3, #16',
+      'muls r5, r2',
+      'adds r5, r3',
+      'pop {r7}',
+      'movs r6, r7',
+      'subs r6, #16',
+      'lsrs r5, r6',
+      'movs r6, r5',
+      'bx lr',
+    ];
+  })(),
+);
+
 /** One input step of tp_dot4x2: pixel A's and B's byte (r2, r3) times four int16 weights. */
 function dot4x2Step(s: number): string[] {
   const twice = (ext: string, a: string, b: string) => [
@@ -440,7 +713,74 @@ export function depthwiseRowFunction(taps: number): string {
  * multiply path, 13 for x <= 0.
  */
 function requantRow(name: string, mul4: boolean): string {
-  const tail = ['strb r5, [r1]', 'adds r1, #1', 'cmp r0, r12', 'bne 1b', 'b 9f'];
+  // Two outputs per loop pass (n is a multiple of 4): output i stores to out[i], its clamped
+  // and x >= 2^16 cases branch to blocks after the pass and come back to its store.
+  const one = (i: number) => {
+    const next = i === 0 ? '11f' : '12f';
+    return {
+      main: [
+        `${20 + i}:`,
+        'ldmia r0!, {r4}',
+        'cmp r4, #0',
+        `ble ${30 + i}f`,
+        'ldmia r2!, {r5, r6, r7}', // M, rnd, t
+        'cmp r4, r7',
+        `bge ${40 + i}f`,
+        ...(mul4 ? ['lsrs r7, r4, #16', `bne ${50 + i}f`] : []),
+        // x·mh + (x·ml >> 16) + rnd, >> (16 + sh).
+        'lsrs r7, r5, #16', // ml
+        'uxth r5, r5', // mh
+        'muls r7, r4',
+        'lsrs r7, r7, #16',
+        'muls r5, r4',
+        'adds r5, r7',
+        'adds r5, r6',
+        'lsrs r5, r3',
+        `${60 + i}:`,
+        `strb r5, [r1, #${i}]`,
+        ...(i === 0 ? ['11:'] : []),
+      ],
+      side: [
+        `${30 + i}:`,
+        'adds r2, #12', // (the entry is not loaded)
+        'mov r5, r8',
+        `b ${60 + i}b`,
+        `${40 + i}:`,
+        'mov r5, r9',
+        `b ${60 + i}b`,
+        ...(mul4
+          ? [
+              // x >= 2^16 (r7 = xh): w = xh·ml + xl·mh + (xl·ml >> 16) + rnd in r6,
+              // g = (xh·mh + (w >> 16)) >> sh.
+              `${50 + i}:`,
+              'uxth r4, r4', // xl
+              'lsrs r3, r5, #16', // ml
+              'uxth r5, r5', // mh
+              'mov r10, r3',
+              'muls r3, r4', // xl·ml
+              'lsrs r3, r3, #16',
+              'adds r6, r3',
+              'mov r3, r10',
+              'muls r3, r7', // xh·ml
+              'adds r6, r3',
+              'muls r4, r5', // xl·mh
+              'adds r6, r4',
+              'lsrs r6, r6, #16',
+              'muls r5, r7', // xh·mh
+              'adds r5, r6',
+              'ldr r3, [sp, #40]',
+              'subs r3, #16',
+              'lsrs r5, r3',
+              'adds r3, #16',
+              `b ${60 + i}b`,
+            ]
+          : []),
+      ],
+      next,
+    };
+  };
+  const a = one(0);
+  const b = one(1);
   return nakedFunction(
     `void ${name}(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo, uint32_t hi, uint32_t sh16)`,
     [
@@ -458,58 +798,14 @@ function requantRow(name: string, mul4: boolean): string {
       'mov r12, r3', // acc end
       'ldr r3, [sp, #40]', // 16 + sh
       '1:',
-      'ldmia r0!, {r4}',
-      'cmp r4, #0',
-      'ble 3f',
-      'ldmia r2!, {r5, r6, r7}', // M, rnd, t
-      'cmp r4, r7',
-      'bge 4f',
-      ...(mul4 ? ['lsrs r7, r4, #16', 'bne 5f'] : []),
-      // x·mh + (x·ml >> 16) + rnd, >> (16 + sh).
-      'lsrs r7, r5, #16', // ml
-      'uxth r5, r5', // mh
-      'muls r7, r4',
-      'lsrs r7, r7, #16',
-      'muls r5, r4',
-      'adds r5, r7',
-      'adds r5, r6',
-      'lsrs r5, r3',
-      '2:',
-      ...tail,
-      '3:',
-      'adds r2, #12', // (the entry is not loaded)
-      'mov r5, r8',
-      ...tail,
-      '4:',
-      'mov r5, r9',
-      ...tail,
-      ...(mul4
-        ? [
-            // x >= 2^16 (r7 = xh): w = xh·ml + xl·mh + (xl·ml >> 16) + rnd in r6,
-            // g = (xh·mh + (w >> 16)) >> sh.
-            '5:',
-            'uxth r4, r4', // xl
-            'lsrs r3, r5, #16', // ml
-            'uxth r5, r5', // mh
-            'mov r10, r3',
-            'muls r3, r4', // xl·ml
-            'lsrs r3, r3, #16',
-            'adds r6, r3',
-            'mov r3, r10',
-            'muls r3, r7', // xh·ml
-            'adds r6, r3',
-            'muls r4, r5', // xl·mh
-            'adds r6, r4',
-            'lsrs r6, r6, #16',
-            'muls r5, r7', // xh·mh
-            'adds r5, r6',
-            'ldr r3, [sp, #40]',
-            'subs r3, #16',
-            'lsrs r5, r3',
-            'adds r3, #16',
-            'b 2b',
-          ]
-        : []),
+      ...a.main.filter((l) => l !== '11:'),
+      ...b.main,
+      'adds r1, #2',
+      'cmp r0, r12',
+      'beq 9f',
+      'b 1b',
+      ...a.side,
+      ...b.side,
       '9:',
       'pop {r4, r5, r6}',
       'mov r8, r4',
@@ -523,8 +819,38 @@ function requantRow(name: string, mul4: boolean): string {
 /** The layer descriptor and drivers every conv, depthwise and FC layer runs through. */
 export const LAYER_C = `typedef void tp_dwrow_fn(const void *pt, uint32_t base, const int8_t *w, int32_t *acc,
                         const int32_t *b, int32_t *accEnd);
+typedef void tp_dot8_fn(const uint8_t *in, const int8_t *w, const int32_t *b, int32_t *acc, int K,
+                        int32_t *accEnd, const tp_rq_t *rq, uint8_t *out, uint32_t lohish,
+                        int rows);
 typedef void tp_rqrow_fn(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo,
                          uint32_t hi, uint32_t sh16);
+/* 3x3 stride-1 depthwise, one channel per plane (tp_dwplane): the weights as int16 pairs
+   (position q = 3 * across + along), then the channel's requantisation routine (tp_dwrq1/2/4,
+   kernels.ts) and its constants. */
+typedef struct {
+  uint32_t w[5];
+  int32_t b;
+  uint32_t m, rnd;
+  int32_t t;
+  uint32_t n;
+  void (*rq)(void);
+} tp_dwc_t;
+typedef void tp_dwline_fn(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast,
+                          const uint32_t *a);
+typedef struct {
+  const tp_dwc_t *ch;
+  tp_dwline_fn *line;
+  uint16_t inH, inW, C;
+  uint16_t span;          /* plane bytes: X (the line count + 2) per position, n + 2 positions */
+  uint16_t sx, sy;        /* plane steps of the input's x and y */
+  /* tp_dwline's arguments: X, outStride, n, lohish, lines, lineStride, (n + 2) * X and the
+     unrolled sweep's entry phase */
+  uint32_t a[8];
+  uint8_t zu;
+  uint8_t lanes;          /* planes gathered at once: 4 (tp_dwgather4, when they fit) or 1 */
+  void (*gather4)(const uint8_t *s, uint8_t *d, uint32_t rowBytes, const uint8_t *sEnd,
+                  uint32_t C, uint32_t sx, int32_t jump, uint32_t P);
+} tp_dwl_t;
 /* One conv / depthwise / FC layer: shapes, constants and its requantisation. */
 typedef struct {
   const int8_t *w;        /* weights, interleaved [outC/4][K][4] */
@@ -537,6 +863,7 @@ typedef struct {
   const uint8_t *pad;     /* depthwise: a row of the input zero point */
   tp_dwrow_fn *dwrow;
   tp_rqrow_fn *rqrow;     /* fast requantisation routine, or NULL */
+  tp_dot8_fn *dot8;       /* GEMM rows: tp_dot8p (weights packed in pairs), or NULL: tp_dot4rows */
   void (*gather)(const uint8_t *s, uint8_t *d); /* conv: copies a window inside the image */
   uint16_t inH, inW, inC, outH, outW, outC, K, nslow;
   uint8_t kH, kW, sH, sW, dH, dW, padT, padL;
@@ -562,12 +889,34 @@ static inline void tp_requant(const tp_layer_t *L, const int32_t *acc, uint8_t *
   if (L->nslow) tp_requant_slow(L, acc, out);
 }
 
+/* One pixel's GEMM row into out: tp_dot8p (requantising from its registers when the fast form
+   covers every channel) or tp_dot4rows, then the requantisation routines. */
+static inline void tp_gemm_row(const tp_layer_t *L, const uint8_t *in, int32_t *acc,
+                               uint8_t *out) {
+  if (L->dot8) {
+    if (L->rqrow && !L->nslow) {
+      L->dot8(in, L->w, L->b, acc, L->K, acc + L->outC, L->rq, out,
+               L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16, 1);
+      return;
+    }
+    L->dot8(in, L->w, L->b, acc, L->K, acc + L->outC, 0, 0, 0, 1);
+  } else {
+    tp_dot4rows(in, L->w, L->b, acc, L->K, acc + L->outC);
+  }
+  tp_requant(L, acc, out);
+}
+
 /* 1x1 stride-1 convolution or FC: rows of inC (= K) inputs. */
 static void tp_conv_direct(const tp_layer_t *L, const uint8_t *in, uint8_t *out, int rows) {
   int32_t acc[L->outC];
+  if (L->dot8 && L->rqrow && !L->nslow && L->inC == L->K) {
+    /* every pixel in one call, requantised in the kernel */
+    L->dot8(in, L->w, L->b, acc, L->K, acc + L->outC, L->rq, out,
+             L->lo | L->hi << 8 | (uint32_t)L->sh16 << 16, rows);
+    return;
+  }
   for (int p = 0; p < rows; p++, in += L->inC, out += L->outC) {
-    tp_dot4rows(in, L->w, L->b, acc, L->K, acc + L->outC);
-    tp_requant(L, acc, out);
+    tp_gemm_row(L, in, acc, out);
   }
 }
 
@@ -650,8 +999,11 @@ static void tp_conv_patch2(const tp_layer_t *L, const uint8_t *in, uint8_t *out)
   }
 }
 
-/* Any other convolution: each pixel's patch is gathered (padding reads zu), then one GEMM row. */
-static void tp_conv_patch(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
+/* Any other convolution: each pixel's patch is gathered (padding reads zu), then one GEMM row.
+   (Not inlined: the emulator build, with per-layer marks, and the board build then run the same
+   code, and their cycle counts agree.) */
+static __attribute__((noinline)) void tp_conv_patch(const tp_layer_t *L, const uint8_t *in,
+                                                  uint8_t *out) {
   int32_t acc[L->outC];
   uint8_t patch[L->K] __attribute__((aligned(4)));
   patch[L->K - 1] = 0; /* a zero weight pads an odd K */
@@ -673,9 +1025,32 @@ static void tp_conv_patch(const tp_layer_t *L, const uint8_t *in, uint8_t *out) 
           }
         }
       }
-      tp_dot4rows(patch, L->w, L->b, acc, L->K, acc + L->outC);
-      tp_requant(L, acc, out);
+      tp_gemm_row(L, patch, acc, out);
     }
+}
+
+/* 3x3 stride-1 'same' depthwise, channel by channel: the channel's padded plane is gathered
+   into a stack buffer (its border stays zu), then each line of outputs is one sweep of
+   D->line along the longer side of the image. */
+static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
+  uint8_t buf[D->lanes * D->span] __attribute__((aligned(4)));
+  for (int k = 0; k < D->lanes * D->span; k++) buf[k] = D->zu;
+  const uint32_t rowBytes = D->inW * D->C;
+  for (int c = 0; c < D->C; c += D->lanes) {
+    if (D->lanes == 4) {
+      D->gather4(in + c, buf + D->sx + D->sy, rowBytes, in + c + D->inH * rowBytes, D->C,
+                   D->sx, D->sy - D->inW * D->sx, D->span);
+    } else {
+      const uint8_t *s = in + c;
+      uint8_t *row = buf + D->sx + D->sy;
+      for (int y = 0; y < D->inH; y++, row += D->sy) {
+        uint8_t *d = row;
+        for (int x = 0; x < D->inW; x++, s += D->C, d += D->sx) *d = *s;
+      }
+    }
+    for (int k = 0; k < D->lanes; k++)
+      D->line(buf + k * D->span, &D->ch[c + k], out + c + k + (D->a[2] - 1) * D->a[1], D->a);
+  }
 }
 
 /* Depthwise (multiplier 1, channels a multiple of 4): one tp_dwrow call per output pixel. */
@@ -704,3 +1079,272 @@ static void tp_depthwise(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
     }
 }
 `;
+
+/**
+ * The depthwise line kernel's frame (r11 = sp after `sub sp, #24`) and its argument block a[]
+ * (tp_dwl_t.a, constant per layer); lohish = lo | hi << 8 | (16 + sh) << 16.
+ */
+const FR = { src: 0, outLast: 4, args: 8, ch: 12, ret: 16, lines: 20 };
+const DA = { X: 0, stride: 4, n: 8, lohish: 12, lines: 16, lineStride: 20, sweep: 24, phase: 28 };
+
+/**
+ * tp_dwline: every line of one channel of a 3x3 stride-1 depthwise layer, from the channel's
+ * padded plane laid out so the three input bytes across a line are contiguous (src[0..2]) and
+ * the next position along it is X bytes on. The nine weights stay in r1-r5 as int16 pairs (one
+ * SXTH or ASRS #16 each); each input byte is loaded once and feeds the three outputs it
+ * belongs to, whose accumulators rotate through r8-r10 (the loop is unrolled three times so
+ * nothing moves, and entered part-way so a sweep walks exactly the n + 2 positions): 37 cycles
+ * per position. A finished accumulator is pushed; after the sweep the kernel calls the
+ * channel's requantisation routine (ch->rq), which pops them (last first) into outLast,
+ * outLast - outStride, ... (the first two pushes, the window entering the line, stay behind),
+ * then moves to the next line: src + 1, outLast + lineStride.
+ */
+export const DW_LINE_C = nakedFunction(
+  'void tp_dwline(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)',
+  (() => {
+    const rot = [
+      ['r8', 'r9', 'r10'],
+      ['r10', 'r8', 'r9'],
+      ['r9', 'r10', 'r8'],
+    ];
+    const column = (acc: string[]) => [
+      ...[0, 1, 2].flatMap((kx) => [
+        `ldrb r6, [r0, #${kx}]`,
+        ...[0, 1, 2].flatMap((ks) => {
+          const q = 3 * kx + ks;
+          const w = `r${1 + (q >> 1)}`;
+          return [
+            q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
+            'muls r7, r6',
+            `${kx === 0 && ks === 0 ? 'mov' : 'add'} ${acc[ks]}, r7`,
+          ];
+        }),
+      ]),
+      `mov r7, ${acc[2]}`,
+      'push {r7}',
+      'add r0, r12',
+    ];
+    return [
+      ...PROLOGUE,
+      'sub sp, #24',
+      `str r0, [sp, #${FR.src}]`,
+      `str r2, [sp, #${FR.outLast}]`,
+      `str r3, [sp, #${FR.args}]`,
+      `str r1, [sp, #${FR.ch}]`,
+      `ldr r4, [r3, #${DA.lines}]`,
+      `str r4, [sp, #${FR.lines}]`,
+      'mov r11, sp',
+      '10:',
+      'mov r7, r11',
+      `ldr r0, [r7, #${FR.src}]`,
+      `ldr r3, [r7, #${FR.args}]`,
+      `ldr r4, [r3, #${DA.X}]`,
+      'mov r12, r4',
+      `ldr r4, [r3, #${DA.sweep}]`,
+      'adds r4, r4, r0',
+      'mov lr, r4', // the sweep's end
+      `ldr r6, [r3, #${DA.phase}]`,
+      `ldr r7, [r7, #${FR.ch}]`,
+      'ldmia r7!, {r1, r2, r3, r4, r5}',
+      'cmp r6, #1',
+      'beq 21f',
+      'bgt 22f',
+      '1:',
+      ...column(rot[0]!),
+      '21:',
+      ...column(rot[1]!),
+      '22:',
+      ...column(rot[2]!),
+      'cmp r0, lr',
+      'beq 2f',
+      'b 1b', // (three columns are too long for a conditional branch back)
+      '2:',
+      'mov r7, r11',
+      `ldr r7, [r7, #${FR.ch}]`,
+      'ldr r7, [r7, #40]', // ch->rq
+      'blx r7',
+      'mov r7, r11',
+      `ldr r6, [r7, #${FR.src}]`,
+      'adds r6, #1',
+      `str r6, [r7, #${FR.src}]`,
+      `ldr r3, [r7, #${FR.args}]`,
+      `ldr r5, [r3, #${DA.lineStride}]`,
+      `ldr r6, [r7, #${FR.outLast}]`,
+      'adds r6, r6, r5',
+      `str r6, [r7, #${FR.outLast}]`,
+      `ldr r6, [r7, #${FR.lines}]`,
+      'subs r6, #1',
+      `str r6, [r7, #${FR.lines}]`,
+      'beq 3f',
+      'b 10b',
+      '3:',
+      'add sp, #24',
+      ...EPILOGUE,
+    ];
+  })(),
+);
+
+/**
+ * The requantisation routines tp_dwline calls with sp at the last real output's push: each
+ * pops the line's accumulators (without the bias) into the outputs, resets sp to the frame and
+ * returns. rq1: the single-multiply form (requant.ts planOneMul; the channel block holds
+ * {-b, M, R + b·M, t - b, n}); rq2 / rq4: the fast form of planRequant ({b, M, rnd, t}), rq4
+ * with the 4-multiply branch for x >= 2^16.
+ */
+function dwRequant(kind: 'rq1' | 'rq2' | 'rq4'): string {
+  const setup = [
+    'mov r6, lr',
+    'mov r7, r11',
+    `str r6, [r7, #${FR.ret}]`,
+    `ldr r3, [r7, #${FR.args}]`,
+    `ldr r5, [r3, #${DA.stride}]`,
+    'negs r5, r5',
+    'mov lr, r5',
+    `ldr r0, [r7, #${FR.outLast}]`,
+    `ldr r6, [r3, #${DA.n}]`,
+    'muls r6, r5',
+    'adds r6, r0',
+    'mov r12, r6', // outLast - n * outStride
+    `ldr r6, [r3, #${DA.lohish}]`,
+    'uxtb r5, r6',
+    'mov r8, r5',
+    'lsrs r6, r6, #8',
+    'uxtb r5, r6',
+    'mov r10, r5',
+    'lsrs r5, r6, #8', // 16 + sh
+    `ldr r6, [r7, #${FR.ch}]`,
+    'adds r6, #20',
+  ];
+  const tail = [
+    '4:',
+    'strb r6, [r0]',
+    'add r0, lr',
+    'cmp r0, r12',
+    'bne 3b',
+    'mov sp, r11',
+    'mov r7, r11',
+    `ldr r7, [r7, #${FR.ret}]`,
+    'bx r7',
+  ];
+  const clamps = ['5:', 'mov r6, r8', 'b 4b', '6:', 'mov r6, r10', 'b 4b'];
+  if (kind === 'rq1')
+    return nakedFunction(`void tp_dw${kind}(void)`, [
+      ...setup,
+      'ldmia r6!, {r1, r2, r3, r4, r5}', // -b, M, R, t - b, n
+      '3:',
+      'pop {r6}',
+      'cmp r6, r1',
+      'ble 5f',
+      'cmp r6, r4',
+      'bge 6f',
+      'muls r6, r2',
+      'adds r6, r3',
+      'lsrs r6, r5',
+      ...tail,
+      ...clamps,
+    ]);
+  return nakedFunction(`void tp_dw${kind}(void)`, [
+    ...setup,
+    'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
+    'mov r9, r1',
+    'uxth r1, r2', // mh
+    'lsrs r2, r2, #16', // ml
+    '3:',
+    'pop {r6}',
+    'add r6, r9',
+    'cmp r6, #0',
+    'ble 5f',
+    'cmp r6, r4',
+    'bge 6f',
+    ...(kind === 'rq4' ? ['lsrs r7, r6, #16', 'bne 7f'] : []),
+    'movs r7, r2',
+    'muls r7, r6', // x·ml
+    'lsrs r7, r7, #16',
+    'muls r6, r1', // x·mh
+    'adds r6, r7',
+    'adds r6, r3',
+    'lsrs r6, r5',
+    ...tail,
+    ...clamps,
+    ...(kind === 'rq4'
+      ? [
+          // x >= 2^16 (r7 = xh): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
+          // g = (xh·mh + (w >> 16)) >> sh. (Below sp lie only popped accumulators.)
+          '7:',
+          'push {r3, r4}',
+          'uxth r6, r6',
+          'movs r4, r2',
+          'muls r4, r6',
+          'lsrs r4, r4, #16',
+          'adds r3, r4',
+          'movs r4, r2',
+          'muls r4, r7',
+          'adds r3, r4',
+          'muls r6, r1',
+          'adds r3, r6',
+          'lsrs r3, r3, #16',
+          'muls r7, r1',
+          'adds r7, r3',
+          'movs r6, r5',
+          'subs r6, #16',
+          'lsrs r7, r6',
+          'movs r6, r7',
+          'pop {r3, r4}',
+          'b 4b',
+        ]
+      : []),
+  ]);
+}
+
+/**
+ * tp_dwgather4: four channels' planes at once: one word load per input pixel (channels c to
+ * c + 3), its bytes stored into planes d, d + P, d + 2P, d + 3P at the pixel's position; 18
+ * cycles per pixel against about 40 for four byte-by-byte passes. Rows of rowBytes (W·C) from
+ * s to sEnd; the plane position moves sx per pixel and jump more at a row's end.
+ */
+const DW_GATHER4_C = nakedFunction(
+  'void tp_dwgather4(const uint8_t *s, uint8_t *d, uint32_t rowBytes, const uint8_t *sEnd, uint32_t C, uint32_t sx, int32_t jump, uint32_t P)',
+  [
+    ...PROLOGUE,
+    'mov r11, r3',
+    'mov r10, r2',
+    'adds r2, r0, r2',
+    'mov r8, r2', // the row's end
+    'ldr r6, [sp, #36]', // C
+    'ldr r7, [sp, #40]', // sx
+    'ldr r2, [sp, #44]',
+    'mov r9, r2', // jump
+    'ldr r2, [sp, #48]', // P
+    'lsls r3, r2, #1',
+    'adds r4, r3, r2',
+    '1:',
+    'ldr r5, [r0]',
+    'strb r5, [r1]',
+    'lsrs r5, r5, #8',
+    'strb r5, [r1, r2]',
+    'lsrs r5, r5, #8',
+    'strb r5, [r1, r3]',
+    'lsrs r5, r5, #8',
+    'strb r5, [r1, r4]',
+    'adds r0, r0, r6',
+    'adds r1, r1, r7',
+    'cmp r0, r8',
+    'bne 1b',
+    'add r1, r9',
+    'add r8, r10',
+    'cmp r0, r11',
+    'bne 1b',
+    ...EPILOGUE,
+  ],
+);
+
+/** The routines a depthwise line layer's channels use, by name (each emitted once). */
+export function depthwiseLineHelpers(
+  kinds: Iterable<'rq1' | 'rq2' | 'rq4'>,
+  gather4: boolean,
+): Record<string, string> {
+  const out: Record<string, string> = { tp_dwline: DW_LINE_C };
+  if (gather4) out.tp_dwgather4 = DW_GATHER4_C;
+  for (const k of kinds) out[`tp_dw${k}`] = dwRequant(k);
+  return out;
+}

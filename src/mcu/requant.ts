@@ -231,3 +231,89 @@ export function fastRequantRef(
 /** The table entry of the fast paths (kernels.ts loads it with one LDM): M = mh | ml << 16. */
 export const REQUANT_C = `typedef struct { uint32_t m; uint32_t rnd; int32_t t; } tp_rq_t;
 `;
+
+/**
+ * One channel's single-multiply requantisation for the depthwise line kernel: for 0 < x < t,
+ * f(x) + zo = (x·m + r mod 2^32) >> n with n ≤ 24 (so x·m + r < 256·2^n never overflows);
+ * x ≤ 0 gives lo and x ≥ t gives hi, as in the fast paths above.
+ */
+export interface OneMul {
+  m: number;
+  r: number;
+  n: number;
+  t: number;
+}
+
+/** n ≤ 24 keeps x·m + r below 2^32 wherever the result is a byte. */
+const N1_MAX = 24;
+
+/**
+ * Single-multiply forms for a ReLU-family layer (lo = zp), per channel; undefined for channels
+ * none fits (multipliers at or above 1, or a staircase a 32-bit product cannot follow).
+ */
+export function planOneMul(
+  scales: number[],
+  zp: number,
+  lo: number,
+  hi: number,
+  accMin: number[],
+  accMax: number[],
+): (OneMul | undefined)[] {
+  const zo = zp + 128;
+  return scales.map((s, c) => {
+    if (lo !== zp) return undefined;
+    const { multiplier, shift } = quantizeMultiplier(s);
+    const f = (x: number) => multiplyByQuantizedMultiplier(x, multiplier, shift);
+    const x0 = Math.max(accMin[c]!, 1);
+    const bound = Math.max(accMax[c]!, x0);
+    let t = bound + 1;
+    if (f(bound) + zp >= hi) {
+      let a = x0;
+      let b = bound;
+      while (a < b) {
+        const mid = Math.floor((a + b) / 2);
+        if (f(mid) + zp >= hi) b = mid;
+        else a = mid + 1;
+      }
+      t = a;
+    }
+    const slope = multiplier * 2 ** (shift - 31);
+    if (t >= 2 ** 31 || slope >= 1) return undefined;
+    const steps = staircase(f, slope, x0, t);
+    const { v0, vmax, xs } = steps;
+    const xm = Math.max(t - 1, x0);
+    for (let n = N1_MAX; n >= 0; n--) {
+      const P = 1n << BigInt(n);
+      const Z = BigInt(zo) * P;
+      if (vmax === v0) return { m: 0, r: Number(BigInt(v0) * P + Z), n, t };
+      const ideal = slope * 2 ** n;
+      for (const M of [Math.round(ideal), Math.floor(ideal), Math.ceil(ideal) + 1]) {
+        if (M < 1) continue;
+        const bM = BigInt(M);
+        let lower = BigInt(v0) * P - BigInt(x0) * bM;
+        let upper = BigInt(v0 + 1) * P - BigInt(x0) * bM - 1n;
+        const top = BigInt(vmax + 1) * P - BigInt(xm) * bM - 1n;
+        if (top < upper) upper = top;
+        for (let k = 0; k < xs.length && lower <= upper; k++) {
+          const v = BigInt(v0 + 1 + k) * P;
+          const x = BigInt(xs[k]!);
+          if (v - x * bM > lower) lower = v - x * bM;
+          if (v - (x - 1n) * bM - 1n < upper) upper = v - (x - 1n) * bM - 1n;
+        }
+        if (lower > upper) continue;
+        const r = lower + Z < 0n ? 0n : lower + Z;
+        if (r > upper + Z) continue;
+        if (BigInt(xm) * bM + r >= 1n << 32n) continue;
+        return { m: M, r: Number(r), n, t };
+      }
+    }
+    return undefined;
+  });
+}
+
+/** The single-multiply form in TypeScript (uint32 arithmetic as the kernel does it), for tests. */
+export function oneMulRef(x: number, e: OneMul, lo: number, hi: number): number {
+  if (x <= 0) return lo;
+  if (x >= e.t) return hi;
+  return Math.floor(((Math.imul(x, e.m) + e.r) >>> 0) / 2 ** e.n) - 128;
+}
