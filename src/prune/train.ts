@@ -158,6 +158,13 @@ function graphHash(g: Graph): string {
  * that grows with the dataset stays in memory: features are extracted into shards (in
  * parallel, resumably) and streamed from them.
  */
+/**
+ * Examples per scoring call: onnxruntime's arena grows to the largest batch's intermediate
+ * tensors (VWW block 5 at 1,024: brief peaks ~150 MB above training's); scoring is a small
+ * part of a run, so the smaller batch costs little.
+ */
+const SCORE_BATCH = 256;
+
 export class PruneSession {
   unpruned?: { train: Evaluation; val: Evaluation; test: Evaluation };
   /** Extraction totals of this session (benchmarks): examples extracted and seconds spent. */
@@ -329,7 +336,7 @@ export class PruneSession {
     const out = new Float32Array(store.layout.n * this.classes.length);
     let at = 0;
     try {
-      for await (const b of storeSource([store]).batches(1024)) {
+      for await (const b of storeSource([store]).batches(SCORE_BATCH)) {
         labels.set(b.y, at);
         out.set(await runner.predict(b.x, b.n), at * this.classes.length);
         at += b.n;
