@@ -179,6 +179,11 @@ export class PruneSession {
     builtShards: 0,
   };
   private readonly cacheDir: string;
+  /**
+   * The data's fingerprint, part of every store's key: computed once per session (it lists and
+   * stats every file, and reads the per-machine hash memo), not once per store.
+   */
+  private fingerprint?: Promise<string>;
 
   private constructor(
     readonly base: Graph,
@@ -227,7 +232,7 @@ export class PruneSession {
       .digest('hex');
     const key = {
       format: FEATURE_FORMAT,
-      data: await dataFingerprint(this.data.spec),
+      data: await (this.fingerprint ??= dataFingerprint(this.data.spec)),
       examples,
       ref: spec.ref,
       // Augmented views follow the seed; the clean examples do not.
