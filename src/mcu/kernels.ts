@@ -1215,84 +1215,110 @@ function dwRequant(kind: 'rq1' | 'rq2' | 'rq4'): string {
     `ldr r6, [r7, #${FR.ch}]`,
     'adds r6, #20',
   ];
-  const tail = [
-    '4:',
-    'strb r6, [r0]',
-    'add r0, lr',
-    'cmp r0, r12',
-    'bne 3b',
-    'mov sp, r11',
+  // Two outputs per loop pass (one compare and branch back per pair); an odd n enters at the
+  // second. r7 is free here in every form.
+  const parity = [
     'mov r7, r11',
-    `ldr r7, [r7, #${FR.ret}]`,
-    'bx r7',
+    `ldr r7, [r7, #${FR.args}]`,
+    `ldr r7, [r7, #${DA.n}]`,
+    'lsrs r7, r7, #1',
+    'bcs 8f',
   ];
-  const clamps = ['5:', 'mov r6, r8', 'b 4b', '6:', 'mov r6, r10', 'b 4b'];
-  if (kind === 'rq1')
-    return nakedFunction(`void tp_dw${kind}(void)`, [
-      ...setup,
-      'ldmia r6!, {r1, r2, r3, r4, r5}', // -b, M, R, t - b, n
-      '3:',
-      'pop {r6}',
-      'cmp r6, r1',
-      'ble 5f',
-      'cmp r6, r4',
-      'bge 6f',
-      'muls r6, r2',
-      'adds r6, r3',
-      'lsrs r6, r5',
-      ...tail,
-      ...clamps,
-    ]);
+  const finish = ['mov sp, r11', 'mov r7, r11', `ldr r7, [r7, #${FR.ret}]`, 'bx r7'];
+  // One output: pop, requantise, store; `i` names its labels (5/6: clamps, 7: rq4's wide branch,
+  // 4: the store the clamped paths branch back to).
+  const body = (i: number): string[] => {
+    const L = (k: number) => `${k}${i}`;
+    const arith =
+      kind === 'rq1'
+        ? [
+            'pop {r6}',
+            'cmp r6, r1',
+            `ble ${L(5)}f`,
+            'cmp r6, r4',
+            `bge ${L(6)}f`,
+            'muls r6, r2',
+            'adds r6, r3',
+            'lsrs r6, r5',
+          ]
+        : [
+            'pop {r6}',
+            'add r6, r9',
+            'cmp r6, #0',
+            `ble ${L(5)}f`,
+            'cmp r6, r4',
+            `bge ${L(6)}f`,
+            ...(kind === 'rq4' ? ['lsrs r7, r6, #16', `bne ${L(7)}f`] : []),
+            'movs r7, r2',
+            'muls r7, r6', // x·ml
+            'lsrs r7, r7, #16',
+            'muls r6, r1', // x·mh
+            'adds r6, r7',
+            'adds r6, r3',
+            'lsrs r6, r5',
+          ];
+    return [...arith, `${L(4)}:`, 'strb r6, [r0]', 'add r0, lr'];
+  };
+  const outOfLine = (i: number): string[] => {
+    const L = (k: number) => `${k}${i}`;
+    return [
+      `${L(5)}:`,
+      'mov r6, r8',
+      `b ${L(4)}b`,
+      `${L(6)}:`,
+      'mov r6, r10',
+      `b ${L(4)}b`,
+      ...(kind === 'rq4'
+        ? [
+            // x >= 2^16 (r7 = xh): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
+            // g = (xh·mh + (w >> 16)) >> sh. (Below sp lie only popped accumulators.)
+            `${L(7)}:`,
+            'push {r3, r4}',
+            'uxth r6, r6',
+            'movs r4, r2',
+            'muls r4, r6',
+            'lsrs r4, r4, #16',
+            'adds r3, r4',
+            'movs r4, r2',
+            'muls r4, r7',
+            'adds r3, r4',
+            'muls r6, r1',
+            'adds r3, r6',
+            'lsrs r3, r3, #16',
+            'muls r7, r1',
+            'adds r7, r3',
+            'movs r6, r5',
+            'subs r6, #16',
+            'lsrs r7, r6',
+            'movs r6, r7',
+            'pop {r3, r4}',
+            `b ${L(4)}b`,
+          ]
+        : []),
+    ];
+  };
+  const consts =
+    kind === 'rq1'
+      ? ['ldmia r6!, {r1, r2, r3, r4, r5}'] // -b, M, R, t - b, n
+      : [
+          'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
+          'mov r9, r1',
+          'uxth r1, r2', // mh
+          'lsrs r2, r2, #16', // ml
+        ];
   return nakedFunction(`void tp_dw${kind}(void)`, [
     ...setup,
-    'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
-    'mov r9, r1',
-    'uxth r1, r2', // mh
-    'lsrs r2, r2, #16', // ml
+    ...consts,
+    ...parity,
     '3:',
-    'pop {r6}',
-    'add r6, r9',
-    'cmp r6, #0',
-    'ble 5f',
-    'cmp r6, r4',
-    'bge 6f',
-    ...(kind === 'rq4' ? ['lsrs r7, r6, #16', 'bne 7f'] : []),
-    'movs r7, r2',
-    'muls r7, r6', // x·ml
-    'lsrs r7, r7, #16',
-    'muls r6, r1', // x·mh
-    'adds r6, r7',
-    'adds r6, r3',
-    'lsrs r6, r5',
-    ...tail,
-    ...clamps,
-    ...(kind === 'rq4'
-      ? [
-          // x >= 2^16 (r7 = xh): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
-          // g = (xh·mh + (w >> 16)) >> sh. (Below sp lie only popped accumulators.)
-          '7:',
-          'push {r3, r4}',
-          'uxth r6, r6',
-          'movs r4, r2',
-          'muls r4, r6',
-          'lsrs r4, r4, #16',
-          'adds r3, r4',
-          'movs r4, r2',
-          'muls r4, r7',
-          'adds r3, r4',
-          'muls r6, r1',
-          'adds r3, r6',
-          'lsrs r3, r3, #16',
-          'muls r7, r1',
-          'adds r7, r3',
-          'movs r6, r5',
-          'subs r6, #16',
-          'lsrs r7, r6',
-          'movs r6, r7',
-          'pop {r3, r4}',
-          'b 4b',
-        ]
-      : []),
+    ...body(1),
+    '8:',
+    ...body(2),
+    'cmp r0, r12',
+    'bne 3b',
+    ...finish,
+    ...outOfLine(1),
+    ...outOfLine(2),
   ]);
 }
 
