@@ -374,6 +374,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     // Four channels' planes per gather (one word load per pixel) when they fit the buffer.
     const lanes = inC % 4 === 0 && 4 * lp.span <= LINE_PLANE_MAX ? 4 : 1;
     Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lanes === 4));
+    const e = lanes === 4 ? 4 : 1;
     const rows = Array.from({ length: outC }, (_, o) => {
       const [b, m, rnd, t, n] = blocks.slice(10 * o + 5, 10 * o + 10);
       return `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
@@ -381,7 +382,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     consts.push(`TP_CONST tp_dwc_t ${fn}_ch[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
     const D = {
       ch: `${fn}_ch`,
-      line: 'tp_dwline',
+      line: lanes === 4 ? 'tp_dwline4' : 'tp_dwline',
       inH,
       inW,
       C: inC,
@@ -389,14 +390,15 @@ export function emitConv(ctx: EmitContext): LayerCode {
       sx: lp.alongX ? lp.X : 1,
       sy: lp.alongX ? 1 : lp.X,
       // X, outStride, n, lohish, lines, lineStride, the sweep's bytes, its entry phase
+      // (four lanes: planes interleaved, every plane step four bytes)
       a: `{${[
-        lp.X,
+        e * lp.X,
         lp.alongX ? outC : outW * outC,
         lp.n,
         (clampLo | (clampHi << 8) | ((16 + plan.sh) << 16)) >>> 0,
         lp.lines,
         lp.alongX ? outW * outC : outC,
-        lp.span,
+        e * lp.span,
         (3 - ((lp.n + 2) % 3)) % 3,
       ].join(', ')}}`,
       zu,
