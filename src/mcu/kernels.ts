@@ -1204,6 +1204,9 @@ export const DW_LINE_C = dwLine('tp_dwline', 1);
 /** Four channels' planes interleaved byte by byte (across neighbours 4 bytes apart). */
 const DW_LINE4_C = dwLine('tp_dwline4', 4);
 
+/** The depthwise line kernel's requantisation forms (requant.ts). */
+export type DwRq = 'rq1' | 'rq3a' | 'rq3s' | 'rq2' | 'rq4';
+
 /**
  * The requantisation routines tp_dwline calls with sp at the last real output's push: each
  * pops the line's accumulators (without the bias) into the outputs, resets sp to the frame and
@@ -1211,7 +1214,7 @@ const DW_LINE4_C = dwLine('tp_dwline4', 4);
  * {-b, M, R + b·M, t - b, n}); rq2 / rq4: the fast form of planRequant ({b, M, rnd, t}), rq4
  * with the 4-multiply branch for x >= 2^16.
  */
-function dwRequant(kind: 'rq1' | 'rq2' | 'rq4'): string {
+function dwRequant(kind: DwRq): string {
   const setup = [
     'mov r6, lr',
     'mov r7, r11',
@@ -1250,33 +1253,47 @@ function dwRequant(kind: 'rq1' | 'rq2' | 'rq4'): string {
   const body = (i: number): string[] => {
     const L = (k: number) => `${k}${i}`;
     const arith =
-      kind === 'rq1'
+      kind === 'rq3a' || kind === 'rq3s'
         ? [
             'pop {r6}',
             'cmp r6, r1',
             `ble ${L(5)}f`,
             'cmp r6, r4',
             `bge ${L(6)}f`,
+            'movs r7, r6',
+            'asrs r7, r5',
             'muls r6, r2',
+            kind === 'rq3a' ? 'adds r6, r7' : 'subs r6, r7',
             'adds r6, r3',
-            'lsrs r6, r5',
+            'lsrs r6, r6, #24',
           ]
-        : [
-            'pop {r6}',
-            'add r6, r9',
-            'cmp r6, #0',
-            `ble ${L(5)}f`,
-            'cmp r6, r4',
-            `bge ${L(6)}f`,
-            ...(kind === 'rq4' ? ['lsrs r7, r6, #16', `bne ${L(7)}f`] : []),
-            'movs r7, r2',
-            'muls r7, r6', // x·ml
-            'lsrs r7, r7, #16',
-            'muls r6, r1', // x·mh
-            'adds r6, r7',
-            'adds r6, r3',
-            'lsrs r6, r5',
-          ];
+        : kind === 'rq1'
+          ? [
+              'pop {r6}',
+              'cmp r6, r1',
+              `ble ${L(5)}f`,
+              'cmp r6, r4',
+              `bge ${L(6)}f`,
+              'muls r6, r2',
+              'adds r6, r3',
+              'lsrs r6, r5',
+            ]
+          : [
+              'pop {r6}',
+              'add r6, r9',
+              'cmp r6, #0',
+              `ble ${L(5)}f`,
+              'cmp r6, r4',
+              `bge ${L(6)}f`,
+              ...(kind === 'rq4' ? ['lsrs r7, r6, #16', `bne ${L(7)}f`] : []),
+              'movs r7, r2',
+              'muls r7, r6', // x·ml
+              'lsrs r7, r7, #16',
+              'muls r6, r1', // x·mh
+              'adds r6, r7',
+              'adds r6, r3',
+              'lsrs r6, r5',
+            ];
     return [...arith, `${L(4)}:`, 'strb r6, [r0]', 'add r0, lr'];
   };
   const outOfLine = (i: number): string[] => {
@@ -1318,8 +1335,8 @@ function dwRequant(kind: 'rq1' | 'rq2' | 'rq4'): string {
     ];
   };
   const consts =
-    kind === 'rq1'
-      ? ['ldmia r6!, {r1, r2, r3, r4, r5}'] // -b, M, R, t - b, n
+    kind === 'rq1' || kind === 'rq3a' || kind === 'rq3s'
+      ? ['ldmia r6!, {r1, r2, r3, r4, r5}'] // -b, M, R, t - b, n (rq3: k)
       : [
           'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
           'mov r9, r1',
@@ -1377,7 +1394,7 @@ const DW_GATHER4_C = nakedFunction(
 
 /** The routines a depthwise line layer's channels use, by name (each emitted once). */
 export function depthwiseLineHelpers(
-  kinds: Iterable<'rq1' | 'rq2' | 'rq4'>,
+  kinds: Iterable<DwRq>,
   gather4: boolean,
 ): Record<string, string> {
   const out: Record<string, string> = gather4

@@ -2,8 +2,8 @@
 // chosen kernel, the input zero point folded into the bias, and a requantisation plan.
 import { getTensor, numElements } from '../../graph/graph.js';
 import { padBefore } from '../../graph/shapes.js';
-import { DOT8P_C, depthwiseLineHelpers, depthwiseRowFunction } from '../kernels.js';
-import { planOneMul, planRequant } from '../requant.js';
+import { DOT8P_C, depthwiseLineHelpers, depthwiseRowFunction, type DwRq } from '../kernels.js';
+import { planOneMul, planOneMulShift, planRequant } from '../requant.js';
 import { cArray, type EmitContext, type LayerCode } from './types.js';
 
 /** The kernels a conv-family layer can run, from the fastest specialised ones to the loop. */
@@ -349,7 +349,19 @@ export function emitConv(ctx: EmitContext): LayerCode {
       accMin,
       accMax,
     );
-    const kinds: ('rq1' | 'rq2' | 'rq4')[] = [];
+    const shifted = planOneMulShift(
+      Array.from(
+        { length: outC },
+        (_, c) => (qx.scale * (wScales.length === 1 ? wScales[0]! : wScales[c]!)) / qy.scale,
+      ),
+      qy.zp,
+      lo,
+      hi,
+      accMin,
+      accMax,
+      bFold,
+    );
+    const kinds: DwRq[] = [];
     const int32 = (v: number) => v >= -(2 ** 31) && v < 2 ** 31;
     for (let o = 0; o < outC; o++) {
       const wq = Array.from({ length: 9 }, (_, q) => {
@@ -366,6 +378,11 @@ export function emitConv(ctx: EmitContext): LayerCode {
       if (e && int32(e.t - b)) {
         kinds.push('rq1');
         blocks.push(-b, e.m >>> 0, (e.r + Math.imul(b, e.m)) >>> 0, e.t - b, e.n);
+      } else if (shifted[o]) {
+        // else one multiply and a shifted term (two cycles more), before the 2-multiply form
+        const f = shifted[o]!;
+        kinds.push(f.sub ? 'rq3s' : 'rq3a');
+        blocks.push(-b, f.m, f.r >>> 0, f.t - b, f.k);
       } else {
         kinds.push(tb[3 * o + 2]! <= 65536 ? 'rq2' : 'rq4');
         blocks.push(b, tb[3 * o]! >>> 0, tb[3 * o + 1]! >>> 0, tb[3 * o + 2]!, 0);
