@@ -69,6 +69,12 @@ export interface ConvGeometry {
 /** Largest padded plane (bytes) the depthwise line kernel gathers on the stack. */
 export const LINE_PLANE_MAX = 4096;
 /**
+ * Largest stack buffer (bytes) for four channels' interleaved planes (one word copied per input
+ * pixel): VWW's 48x48 layer (4 × 2,500 B) takes it, against 4.5 cycles more per output for a
+ * single plane gathered byte by byte.
+ */
+export const LINE_LANES4_MAX = 10240;
+/**
  * Shortest line the line kernel takes: each sweep pays a fixed set-up and two positions of the
  * window entering the line, which on 6x6 planes cost more than the tap kernel saves (12.4
  * against 9.5 cycles/MAC on VWW; 10.0 against 10.2 at 12x12, 8.3 against 13.4 at 48x48).
@@ -389,7 +395,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
       }
     }
     // Four channels' planes per gather (one word load per pixel) when they fit the buffer.
-    const lanes = inC % 4 === 0 && 4 * lp.span <= LINE_PLANE_MAX ? 4 : 1;
+    const lanes = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
     Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lanes === 4));
     const e = lanes === 4 ? 4 : 1;
     const rows = Array.from({ length: outC }, (_, o) => {
