@@ -845,7 +845,7 @@ typedef struct {
   uint16_t sx, sy;        /* plane steps of the input's x and y */
   /* tp_dwline's arguments: X, outStride, n, lohish, lines, lineStride, (n + 2) * X and the
      unrolled sweep's entry phase */
-  uint32_t a[8];
+  uint32_t a[9];
   uint8_t zu;
   uint8_t lanes;          /* planes gathered at once: 4 (tp_dwgather4, when they fit) or 1 */
   void (*gather4)(const uint8_t *s, uint8_t *d, uint32_t rowBytes, const uint8_t *sEnd,
@@ -1082,11 +1082,21 @@ static void tp_depthwise(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
 `;
 
 /**
- * The depthwise line kernel's frame (r11 = sp after `sub sp, #24`) and its argument block a[]
+ * The depthwise line kernel's frame (r11 = sp after `sub sp, #32`) and its argument block a[]
  * (tp_dwl_t.a, constant per layer); lohish = lo | hi << 8 | (16 + sh) << 16.
  */
-const FR = { src: 0, outLast: 4, args: 8, ch: 12, ret: 16, lines: 20 };
-const DA = { X: 0, stride: 4, n: 8, lohish: 12, lines: 16, lineStride: 20, sweep: 24, phase: 28 };
+const FR = { src: 0, outLast: 4, args: 8, ch: 12, ret: 16, lines: 20, rq: 24 };
+const DA = {
+  X: 0,
+  stride: 4,
+  n: 8,
+  lohish: 12,
+  lines: 16,
+  lineStride: 20,
+  sweep: 24,
+  phase: 28,
+  perLine: 32,
+};
 
 /**
  * tp_dwline: every line of one channel of a 3x3 stride-1 depthwise layer, from the channel's
@@ -1132,13 +1142,19 @@ const dwLine = (name: string, e: number): string =>
       ];
       return [
         ...PROLOGUE,
-        'sub sp, #24',
+        'sub sp, #32',
         `str r0, [sp, #${FR.src}]`,
         `str r2, [sp, #${FR.outLast}]`,
         `str r3, [sp, #${FR.args}]`,
         `str r1, [sp, #${FR.ch}]`,
         `ldr r4, [r3, #${DA.lines}]`,
         `str r4, [sp, #${FR.lines}]`,
+        // the routine called after each line: ch->rq, or none when the plane is requantised
+        // in one call at the end (a[perLine] = 0)
+        'ldr r4, [r1, #40]',
+        `ldr r5, [r3, #${DA.perLine}]`,
+        'muls r4, r5',
+        `str r4, [sp, #${FR.rq}]`,
         'mov r11, sp',
         '10:',
         'mov r7, r11',
@@ -1176,9 +1192,11 @@ const dwLine = (name: string, e: number): string =>
         'b 1b', // (three columns are too long for a conditional branch back)
         '2:',
         'mov r7, r11',
-        `ldr r7, [r7, #${FR.ch}]`,
-        'ldr r7, [r7, #40]', // ch->rq
+        `ldr r7, [r7, #${FR.rq}]`,
+        'cmp r7, #0',
+        'beq 4f',
         'blx r7',
+        '4:',
         'mov r7, r11',
         `ldr r6, [r7, #${FR.src}]`,
         `adds r6, #${e}`,
@@ -1194,7 +1212,16 @@ const dwLine = (name: string, e: number): string =>
         'beq 3f',
         'b 10b',
         '3:',
-        'add sp, #24',
+        // A plane requantised in one call: its outputs lie outStride apart across the lines
+        // too (lineStride 0 keeps outLast at the plane's last output).
+        `ldr r6, [r7, #${FR.rq}]`,
+        'cmp r6, #0',
+        'bne 5f',
+        `ldr r7, [r7, #${FR.ch}]`,
+        'ldr r7, [r7, #40]',
+        'blx r7',
+        '5:',
+        'add sp, #32',
         ...EPILOGUE,
       ];
     })(),

@@ -75,6 +75,12 @@ export const LINE_PLANE_MAX = 4096;
  */
 export const LINE_LANES4_MAX = 10240;
 /**
+ * Largest stack (bytes) of one plane's accumulators requantised in one call rather than line by
+ * line (the routine's set-up, ~50 cycles, once per plane): up to 24x24, whose buffers together
+ * stay under the 48x48 layer's.
+ */
+export const LINE_BATCH_MAX = 2304;
+/**
  * Shortest line the line kernel takes: each sweep pays a fixed set-up and two positions of the
  * window entering the line, which on 6x6 planes cost more than the tap kernel saves (12.4
  * against 9.5 cycles/MAC on VWW; 10.0 against 10.2 at 12x12, 8.3 against 13.4 at 48x48).
@@ -398,6 +404,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const lanes = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
     Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lanes === 4));
     const e = lanes === 4 ? 4 : 1;
+    const batch = lp.alongX && 4 * lp.n * lp.lines <= LINE_BATCH_MAX;
     const rows = Array.from({ length: outC }, (_, o) => {
       const [b, m, rnd, t, n] = blocks.slice(10 * o + 5, 10 * o + 10);
       return `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
@@ -412,17 +419,20 @@ export function emitConv(ctx: EmitContext): LayerCode {
       span: lp.span,
       sx: lp.alongX ? lp.X : 1,
       sy: lp.alongX ? 1 : lp.X,
-      // X, outStride, n, lohish, lines, lineStride, the sweep's bytes, its entry phase
-      // (four lanes: planes interleaved, every plane step four bytes)
+      // X, outStride, the outputs per requantisation call, lohish, lines, lineStride, the
+      // sweep's bytes, its entry phase, 1 for a call per line (four lanes: planes interleaved,
+      // every plane step four bytes). A plane along x whose accumulators fit LINE_BATCH_MAX is
+      // requantised in one call (its outputs lie outC apart across lines too).
       a: `{${[
         e * lp.X,
         lp.alongX ? outC : outW * outC,
-        lp.n,
+        batch ? lp.n * lp.lines : lp.n,
         (clampLo | (clampHi << 8) | ((16 + plan.sh) << 16)) >>> 0,
         lp.lines,
-        lp.alongX ? outW * outC : outC,
+        batch ? 0 : lp.alongX ? outW * outC : outC,
         e * lp.span,
         (3 - ((lp.n + 2) % 3)) % 3,
+        batch ? 0 : 1,
       ].join(', ')}}`,
       zu,
       lanes,
