@@ -1082,10 +1082,10 @@ static void tp_depthwise(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
 `;
 
 /**
- * The depthwise line kernel's frame (r11 = sp after `sub sp, #32`) and its argument block a[]
+ * The depthwise line kernel's frame (r11 = sp after `sub sp, #40`) and its argument block a[]
  * (tp_dwl_t.a, constant per layer); lohish = lo | hi << 8 | (16 + sh) << 16.
  */
-const FR = { src: 0, outLast: 4, args: 8, ch: 12, ret: 16, lines: 20, rq: 24 };
+const FR = { src: 0, outLast: 4, args: 8, ch: 12, ret: 16, lines: 20, rq: 24, back: 28, phase: 32 };
 const DA = {
   X: 0,
   stride: 4,
@@ -1142,7 +1142,7 @@ const dwLine = (name: string, e: number): string =>
       ];
       return [
         ...PROLOGUE,
-        'sub sp, #32',
+        'sub sp, #40',
         `str r0, [sp, #${FR.src}]`,
         `str r2, [sp, #${FR.outLast}]`,
         `str r3, [sp, #${FR.args}]`,
@@ -1155,6 +1155,11 @@ const dwLine = (name: string, e: number): string =>
         `ldr r5, [r3, #${DA.perLine}]`,
         'muls r4, r5',
         `str r4, [sp, #${FR.rq}]`,
+        `ldr r4, [r3, #${DA.sweep}]`,
+        `subs r4, #${e}`,
+        `str r4, [sp, #${FR.back}]`,
+        `ldr r4, [r3, #${DA.phase}]`,
+        `str r4, [sp, #${FR.phase}]`,
         'mov r11, sp',
         '10:',
         'mov r7, r11',
@@ -1168,6 +1173,7 @@ const dwLine = (name: string, e: number): string =>
         `ldr r6, [r3, #${DA.phase}]`,
         `ldr r7, [r7, #${FR.ch}]`,
         'ldmia r7!, {r1, r2, r3, r4, r5}',
+        '11:',
         'cmp r6, #1',
         'beq 31f',
         'bgt 32f',
@@ -1192,11 +1198,24 @@ const dwLine = (name: string, e: number): string =>
         'b 1b', // (three columns are too long for a conditional branch back)
         '2:',
         'mov r7, r11',
-        `ldr r7, [r7, #${FR.rq}]`,
-        'cmp r7, #0',
-        'beq 4f',
-        'blx r7',
-        '4:',
+        `ldr r6, [r7, #${FR.rq}]`,
+        'cmp r6, #0',
+        'bne 6f',
+        // One call for the plane at the end: the weights (r1-r5) and X (r12) are still in
+        // their registers, so the next line only moves the sweep's start and end.
+        `ldr r6, [r7, #${FR.lines}]`,
+        'subs r6, #1',
+        'beq 3f',
+        `str r6, [r7, #${FR.lines}]`,
+        `ldr r6, [r7, #${FR.back}]`,
+        'subs r0, r0, r6',
+        'mov r6, lr',
+        `adds r6, #${e}`,
+        'mov lr, r6',
+        `ldr r6, [r7, #${FR.phase}]`,
+        'b 11b',
+        '6:',
+        'blx r6',
         'mov r7, r11',
         `ldr r6, [r7, #${FR.src}]`,
         `adds r6, #${e}`,
@@ -1221,7 +1240,7 @@ const dwLine = (name: string, e: number): string =>
         'ldr r7, [r7, #40]',
         'blx r7',
         '5:',
-        'add sp, #32',
+        'add sp, #40',
         ...EPILOGUE,
       ];
     })(),
