@@ -1033,8 +1033,12 @@ static __attribute__((noinline)) void tp_conv_patch(const tp_layer_t *L, const u
    into a stack buffer (its border stays zu), then each line of outputs is one sweep of
    D->line along the longer side of the image. */
 static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
-  uint8_t buf[D->lanes * D->span] __attribute__((aligned(4)));
-  for (int k = 0; k < D->lanes * D->span; k++) buf[k] = D->zu;
+  /* zu everywhere, a word at a time (the gathers then overwrite the interior) */
+  const int words = (D->lanes * D->span + 3) >> 2;
+  uint32_t buf4[words];
+  uint8_t *buf = (uint8_t *)buf4;
+  const uint32_t z4 = D->zu * 0x01010101u;
+  for (int k = 0; k < words; k++) buf4[k] = z4;
   const uint32_t rowBytes = D->inW * D->C;
   for (int c = 0; c < D->C; c += D->lanes) {
     if (D->lanes == 4) {

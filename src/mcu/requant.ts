@@ -380,7 +380,7 @@ export function planOneMulShift(
       for (const sub of [false, true]) {
         const sg = sub ? -1 : 1;
         const base = ideal - sg * 2 ** -k;
-        for (const m of [Math.floor(base), Math.ceil(base)]) {
+        for (const m of new Set([-1, 0, 1, 2].map((d) => Math.floor(base) + d))) {
           if (m < 1 || m >= 2 ** 24) continue;
           const h = (x: number) => (x - b) * m + sg * Math.floor((x - b) / 2 ** k);
           let lower = -Infinity;
