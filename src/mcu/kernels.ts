@@ -1086,10 +1086,23 @@ static void tp_depthwise(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
 `;
 
 /**
- * The depthwise line kernel's frame (r11 = sp after `sub sp, #40`) and its argument block a[]
+ * The depthwise line kernel's frame (r11 = sp after `sub sp, #48`) and its argument block a[]
  * (tp_dwl_t.a, constant per layer); lohish = lo | hi << 8 | (16 + sh) << 16.
  */
-const FR = { src: 0, outLast: 4, args: 8, ch: 12, ret: 16, lines: 20, rq: 24, back: 28, phase: 32 };
+const FR = {
+  src: 0,
+  outLast: 4,
+  args: 8,
+  ch: 12,
+  ret: 16,
+  lines: 20,
+  rq: 24,
+  back: 28,
+  phase: 32,
+  X: 36,
+  sweep: 40,
+  lineStride: 44,
+};
 const DA = {
   X: 0,
   stride: 4,
@@ -1146,7 +1159,7 @@ const dwLine = (name: string, e: number): string =>
       ];
       return [
         ...PROLOGUE,
-        'sub sp, #40',
+        'sub sp, #48',
         `str r0, [sp, #${FR.src}]`,
         `str r2, [sp, #${FR.outLast}]`,
         `str r3, [sp, #${FR.args}]`,
@@ -1164,17 +1177,20 @@ const dwLine = (name: string, e: number): string =>
         `str r4, [sp, #${FR.back}]`,
         `ldr r4, [r3, #${DA.phase}]`,
         `str r4, [sp, #${FR.phase}]`,
+        ...(['X', 'sweep', 'lineStride'] as const).flatMap((k) => [
+          `ldr r4, [r3, #${DA[k]}]`,
+          `str r4, [sp, #${FR[k]}]`,
+        ]),
         'mov r11, sp',
         '10:',
         'mov r7, r11',
         `ldr r0, [r7, #${FR.src}]`,
-        `ldr r3, [r7, #${FR.args}]`,
-        `ldr r4, [r3, #${DA.X}]`,
+        `ldr r4, [r7, #${FR.X}]`,
         'mov r12, r4',
-        `ldr r4, [r3, #${DA.sweep}]`,
+        `ldr r4, [r7, #${FR.sweep}]`,
         'adds r4, r4, r0',
         'mov lr, r4', // the sweep's end
-        `ldr r6, [r3, #${DA.phase}]`,
+        `ldr r6, [r7, #${FR.phase}]`,
         `ldr r7, [r7, #${FR.ch}]`,
         'ldmia r7!, {r1, r2, r3, r4, r5}',
         '11:',
@@ -1224,8 +1240,7 @@ const dwLine = (name: string, e: number): string =>
         `ldr r6, [r7, #${FR.src}]`,
         `adds r6, #${e}`,
         `str r6, [r7, #${FR.src}]`,
-        `ldr r3, [r7, #${FR.args}]`,
-        `ldr r5, [r3, #${DA.lineStride}]`,
+        `ldr r5, [r7, #${FR.lineStride}]`,
         `ldr r6, [r7, #${FR.outLast}]`,
         'adds r6, r6, r5',
         `str r6, [r7, #${FR.outLast}]`,
@@ -1244,7 +1259,7 @@ const dwLine = (name: string, e: number): string =>
         'ldr r7, [r7, #40]',
         'blx r7',
         '5:',
-        'add sp, #40',
+        'add sp, #48',
         ...EPILOGUE,
       ];
     })(),
@@ -1265,38 +1280,33 @@ export type DwRq = 'rq1' | 'rq3a' | 'rq3s' | 'rq2' | 'rq4';
  * with the 4-multiply branch for x >= 2^16.
  */
 function dwRequant(kind: DwRq): string {
+  // r7 keeps n for the parity test after the constants are loaded.
   const setup = [
     'mov r6, lr',
     'mov r7, r11',
     `str r6, [r7, #${FR.ret}]`,
     `ldr r3, [r7, #${FR.args}]`,
+    `ldr r0, [r7, #${FR.outLast}]`,
+    `ldr r6, [r7, #${FR.ch}]`,
+    'adds r6, #20',
     `ldr r5, [r3, #${DA.stride}]`,
     'negs r5, r5',
     'mov lr, r5',
-    `ldr r0, [r7, #${FR.outLast}]`,
-    `ldr r6, [r3, #${DA.n}]`,
-    'muls r6, r5',
-    'adds r6, r0',
-    'mov r12, r6', // outLast - n * outStride
-    `ldr r6, [r3, #${DA.lohish}]`,
-    'uxtb r5, r6',
+    `ldr r7, [r3, #${DA.n}]`,
+    'muls r5, r7',
+    'adds r5, r0',
+    'mov r12, r5', // outLast - n * outStride
+    `ldr r4, [r3, #${DA.lohish}]`,
+    'uxtb r5, r4',
     'mov r8, r5',
-    'lsrs r6, r6, #8',
-    'uxtb r5, r6',
+    'lsrs r4, r4, #8',
+    'uxtb r5, r4',
     'mov r10, r5',
-    'lsrs r5, r6, #8', // 16 + sh
-    `ldr r6, [r7, #${FR.ch}]`,
-    'adds r6, #20',
+    'lsrs r5, r4, #8', // 16 + sh
   ];
   // Two outputs per loop pass (one compare and branch back per pair); an odd n enters at the
-  // second. r7 is free here in every form.
-  const parity = [
-    'mov r7, r11',
-    `ldr r7, [r7, #${FR.args}]`,
-    `ldr r7, [r7, #${DA.n}]`,
-    'lsrs r7, r7, #1',
-    'bcs 8f',
-  ];
+  // second.
+  const parity = ['lsrs r7, r7, #1', 'bcs 8f'];
   const finish = ['mov sp, r11', 'mov r7, r11', `ldr r7, [r7, #${FR.ret}]`, 'bx r7'];
   // One output: pop, requantise, store; `i` names its labels (5/6: clamps, 7: rq4's wide branch,
   // 4: the store the clamped paths branch back to).
