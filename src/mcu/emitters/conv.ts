@@ -86,6 +86,13 @@ export const LINE_BATCH_MAX = 2304;
  * against 9.5 cycles/MAC on VWW; 10.0 against 10.2 at 12x12, 8.3 against 13.4 at 48x48).
  */
 export const LINE_MIN = 12;
+/** Shortest line of a plane requantised in one call (no per-line call: 6x6 pays). */
+export const LINE_MIN_BATCHED = 6;
+
+/** Whether the line kernel requantises the plane in one call (see LINE_BATCH_MAX). */
+function lineBatched(lp: ReturnType<typeof linePlan>): boolean {
+  return lp.alongX && 4 * lp.n * lp.lines <= LINE_BATCH_MAX;
+}
 
 /**
  * Picks the specialised kernel from a layer's geometry (as CMSIS-NN's arm_convolve_wrapper_s8
@@ -232,7 +239,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
       outW === inW &&
       plan.path !== 'general' &&
       !plan.slow &&
-      linePlan(inH, inW).n >= LINE_MIN &&
+      linePlan(inH, inW).n >= (lineBatched(linePlan(inH, inW)) ? LINE_MIN_BATCHED : LINE_MIN) &&
       linePlan(inH, inW).span <= LINE_PLANE_MAX,
   });
   const packed = kernel === 'gemm-direct-8p' || kernel === 'gemm-patch-8p';
@@ -404,7 +411,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const lanes = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
     Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lanes === 4));
     const e = lanes === 4 ? 4 : 1;
-    const batch = lp.alongX && 4 * lp.n * lp.lines <= LINE_BATCH_MAX;
+    const batch = lineBatched(lp);
     const rows = Array.from({ length: outC }, (_, o) => {
       const [b, m, rnd, t, n] = blocks.slice(10 * o + 5, 10 * o + 10);
       return `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
