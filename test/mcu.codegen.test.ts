@@ -12,7 +12,14 @@ import { inferShapes } from '../src/graph/shapes.js';
 import type { Activation, Graph, OpAttrs, OpKind, Tensor } from '../src/graph/types.js';
 import { deploy } from '../src/mcu/deploy.js';
 import { chooseConvKernel, linePlan, type ConvGeometry } from '../src/mcu/emitters/conv.js';
-import { fastRequantRef, oneMulRef, planOneMul, planRequant } from '../src/mcu/requant.js';
+import {
+  fastRequantRef,
+  oneMulRef,
+  oneMulShiftRef,
+  planOneMul,
+  planOneMulShift,
+  planRequant,
+} from '../src/mcu/requant.js';
 import { multiplyByQuantizedMultiplier, quantizeMultiplier } from '../src/quant/fixedpoint.js';
 import { prepareInt8 } from '../src/quant/interpreter.js';
 
@@ -432,6 +439,52 @@ test('single-multiply requantisation (the depthwise line kernel) equals Multiply
     });
   }
   assert.ok(fitted > 100, `${fitted} channels fitted`);
+  assert.ok(checked > 100_000, `${checked} values checked`);
+});
+
+test('single-multiply-and-shift requantisation (line kernel, accumulators without the bias) equals MultiplyByQuantizedMultiplier where it is planned', () => {
+  const r = rng(12);
+  let fitted = 0;
+  let checked = 0;
+  for (let trial = 0; trial < 300; trial++) {
+    const scales = Array.from({ length: 4 }, () => 2 ** (-(r() * 20) - 2) * (1 + r()));
+    const zp = Math.floor(r() * 60) - 128;
+    const hi = r() < 0.5 ? 127 : Math.min(127, zp + 1 + Math.floor(r() * 200));
+    const bound = Math.floor(2 ** (r() * 19));
+    const low = -bound;
+    const bias = scales.map(() => Math.floor((r() - 0.5) * 2 * bound));
+    const args = [scales, zp, zp, hi, scales.map(() => low), scales.map(() => bound)] as const;
+    const plan = planOneMulShift(...args, bias);
+    const one = planOneMul(...args);
+    assert.ok(planOneMulShift(scales, zp, zp - 1, hi, [low], [bound], [0]).every((e) => !e));
+    plan.forEach((e, c) => {
+      if (!e) return;
+      if (!one[c]) fitted++;
+      assert.ok(e.k >= 1 && e.k <= 16 && e.m >= 1 && e.m < 2 ** 24);
+      const { multiplier, shift } = quantizeMultiplier(scales[c]!);
+      // Every value in range when it is small, else samples around 0, the threshold and
+      // anywhere in range.
+      const all = bound < 40_000;
+      for (let k = 0; k < (all ? bound - low + 1 : 2000); k++) {
+        const x: number = all
+          ? low + k
+          : k < 40
+            ? k - 20
+            : k < 100
+              ? e.t - 30 + k - 40
+              : low + Math.floor(r() * (bound - low + 1));
+        if (x < low || x > bound) continue;
+        const want = Math.min(
+          hi,
+          Math.max(zp, multiplyByQuantizedMultiplier(x, multiplier, shift) + zp),
+        );
+        assert.equal(oneMulShiftRef(x, e, bias[c]!, zp, hi), want, `x=${x} scale=${scales[c]}`);
+        checked++;
+      }
+    });
+  }
+  // It covers channels the plain single-multiply form does not.
+  assert.ok(fitted > 20, `${fitted} channels fitted beyond planOneMul`);
   assert.ok(checked > 100_000, `${checked} values checked`);
 });
 

@@ -845,7 +845,7 @@ typedef struct {
   uint16_t sx, sy;        /* plane steps of the input's x and y */
   /* tp_dwline's arguments: X, outStride, n, lohish, lines, lineStride, (n + 2) * X and the
      unrolled sweep's entry phase */
-  uint32_t a[8];
+  uint32_t a[9];
   uint8_t zu;
   uint8_t lanes;          /* planes gathered at once: 4 (tp_dwgather4, when they fit) or 1 */
   void (*gather4)(const uint8_t *s, uint8_t *d, uint32_t rowBytes, const uint8_t *sEnd,
@@ -1033,13 +1033,17 @@ static __attribute__((noinline)) void tp_conv_patch(const tp_layer_t *L, const u
    into a stack buffer (its border stays zu), then each line of outputs is one sweep of
    D->line along the longer side of the image. */
 static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
-  uint8_t buf[D->lanes * D->span] __attribute__((aligned(4)));
-  for (int k = 0; k < D->lanes * D->span; k++) buf[k] = D->zu;
+  /* zu everywhere, a word at a time (the gathers then overwrite the interior) */
+  const int words = (D->lanes * D->span + 3) >> 2;
+  uint32_t buf4[words];
+  uint8_t *buf = (uint8_t *)buf4;
+  const uint32_t z4 = D->zu * 0x01010101u;
+  for (int k = 0; k < words; k++) buf4[k] = z4;
   const uint32_t rowBytes = D->inW * D->C;
   for (int c = 0; c < D->C; c += D->lanes) {
     if (D->lanes == 4) {
-      D->gather4(in + c, buf + D->sx + D->sy, rowBytes, in + c + D->inH * rowBytes, D->C,
-                   D->sx, D->sy - D->inW * D->sx, D->span);
+      D->gather4(in + c, buf + 4 * (D->sx + D->sy), rowBytes, in + c + D->inH * rowBytes, D->C,
+                   4 * D->sx, 4 * (D->sy - D->inW * D->sx), D->span);
     } else {
       const uint8_t *s = in + c;
       uint8_t *row = buf + D->sx + D->sy;
@@ -1048,8 +1052,9 @@ static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
         for (int x = 0; x < D->inW; x++, s += D->C, d += D->sx) *d = *s;
       }
     }
+    /* four lanes: interleaved planes (tp_dwline4), channel k at byte k */
     for (int k = 0; k < D->lanes; k++)
-      D->line(buf + k * D->span, &D->ch[c + k], out + c + k + (D->a[2] - 1) * D->a[1], D->a);
+      D->line(buf + k, &D->ch[c + k], out + c + k + (D->a[2] - 1) * D->a[1], D->a);
   }
 }
 
@@ -1081,11 +1086,34 @@ static void tp_depthwise(const tp_layer_t *L, const uint8_t *in, uint8_t *out) {
 `;
 
 /**
- * The depthwise line kernel's frame (r11 = sp after `sub sp, #24`) and its argument block a[]
+ * The depthwise line kernel's frame (r11 = sp after `sub sp, #48`) and its argument block a[]
  * (tp_dwl_t.a, constant per layer); lohish = lo | hi << 8 | (16 + sh) << 16.
  */
-const FR = { src: 0, outLast: 4, args: 8, ch: 12, ret: 16, lines: 20 };
-const DA = { X: 0, stride: 4, n: 8, lohish: 12, lines: 16, lineStride: 20, sweep: 24, phase: 28 };
+const FR = {
+  src: 0,
+  outLast: 4,
+  args: 8,
+  ch: 12,
+  ret: 16,
+  lines: 20,
+  rq: 24,
+  back: 28,
+  phase: 32,
+  X: 36,
+  sweep: 40,
+  lineStride: 44,
+};
+const DA = {
+  X: 0,
+  stride: 4,
+  n: 8,
+  lohish: 12,
+  lines: 16,
+  lineStride: 20,
+  sweep: 24,
+  phase: 28,
+  perLine: 32,
+};
 
 /**
  * tp_dwline: every line of one channel of a 3x3 stride-1 depthwise layer, from the channel's
@@ -1099,90 +1127,150 @@ const DA = { X: 0, stride: 4, n: 8, lohish: 12, lines: 16, lineStride: 20, sweep
  * outLast - outStride, ... (the first two pushes, the window entering the line, stay behind),
  * then moves to the next line: src + 1, outLast + lineStride.
  */
-export const DW_LINE_C = nakedFunction(
-  'void tp_dwline(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)',
-  (() => {
-    const rot = [
-      ['r8', 'r9', 'r10'],
-      ['r10', 'r8', 'r9'],
-      ['r9', 'r10', 'r8'],
-    ];
-    const column = (acc: string[]) => [
-      ...[0, 1, 2].flatMap((kx) => [
-        `ldrb r6, [r0, #${kx}]`,
-        ...[0, 1, 2].flatMap((ks) => {
-          const q = 3 * kx + ks;
-          const w = `r${1 + (q >> 1)}`;
-          return [
-            q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
-            'muls r7, r6',
-            `${kx === 0 && ks === 0 ? 'mov' : 'add'} ${acc[ks]}, r7`,
-          ];
-        }),
-      ]),
-      `mov r7, ${acc[2]}`,
-      'push {r7}',
-      'add r0, r12',
-    ];
-    return [
-      ...PROLOGUE,
-      'sub sp, #24',
-      `str r0, [sp, #${FR.src}]`,
-      `str r2, [sp, #${FR.outLast}]`,
-      `str r3, [sp, #${FR.args}]`,
-      `str r1, [sp, #${FR.ch}]`,
-      `ldr r4, [r3, #${DA.lines}]`,
-      `str r4, [sp, #${FR.lines}]`,
-      'mov r11, sp',
-      '10:',
-      'mov r7, r11',
-      `ldr r0, [r7, #${FR.src}]`,
-      `ldr r3, [r7, #${FR.args}]`,
-      `ldr r4, [r3, #${DA.X}]`,
-      'mov r12, r4',
-      `ldr r4, [r3, #${DA.sweep}]`,
-      'adds r4, r4, r0',
-      'mov lr, r4', // the sweep's end
-      `ldr r6, [r3, #${DA.phase}]`,
-      `ldr r7, [r7, #${FR.ch}]`,
-      'ldmia r7!, {r1, r2, r3, r4, r5}',
-      'cmp r6, #1',
-      'beq 21f',
-      'bgt 22f',
-      '1:',
-      ...column(rot[0]!),
-      '21:',
-      ...column(rot[1]!),
-      '22:',
-      ...column(rot[2]!),
-      'cmp r0, lr',
-      'beq 2f',
-      'b 1b', // (three columns are too long for a conditional branch back)
-      '2:',
-      'mov r7, r11',
-      `ldr r7, [r7, #${FR.ch}]`,
-      'ldr r7, [r7, #40]', // ch->rq
-      'blx r7',
-      'mov r7, r11',
-      `ldr r6, [r7, #${FR.src}]`,
-      'adds r6, #1',
-      `str r6, [r7, #${FR.src}]`,
-      `ldr r3, [r7, #${FR.args}]`,
-      `ldr r5, [r3, #${DA.lineStride}]`,
-      `ldr r6, [r7, #${FR.outLast}]`,
-      'adds r6, r6, r5',
-      `str r6, [r7, #${FR.outLast}]`,
-      `ldr r6, [r7, #${FR.lines}]`,
-      'subs r6, #1',
-      `str r6, [r7, #${FR.lines}]`,
-      'beq 3f',
-      'b 10b',
-      '3:',
-      'add sp, #24',
-      ...EPILOGUE,
-    ];
-  })(),
-);
+const dwLine = (name: string, e: number): string =>
+  nakedFunction(
+    `void ${name}(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)`,
+    (() => {
+      const rot = [
+        ['r8', 'r9', 'r10'],
+        ['r10', 'r8', 'r9'],
+        ['r9', 'r10', 'r8'],
+      ];
+      // One position: the three input bytes across times the weights of the outputs in kss
+      // (along index); a full column then pushes the output it finishes.
+      const products = (acc: string[], kss: number[]) =>
+        [0, 1, 2].flatMap((kx) => [
+          `ldrb r6, [r0, #${kx * e}]`,
+          ...kss.flatMap((ks) => {
+            const q = 3 * kx + ks;
+            const w = `r${1 + (q >> 1)}`;
+            return [
+              q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
+              'muls r7, r6',
+              `${kx === 0 && ks === 0 ? 'mov' : 'add'} ${acc[ks]}, r7`,
+            ];
+          }),
+        ]);
+      const column = (acc: string[]) => [
+        ...products(acc, [0, 1, 2]),
+        `mov r7, ${acc[2]}`,
+        'push {r7}',
+        'add r0, r12',
+      ];
+      return [
+        ...PROLOGUE,
+        'sub sp, #48',
+        `str r0, [sp, #${FR.src}]`,
+        `str r2, [sp, #${FR.outLast}]`,
+        `str r3, [sp, #${FR.args}]`,
+        `str r1, [sp, #${FR.ch}]`,
+        `ldr r4, [r3, #${DA.lines}]`,
+        `str r4, [sp, #${FR.lines}]`,
+        // the routine called after each line: ch->rq, or none when the plane is requantised
+        // in one call at the end (a[perLine] = 0)
+        'ldr r4, [r1, #40]',
+        `ldr r5, [r3, #${DA.perLine}]`,
+        'muls r4, r5',
+        `str r4, [sp, #${FR.rq}]`,
+        `ldr r4, [r3, #${DA.sweep}]`,
+        `subs r4, #${e}`,
+        `str r4, [sp, #${FR.back}]`,
+        `ldr r4, [r3, #${DA.phase}]`,
+        `str r4, [sp, #${FR.phase}]`,
+        ...(['X', 'sweep', 'lineStride'] as const).flatMap((k) => [
+          `ldr r4, [r3, #${DA[k]}]`,
+          `str r4, [sp, #${FR[k]}]`,
+        ]),
+        'mov r11, sp',
+        '10:',
+        'mov r7, r11',
+        `ldr r0, [r7, #${FR.src}]`,
+        `ldr r4, [r7, #${FR.X}]`,
+        'mov r12, r4',
+        `ldr r4, [r7, #${FR.sweep}]`,
+        'adds r4, r4, r0',
+        'mov lr, r4', // the sweep's end
+        `ldr r6, [r7, #${FR.phase}]`,
+        `ldr r7, [r7, #${FR.ch}]`,
+        'ldmia r7!, {r1, r2, r3, r4, r5}',
+        '11:',
+        'cmp r6, #1',
+        'beq 31f',
+        'bgt 32f',
+        // The window's first two positions feed only real outputs: 3 and 6 products, no push;
+        // then the sweep goes on at the next column.
+        ...[0, 1, 2].flatMap((ph) => [
+          `3${ph}:`,
+          ...products(rot[ph]!, [0]),
+          'add r0, r12',
+          ...products(rot[(ph + 1) % 3]!, [0, 1]),
+          'add r0, r12',
+          `b ${['22f', '1f', '21f'][ph]}`,
+        ]),
+        '1:',
+        ...column(rot[0]!),
+        '21:',
+        ...column(rot[1]!),
+        '22:',
+        ...column(rot[2]!),
+        'cmp r0, lr',
+        'beq 2f',
+        'b 1b', // (three columns are too long for a conditional branch back)
+        '2:',
+        'mov r7, r11',
+        `ldr r6, [r7, #${FR.rq}]`,
+        'cmp r6, #0',
+        'bne 6f',
+        // One call for the plane at the end: the weights (r1-r5) and X (r12) are still in
+        // their registers, so the next line only moves the sweep's start and end.
+        `ldr r6, [r7, #${FR.lines}]`,
+        'subs r6, #1',
+        'beq 3f',
+        `str r6, [r7, #${FR.lines}]`,
+        `ldr r6, [r7, #${FR.back}]`,
+        'subs r0, r0, r6',
+        'mov r6, lr',
+        `adds r6, #${e}`,
+        'mov lr, r6',
+        `ldr r6, [r7, #${FR.phase}]`,
+        'b 11b',
+        '6:',
+        'blx r6',
+        'mov r7, r11',
+        `ldr r6, [r7, #${FR.src}]`,
+        `adds r6, #${e}`,
+        `str r6, [r7, #${FR.src}]`,
+        `ldr r5, [r7, #${FR.lineStride}]`,
+        `ldr r6, [r7, #${FR.outLast}]`,
+        'adds r6, r6, r5',
+        `str r6, [r7, #${FR.outLast}]`,
+        `ldr r6, [r7, #${FR.lines}]`,
+        'subs r6, #1',
+        `str r6, [r7, #${FR.lines}]`,
+        'beq 3f',
+        'b 10b',
+        '3:',
+        // A plane requantised in one call: its outputs lie outStride apart across the lines
+        // too (lineStride 0 keeps outLast at the plane's last output).
+        `ldr r6, [r7, #${FR.rq}]`,
+        'cmp r6, #0',
+        'bne 5f',
+        `ldr r7, [r7, #${FR.ch}]`,
+        'ldr r7, [r7, #40]',
+        'blx r7',
+        '5:',
+        'add sp, #48',
+        ...EPILOGUE,
+      ];
+    })(),
+  );
+/** Planes one channel each (across neighbours 1 byte apart). */
+export const DW_LINE_C = dwLine('tp_dwline', 1);
+/** Four channels' planes interleaved byte by byte (across neighbours 4 bytes apart). */
+const DW_LINE4_C = dwLine('tp_dwline4', 4);
+
+/** The depthwise line kernel's requantisation forms (requant.ts). */
+export type DwRq = 'rq1' | 'rq3a' | 'rq3s' | 'rq2' | 'rq4';
 
 /**
  * The requantisation routines tp_dwline calls with sp at the last real output's push: each
@@ -1191,116 +1279,151 @@ export const DW_LINE_C = nakedFunction(
  * {-b, M, R + b·M, t - b, n}); rq2 / rq4: the fast form of planRequant ({b, M, rnd, t}), rq4
  * with the 4-multiply branch for x >= 2^16.
  */
-function dwRequant(kind: 'rq1' | 'rq2' | 'rq4'): string {
+function dwRequant(kind: DwRq): string {
+  // r7 keeps n for the parity test after the constants are loaded.
   const setup = [
     'mov r6, lr',
     'mov r7, r11',
     `str r6, [r7, #${FR.ret}]`,
     `ldr r3, [r7, #${FR.args}]`,
+    `ldr r0, [r7, #${FR.outLast}]`,
+    `ldr r6, [r7, #${FR.ch}]`,
+    'adds r6, #20',
     `ldr r5, [r3, #${DA.stride}]`,
     'negs r5, r5',
     'mov lr, r5',
-    `ldr r0, [r7, #${FR.outLast}]`,
-    `ldr r6, [r3, #${DA.n}]`,
-    'muls r6, r5',
-    'adds r6, r0',
-    'mov r12, r6', // outLast - n * outStride
-    `ldr r6, [r3, #${DA.lohish}]`,
-    'uxtb r5, r6',
+    `ldr r7, [r3, #${DA.n}]`,
+    'muls r5, r7',
+    'adds r5, r0',
+    'mov r12, r5', // outLast - n * outStride
+    `ldr r4, [r3, #${DA.lohish}]`,
+    'uxtb r5, r4',
     'mov r8, r5',
-    'lsrs r6, r6, #8',
-    'uxtb r5, r6',
+    'lsrs r4, r4, #8',
+    'uxtb r5, r4',
     'mov r10, r5',
-    'lsrs r5, r6, #8', // 16 + sh
-    `ldr r6, [r7, #${FR.ch}]`,
-    'adds r6, #20',
+    'lsrs r5, r4, #8', // 16 + sh
   ];
-  const tail = [
-    '4:',
-    'strb r6, [r0]',
-    'add r0, lr',
-    'cmp r0, r12',
-    'bne 3b',
-    'mov sp, r11',
-    'mov r7, r11',
-    `ldr r7, [r7, #${FR.ret}]`,
-    'bx r7',
-  ];
-  const clamps = ['5:', 'mov r6, r8', 'b 4b', '6:', 'mov r6, r10', 'b 4b'];
-  if (kind === 'rq1')
-    return nakedFunction(`void tp_dw${kind}(void)`, [
-      ...setup,
-      'ldmia r6!, {r1, r2, r3, r4, r5}', // -b, M, R, t - b, n
-      '3:',
-      'pop {r6}',
-      'cmp r6, r1',
-      'ble 5f',
-      'cmp r6, r4',
-      'bge 6f',
-      'muls r6, r2',
-      'adds r6, r3',
-      'lsrs r6, r5',
-      ...tail,
-      ...clamps,
-    ]);
+  // Two outputs per loop pass (one compare and branch back per pair); an odd n enters at the
+  // second.
+  const parity = ['lsrs r7, r7, #1', 'bcs 8f'];
+  const finish = ['mov sp, r11', 'mov r7, r11', `ldr r7, [r7, #${FR.ret}]`, 'bx r7'];
+  // One output: pop, requantise, store; `i` names its labels (5/6: clamps, 7: rq4's wide branch,
+  // 4: the store the clamped paths branch back to).
+  const body = (i: number): string[] => {
+    const L = (k: number) => `${k}${i}`;
+    const arith =
+      kind === 'rq3a' || kind === 'rq3s'
+        ? [
+            'pop {r6}',
+            'cmp r6, r1',
+            `ble ${L(5)}f`,
+            'cmp r6, r4',
+            `bge ${L(6)}f`,
+            'movs r7, r6',
+            'asrs r7, r5',
+            'muls r6, r2',
+            kind === 'rq3a' ? 'adds r6, r7' : 'subs r6, r7',
+            'adds r6, r3',
+            'lsrs r6, r6, #24',
+          ]
+        : kind === 'rq1'
+          ? [
+              'pop {r6}',
+              'cmp r6, r1',
+              `ble ${L(5)}f`,
+              'cmp r6, r4',
+              `bge ${L(6)}f`,
+              'muls r6, r2',
+              'adds r6, r3',
+              'lsrs r6, r5',
+            ]
+          : [
+              'pop {r6}',
+              'add r6, r9',
+              'cmp r6, #0',
+              `ble ${L(5)}f`,
+              'cmp r6, r4',
+              `bge ${L(6)}f`,
+              ...(kind === 'rq4' ? ['lsrs r7, r6, #16', `bne ${L(7)}f`] : []),
+              'movs r7, r2',
+              'muls r7, r6', // x·ml
+              'lsrs r7, r7, #16',
+              'muls r6, r1', // x·mh
+              'adds r6, r7',
+              'adds r6, r3',
+              'lsrs r6, r5',
+            ];
+    return [...arith, `${L(4)}:`, 'strb r6, [r0]', 'add r0, lr'];
+  };
+  const outOfLine = (i: number): string[] => {
+    const L = (k: number) => `${k}${i}`;
+    return [
+      `${L(5)}:`,
+      'mov r6, r8',
+      `b ${L(4)}b`,
+      `${L(6)}:`,
+      'mov r6, r10',
+      `b ${L(4)}b`,
+      ...(kind === 'rq4'
+        ? [
+            // x >= 2^16 (r7 = xh): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
+            // g = (xh·mh + (w >> 16)) >> sh. (Below sp lie only popped accumulators.)
+            `${L(7)}:`,
+            'push {r3, r4}',
+            'uxth r6, r6',
+            'movs r4, r2',
+            'muls r4, r6',
+            'lsrs r4, r4, #16',
+            'adds r3, r4',
+            'movs r4, r2',
+            'muls r4, r7',
+            'adds r3, r4',
+            'muls r6, r1',
+            'adds r3, r6',
+            'lsrs r3, r3, #16',
+            'muls r7, r1',
+            'adds r7, r3',
+            'movs r6, r5',
+            'subs r6, #16',
+            'lsrs r7, r6',
+            'movs r6, r7',
+            'pop {r3, r4}',
+            `b ${L(4)}b`,
+          ]
+        : []),
+    ];
+  };
+  const consts =
+    kind === 'rq1' || kind === 'rq3a' || kind === 'rq3s'
+      ? ['ldmia r6!, {r1, r2, r3, r4, r5}'] // -b, M, R, t - b, n (rq3: k)
+      : [
+          'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
+          'mov r9, r1',
+          'uxth r1, r2', // mh
+          'lsrs r2, r2, #16', // ml
+        ];
   return nakedFunction(`void tp_dw${kind}(void)`, [
     ...setup,
-    'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
-    'mov r9, r1',
-    'uxth r1, r2', // mh
-    'lsrs r2, r2, #16', // ml
+    ...consts,
+    ...parity,
     '3:',
-    'pop {r6}',
-    'add r6, r9',
-    'cmp r6, #0',
-    'ble 5f',
-    'cmp r6, r4',
-    'bge 6f',
-    ...(kind === 'rq4' ? ['lsrs r7, r6, #16', 'bne 7f'] : []),
-    'movs r7, r2',
-    'muls r7, r6', // x·ml
-    'lsrs r7, r7, #16',
-    'muls r6, r1', // x·mh
-    'adds r6, r7',
-    'adds r6, r3',
-    'lsrs r6, r5',
-    ...tail,
-    ...clamps,
-    ...(kind === 'rq4'
-      ? [
-          // x >= 2^16 (r7 = xh): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
-          // g = (xh·mh + (w >> 16)) >> sh. (Below sp lie only popped accumulators.)
-          '7:',
-          'push {r3, r4}',
-          'uxth r6, r6',
-          'movs r4, r2',
-          'muls r4, r6',
-          'lsrs r4, r4, #16',
-          'adds r3, r4',
-          'movs r4, r2',
-          'muls r4, r7',
-          'adds r3, r4',
-          'muls r6, r1',
-          'adds r3, r6',
-          'lsrs r3, r3, #16',
-          'muls r7, r1',
-          'adds r7, r3',
-          'movs r6, r5',
-          'subs r6, #16',
-          'lsrs r7, r6',
-          'movs r6, r7',
-          'pop {r3, r4}',
-          'b 4b',
-        ]
-      : []),
+    ...body(1),
+    '8:',
+    ...body(2),
+    'cmp r0, r12',
+    'bne 3b',
+    ...finish,
+    ...outOfLine(1),
+    ...outOfLine(2),
   ]);
 }
 
 /**
- * tp_dwgather4: four channels' planes at once: one word load per input pixel (channels c to
- * c + 3), its bytes stored into planes d, d + P, d + 2P, d + 3P at the pixel's position; 18
- * cycles per pixel against about 40 for four byte-by-byte passes. Rows of rowBytes (W·C) from
- * s to sEnd; the plane position moves sx per pixel and jump more at a row's end.
+ * tp_dwgather4: four channels' planes at once, interleaved (plane position p of channel c + k at
+ * byte 4p + k): one word copied per input pixel (channels c to c + 3), 9 cycles against about 40
+ * for four byte-by-byte passes. Rows of rowBytes (W·C) from s to sEnd; the plane position moves
+ * sx bytes per pixel and jump more at a row's end. (P, the plane size, is unused.)
  */
 const DW_GATHER4_C = nakedFunction(
   'void tp_dwgather4(const uint8_t *s, uint8_t *d, uint32_t rowBytes, const uint8_t *sEnd, uint32_t C, uint32_t sx, int32_t jump, uint32_t P)',
@@ -1314,18 +1437,9 @@ const DW_GATHER4_C = nakedFunction(
     'ldr r7, [sp, #40]', // sx
     'ldr r2, [sp, #44]',
     'mov r9, r2', // jump
-    'ldr r2, [sp, #48]', // P
-    'lsls r3, r2, #1',
-    'adds r4, r3, r2',
     '1:',
     'ldr r5, [r0]',
-    'strb r5, [r1]',
-    'lsrs r5, r5, #8',
-    'strb r5, [r1, r2]',
-    'lsrs r5, r5, #8',
-    'strb r5, [r1, r3]',
-    'lsrs r5, r5, #8',
-    'strb r5, [r1, r4]',
+    'str r5, [r1]',
     'adds r0, r0, r6',
     'adds r1, r1, r7',
     'cmp r0, r8',
@@ -1340,11 +1454,12 @@ const DW_GATHER4_C = nakedFunction(
 
 /** The routines a depthwise line layer's channels use, by name (each emitted once). */
 export function depthwiseLineHelpers(
-  kinds: Iterable<'rq1' | 'rq2' | 'rq4'>,
+  kinds: Iterable<DwRq>,
   gather4: boolean,
 ): Record<string, string> {
-  const out: Record<string, string> = { tp_dwline: DW_LINE_C };
-  if (gather4) out.tp_dwgather4 = DW_GATHER4_C;
+  const out: Record<string, string> = gather4
+    ? { tp_dwline4: DW_LINE4_C, tp_dwgather4: DW_GATHER4_C }
+    : { tp_dwline: DW_LINE_C };
   for (const k of kinds) out[`tp_dw${k}`] = dwRequant(k);
   return out;
 }

@@ -317,3 +317,99 @@ export function oneMulRef(x: number, e: OneMul, lo: number, hi: number): number 
   if (x >= e.t) return hi;
   return Math.floor(((Math.imul(x, e.m) + e.r) >>> 0) / 2 ** e.n) - 128;
 }
+
+/**
+ * One channel's single-multiply-and-shift requantisation for the depthwise line kernel, on its
+ * accumulators without the bias (x' = x − b): for 0 < x < t,
+ * f(x) + zo = (x'·m ± (x' asr k) + r mod 2^32) >> 24: the shifted term adds ±2^−k to the
+ * multiplier (24 + k bits of it where a plain 32-bit product has 24), at two cycles more than
+ * the plain form and two fewer than the two-multiply one.
+ */
+export interface OneMulShift {
+  m: number;
+  r: number;
+  k: number;
+  sub: boolean;
+  t: number;
+}
+
+/**
+ * The single-multiply-and-shift forms of a ReLU-family layer (lo = zp), per channel, for the
+ * kernel's accumulators without the bias b[c]; undefined where none is exact. Exactness: both
+ * sides are monotone in x, so equal values at both ends of every step of f are equal values
+ * everywhere in (0, t).
+ */
+export function planOneMulShift(
+  scales: number[],
+  zp: number,
+  lo: number,
+  hi: number,
+  accMin: number[],
+  accMax: number[],
+  bias: ArrayLike<number>,
+): (OneMulShift | undefined)[] {
+  const zo = zp + 128;
+  const P = 2 ** 24;
+  return scales.map((s, c) => {
+    if (lo !== zp) return undefined;
+    const { multiplier, shift } = quantizeMultiplier(s);
+    const f = (x: number) => multiplyByQuantizedMultiplier(x, multiplier, shift);
+    const x0 = Math.max(accMin[c]!, 1);
+    const bound = Math.max(accMax[c]!, x0);
+    let t = bound + 1;
+    if (f(bound) + zp >= hi) {
+      let a = x0;
+      let b = bound;
+      while (a < b) {
+        const mid = Math.floor((a + b) / 2);
+        if (f(mid) + zp >= hi) b = mid;
+        else a = mid + 1;
+      }
+      t = a;
+    }
+    const slope = multiplier * 2 ** (shift - 31);
+    if (t >= 2 ** 31 || slope >= 1 || t <= x0) return undefined;
+    const b = bias[c]!;
+    if (t - b >= 2 ** 31 || t - b < -(2 ** 31) || x0 - b < -(2 ** 31)) return undefined;
+    const { v0, xs } = staircase(f, slope, x0, t);
+    // Segments [start, end] of constant f: the first from x0, the last to t − 1.
+    const starts = [x0, ...xs];
+    const ends = [...xs.map((x) => x - 1), t - 1];
+    const ideal = slope * P;
+    for (let k = 1; k <= 16; k++)
+      for (const sub of [false, true]) {
+        const sg = sub ? -1 : 1;
+        const base = ideal - sg * 2 ** -k;
+        for (const m of new Set([-1, 0, 1, 2].map((d) => Math.floor(base) + d))) {
+          if (m < 1 || m >= 2 ** 24) continue;
+          const h = (x: number) => (x - b) * m + sg * Math.floor((x - b) / 2 ** k);
+          let lower = -Infinity;
+          let upper = Infinity;
+          for (let i = 0; i < starts.length && lower <= upper; i++) {
+            const v = zo + v0 + i;
+            lower = Math.max(lower, v * P - h(starts[i]!));
+            upper = Math.min(upper, (v + 1) * P - 1 - h(ends[i]!));
+          }
+          if (lower > upper) continue;
+          return { m, r: lower, k, sub, t };
+        }
+      }
+    return undefined;
+  });
+}
+
+/** The single-multiply-and-shift form in TypeScript (uint32 arithmetic as the kernel's), for tests. */
+export function oneMulShiftRef(
+  x: number,
+  e: OneMulShift,
+  b: number,
+  lo: number,
+  hi: number,
+): number {
+  if (x <= 0) return lo;
+  if (x >= e.t) return hi;
+  const xb = x - b;
+  const sh = xb >> e.k;
+  const sum = (Math.imul(xb, e.m) + (e.sub ? -sh : sh) + e.r) >>> 0;
+  return (sum >>> 24) - 128;
+}

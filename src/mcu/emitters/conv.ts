@@ -2,8 +2,8 @@
 // chosen kernel, the input zero point folded into the bias, and a requantisation plan.
 import { getTensor, numElements } from '../../graph/graph.js';
 import { padBefore } from '../../graph/shapes.js';
-import { DOT8P_C, depthwiseLineHelpers, depthwiseRowFunction } from '../kernels.js';
-import { planOneMul, planRequant } from '../requant.js';
+import { DOT8P_C, depthwiseLineHelpers, depthwiseRowFunction, type DwRq } from '../kernels.js';
+import { planOneMul, planOneMulShift, planRequant } from '../requant.js';
 import { cArray, type EmitContext, type LayerCode } from './types.js';
 
 /** The kernels a conv-family layer can run, from the fastest specialised ones to the loop. */
@@ -69,11 +69,30 @@ export interface ConvGeometry {
 /** Largest padded plane (bytes) the depthwise line kernel gathers on the stack. */
 export const LINE_PLANE_MAX = 4096;
 /**
+ * Largest stack buffer (bytes) for four channels' interleaved planes (one word copied per input
+ * pixel): VWW's 48x48 layer (4 × 2,500 B) takes it, against 4.5 cycles more per output for a
+ * single plane gathered byte by byte.
+ */
+export const LINE_LANES4_MAX = 10240;
+/**
+ * Largest stack (bytes) of one plane's accumulators requantised in one call rather than line by
+ * line (the routine's set-up, ~50 cycles, once per plane): up to 24x24, whose buffers together
+ * stay under the 48x48 layer's.
+ */
+export const LINE_BATCH_MAX = 2304;
+/**
  * Shortest line the line kernel takes: each sweep pays a fixed set-up and two positions of the
  * window entering the line, which on 6x6 planes cost more than the tap kernel saves (12.4
  * against 9.5 cycles/MAC on VWW; 10.0 against 10.2 at 12x12, 8.3 against 13.4 at 48x48).
  */
 export const LINE_MIN = 12;
+/** Shortest line of a plane requantised in one call (no per-line call: 6x6 pays). */
+export const LINE_MIN_BATCHED = 6;
+
+/** Whether the line kernel requantises the plane in one call (see LINE_BATCH_MAX). */
+function lineBatched(lp: ReturnType<typeof linePlan>): boolean {
+  return lp.alongX && 4 * lp.n * lp.lines <= LINE_BATCH_MAX;
+}
 
 /**
  * Picks the specialised kernel from a layer's geometry (as CMSIS-NN's arm_convolve_wrapper_s8
@@ -220,7 +239,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
       outW === inW &&
       plan.path !== 'general' &&
       !plan.slow &&
-      linePlan(inH, inW).n >= LINE_MIN &&
+      linePlan(inH, inW).n >= (lineBatched(linePlan(inH, inW)) ? LINE_MIN_BATCHED : LINE_MIN) &&
       linePlan(inH, inW).span <= LINE_PLANE_MAX,
   });
   const packed = kernel === 'gemm-direct-8p' || kernel === 'gemm-patch-8p';
@@ -349,7 +368,19 @@ export function emitConv(ctx: EmitContext): LayerCode {
       accMin,
       accMax,
     );
-    const kinds: ('rq1' | 'rq2' | 'rq4')[] = [];
+    const shifted = planOneMulShift(
+      Array.from(
+        { length: outC },
+        (_, c) => (qx.scale * (wScales.length === 1 ? wScales[0]! : wScales[c]!)) / qy.scale,
+      ),
+      qy.zp,
+      lo,
+      hi,
+      accMin,
+      accMax,
+      bFold,
+    );
+    const kinds: DwRq[] = [];
     const int32 = (v: number) => v >= -(2 ** 31) && v < 2 ** 31;
     for (let o = 0; o < outC; o++) {
       const wq = Array.from({ length: 9 }, (_, q) => {
@@ -366,14 +397,21 @@ export function emitConv(ctx: EmitContext): LayerCode {
       if (e && int32(e.t - b)) {
         kinds.push('rq1');
         blocks.push(-b, e.m >>> 0, (e.r + Math.imul(b, e.m)) >>> 0, e.t - b, e.n);
+      } else if (shifted[o]) {
+        // else one multiply and a shifted term (two cycles more), before the 2-multiply form
+        const f = shifted[o]!;
+        kinds.push(f.sub ? 'rq3s' : 'rq3a');
+        blocks.push(-b, f.m, f.r >>> 0, f.t - b, f.k);
       } else {
         kinds.push(tb[3 * o + 2]! <= 65536 ? 'rq2' : 'rq4');
         blocks.push(b, tb[3 * o]! >>> 0, tb[3 * o + 1]! >>> 0, tb[3 * o + 2]!, 0);
       }
     }
     // Four channels' planes per gather (one word load per pixel) when they fit the buffer.
-    const lanes = inC % 4 === 0 && 4 * lp.span <= LINE_PLANE_MAX ? 4 : 1;
+    const lanes = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
     Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lanes === 4));
+    const e = lanes === 4 ? 4 : 1;
+    const batch = lineBatched(lp);
     const rows = Array.from({ length: outC }, (_, o) => {
       const [b, m, rnd, t, n] = blocks.slice(10 * o + 5, 10 * o + 10);
       return `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
@@ -381,23 +419,27 @@ export function emitConv(ctx: EmitContext): LayerCode {
     consts.push(`TP_CONST tp_dwc_t ${fn}_ch[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
     const D = {
       ch: `${fn}_ch`,
-      line: 'tp_dwline',
+      line: lanes === 4 ? 'tp_dwline4' : 'tp_dwline',
       inH,
       inW,
       C: inC,
       span: lp.span,
       sx: lp.alongX ? lp.X : 1,
       sy: lp.alongX ? 1 : lp.X,
-      // X, outStride, n, lohish, lines, lineStride, the sweep's bytes, its entry phase
+      // X, outStride, the outputs per requantisation call, lohish, lines, lineStride, the
+      // sweep's bytes, its entry phase, 1 for a call per line (four lanes: planes interleaved,
+      // every plane step four bytes). A plane along x whose accumulators fit LINE_BATCH_MAX is
+      // requantised in one call (its outputs lie outC apart across lines too).
       a: `{${[
-        lp.X,
+        e * lp.X,
         lp.alongX ? outC : outW * outC,
-        lp.n,
+        batch ? lp.n * lp.lines : lp.n,
         (clampLo | (clampHi << 8) | ((16 + plan.sh) << 16)) >>> 0,
         lp.lines,
-        lp.alongX ? outW * outC : outC,
-        lp.span,
+        batch ? 0 : lp.alongX ? outW * outC : outC,
+        e * lp.span,
         (3 - ((lp.n + 2) % 3)) % 3,
+        batch ? 0 : 1,
       ].join(', ')}}`,
       zu,
       lanes,
