@@ -112,6 +112,28 @@ function fitChannel(
 }
 
 /**
+ * Smallest x in x0..bound with f(x) + zp ≥ hi (f rises with x), by bisection; bound + 1 when no
+ * reachable accumulator saturates. From there on the output is the clamp.
+ */
+function saturatesFrom(
+  f: (x: number) => number,
+  zp: number,
+  hi: number,
+  x0: number,
+  bound: number,
+): number {
+  if (f(bound) + zp < hi) return bound + 1;
+  let a = x0;
+  let b = bound;
+  while (a < b) {
+    const mid = Math.floor((a + b) / 2);
+    if (f(mid) + zp >= hi) b = mid;
+    else a = mid + 1;
+  }
+  return a;
+}
+
+/**
  * Plans the requantisation of one layer. `accMin/accMax` bound each channel's accumulator (all
  * inputs in range); lo/hi are the int8 clamp and zp the output zero point.
  */
@@ -147,18 +169,7 @@ export function planRequant(
     // Only positive accumulators need arithmetic (x ≤ 0 gives lo): those in [x0, bound].
     const x0 = Math.max(accMin[c]!, 1);
     const bound = Math.max(accMax[c]!, x0);
-    // Smallest x ≥ x0 with f(x) + zp ≥ hi, or bound + 1 when no reachable x saturates.
-    let t = bound + 1;
-    if (f(bound) + zp >= hi) {
-      let a = x0;
-      let b = bound;
-      while (a < b) {
-        const mid = Math.floor((a + b) / 2);
-        if (f(mid) + zp >= hi) b = mid;
-        else a = mid + 1;
-      }
-      t = a;
-    }
+    const t = saturatesFrom(f, zp, hi, x0, bound);
     T.push(t);
     const slope = mult[c]! * 2 ** (shift[c]! - 31);
     stairs.push(
@@ -266,17 +277,7 @@ export function planOneMul(
     const f = (x: number) => multiplyByQuantizedMultiplier(x, multiplier, shift);
     const x0 = Math.max(accMin[c]!, 1);
     const bound = Math.max(accMax[c]!, x0);
-    let t = bound + 1;
-    if (f(bound) + zp >= hi) {
-      let a = x0;
-      let b = bound;
-      while (a < b) {
-        const mid = Math.floor((a + b) / 2);
-        if (f(mid) + zp >= hi) b = mid;
-        else a = mid + 1;
-      }
-      t = a;
-    }
+    const t = saturatesFrom(f, zp, hi, x0, bound);
     const slope = multiplier * 2 ** (shift - 31);
     if (t >= 2 ** 31 || slope >= 1) return undefined;
     const steps = staircase(f, slope, x0, t);
@@ -356,17 +357,7 @@ export function planOneMulShift(
     const f = (x: number) => multiplyByQuantizedMultiplier(x, multiplier, shift);
     const x0 = Math.max(accMin[c]!, 1);
     const bound = Math.max(accMax[c]!, x0);
-    let t = bound + 1;
-    if (f(bound) + zp >= hi) {
-      let a = x0;
-      let b = bound;
-      while (a < b) {
-        const mid = Math.floor((a + b) / 2);
-        if (f(mid) + zp >= hi) b = mid;
-        else a = mid + 1;
-      }
-      t = a;
-    }
+    const t = saturatesFrom(f, zp, hi, x0, bound);
     const slope = multiplier * 2 ** (shift - 31);
     if (t >= 2 ** 31 || slope >= 1 || t <= x0) return undefined;
     const b = bias[c]!;
