@@ -30,6 +30,8 @@ variants | all)
   $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux --distill --views 4 --epoch-scale 6 --out docs/results/kws-block2-distill-long
   $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux --distill --views 4 --epoch-scale 6 --ema 0.999 --out docs/results/kws-block2-distill-long-ema
   $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux --finetune --out docs/results/kws-block2-finetune
+  # The default recipe on 10 folds (torch backend, one thread; issue #14 compares it with wasm).
+  $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux --folds 10 --backend torch --threads 1 --out docs/results/kws-block2-best-10fold
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --epoch-scale 2 --out docs/results/vww-block5-distill
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --epoch-scale 2 --folds 5 --out docs/results/vww-block5-distill-5fold
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --temperature 2 --epoch-scale 2 --folds 5 --out docs/results/vww-block5-distill-t2-5fold
