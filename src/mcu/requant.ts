@@ -112,25 +112,33 @@ function fitChannel(
 }
 
 /**
- * Smallest x in x0..bound with f(x) + zp ≥ hi (f rises with x), by bisection; bound + 1 when no
- * reachable accumulator saturates. From there on the output is the clamp.
+ * One channel's requantisation over its positive accumulators (x ≤ 0 gives lo): f, the range
+ * [x0, t) below the clamp — t the smallest x ≤ the reachable bound with f(x) + zp ≥ hi, found by
+ * bisection (f rises with x), else bound + 1 — and f's slope.
  */
-function saturatesFrom(
-  f: (x: number) => number,
+function channelCurve(
+  multiplier: number,
+  shift: number,
   zp: number,
   hi: number,
-  x0: number,
-  bound: number,
-): number {
-  if (f(bound) + zp < hi) return bound + 1;
-  let a = x0;
-  let b = bound;
-  while (a < b) {
-    const mid = Math.floor((a + b) / 2);
-    if (f(mid) + zp >= hi) b = mid;
-    else a = mid + 1;
+  accMin: number,
+  accMax: number,
+) {
+  const f = (x: number) => multiplyByQuantizedMultiplier(x, multiplier, shift);
+  const x0 = Math.max(accMin, 1);
+  const bound = Math.max(accMax, x0);
+  let t = bound + 1;
+  if (f(bound) + zp >= hi) {
+    let a = x0;
+    let b = bound;
+    while (a < b) {
+      const mid = Math.floor((a + b) / 2);
+      if (f(mid) + zp >= hi) b = mid;
+      else a = mid + 1;
+    }
+    t = a;
   }
-  return a;
+  return { f, x0, t, slope: multiplier * 2 ** (shift - 31) };
 }
 
 /**
@@ -165,13 +173,8 @@ export function planRequant(
   // Per channel, what fitting needs; undefined for channels no fast form can take.
   const stairs: ({ steps: ReturnType<typeof staircase>; slope: number } | undefined)[] = [];
   for (let c = 0; c < n; c++) {
-    const f = (x: number) => multiplyByQuantizedMultiplier(x, mult[c]!, shift[c]!);
-    // Only positive accumulators need arithmetic (x ≤ 0 gives lo): those in [x0, bound].
-    const x0 = Math.max(accMin[c]!, 1);
-    const bound = Math.max(accMax[c]!, x0);
-    const t = saturatesFrom(f, zp, hi, x0, bound);
+    const { f, x0, t, slope } = channelCurve(mult[c]!, shift[c]!, zp, hi, accMin[c]!, accMax[c]!);
     T.push(t);
-    const slope = mult[c]! * 2 ** (shift[c]! - 31);
     stairs.push(
       t >= 2 ** 31 || slope >= 1 ? undefined : { steps: staircase(f, slope, x0, t), slope },
     );
@@ -274,11 +277,7 @@ export function planOneMul(
   return scales.map((s, c) => {
     if (lo !== zp) return undefined;
     const { multiplier, shift } = quantizeMultiplier(s);
-    const f = (x: number) => multiplyByQuantizedMultiplier(x, multiplier, shift);
-    const x0 = Math.max(accMin[c]!, 1);
-    const bound = Math.max(accMax[c]!, x0);
-    const t = saturatesFrom(f, zp, hi, x0, bound);
-    const slope = multiplier * 2 ** (shift - 31);
+    const { f, x0, t, slope } = channelCurve(multiplier, shift, zp, hi, accMin[c]!, accMax[c]!);
     if (t >= 2 ** 31 || slope >= 1) return undefined;
     const steps = staircase(f, slope, x0, t);
     const { v0, vmax, xs } = steps;
@@ -354,11 +353,7 @@ export function planOneMulShift(
   return scales.map((s, c) => {
     if (lo !== zp) return undefined;
     const { multiplier, shift } = quantizeMultiplier(s);
-    const f = (x: number) => multiplyByQuantizedMultiplier(x, multiplier, shift);
-    const x0 = Math.max(accMin[c]!, 1);
-    const bound = Math.max(accMax[c]!, x0);
-    const t = saturatesFrom(f, zp, hi, x0, bound);
-    const slope = multiplier * 2 ** (shift - 31);
+    const { f, x0, t, slope } = channelCurve(multiplier, shift, zp, hi, accMin[c]!, accMax[c]!);
     if (t >= 2 ** 31 || slope >= 1 || t <= x0) return undefined;
     const b = bias[c]!;
     if (t - b >= 2 ** 31 || t - b < -(2 ** 31) || x0 - b < -(2 ** 31)) return undefined;
