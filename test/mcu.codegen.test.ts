@@ -392,6 +392,40 @@ test('fast ReLU requantisation equals MultiplyByQuantizedMultiplier on seeded ca
   assert.ok(checked > 50_000, `${checked} values checked`);
 });
 
+/**
+ * Checks `got(x)` against TFLite's requantisation of the channel (clamped to zp..hi) on its
+ * accumulators in low..bound: every one when fewer than `allBelow`, else `samples` of them —
+ * around 0, around the clamp threshold t and anywhere in range. Returns how many were checked.
+ */
+function checkRequant(
+  got: (x: number) => number,
+  ch: { scale: number; zp: number; hi: number; low: number; bound: number; t: number },
+  o: { allBelow: number; samples: number },
+  r: () => number,
+): number {
+  const { scale, zp, hi, low, bound, t } = ch;
+  const { multiplier, shift } = quantizeMultiplier(scale);
+  const all = bound < o.allBelow;
+  let checked = 0;
+  for (let k = 0; k < (all ? bound - low + 1 : o.samples); k++) {
+    const x: number = all
+      ? low + k
+      : k < 40
+        ? k - 20
+        : k < 100
+          ? t - 30 + k - 40
+          : low + Math.floor(r() * (bound - low + 1));
+    if (x < low || x > bound) continue;
+    const want = Math.min(
+      hi,
+      Math.max(zp, multiplyByQuantizedMultiplier(x, multiplier, shift) + zp),
+    );
+    assert.equal(got(x), want, `x=${x} scale=${scale}`);
+    checked++;
+  }
+  return checked;
+}
+
 test('single-multiply requantisation (the depthwise line kernel) equals MultiplyByQuantizedMultiplier where it is planned', () => {
   const r = rng(11);
   let fitted = 0;
@@ -416,26 +450,13 @@ test('single-multiply requantisation (the depthwise line kernel) equals Multiply
       if (!e) return;
       fitted++;
       assert.ok(e.n <= 24);
-      const { multiplier, shift } = quantizeMultiplier(scales[c]!);
-      // Every value up to the threshold when the range is small, else samples around 0, the
-      // threshold and anywhere in range.
-      const all = bound < 20_000;
-      for (let k = 0; k < (all ? bound - low + 1 : 300); k++) {
-        const x: number = all
-          ? low + k
-          : k < 40
-            ? k - 20
-            : k < 100
-              ? e.t - 30 + k - 40
-              : low + Math.floor(r() * (bound - low + 1));
-        if (x < low || x > bound) continue;
-        const want = Math.min(
-          hi,
-          Math.max(zp, multiplyByQuantizedMultiplier(x, multiplier, shift) + zp),
-        );
-        assert.equal(oneMulRef(x, e, zp, hi), want, `x=${x} scale=${scales[c]}`);
-        checked++;
-      }
+      const ch = { scale: scales[c]!, zp, hi, low, bound, t: e.t };
+      checked += checkRequant(
+        (x) => oneMulRef(x, e, zp, hi),
+        ch,
+        { allBelow: 20_000, samples: 300 },
+        r,
+      );
     });
   }
   assert.ok(fitted > 100, `${fitted} channels fitted`);
@@ -461,26 +482,9 @@ test('single-multiply-and-shift requantisation (line kernel, accumulators withou
       if (!e) return;
       if (!one[c]) fitted++;
       assert.ok(e.k >= 1 && e.k <= 16 && e.m >= 1 && e.m < 2 ** 24);
-      const { multiplier, shift } = quantizeMultiplier(scales[c]!);
-      // Every value in range when it is small, else samples around 0, the threshold and
-      // anywhere in range.
-      const all = bound < 40_000;
-      for (let k = 0; k < (all ? bound - low + 1 : 2000); k++) {
-        const x: number = all
-          ? low + k
-          : k < 40
-            ? k - 20
-            : k < 100
-              ? e.t - 30 + k - 40
-              : low + Math.floor(r() * (bound - low + 1));
-        if (x < low || x > bound) continue;
-        const want = Math.min(
-          hi,
-          Math.max(zp, multiplyByQuantizedMultiplier(x, multiplier, shift) + zp),
-        );
-        assert.equal(oneMulShiftRef(x, e, bias[c]!, zp, hi), want, `x=${x} scale=${scales[c]}`);
-        checked++;
-      }
+      const ch = { scale: scales[c]!, zp, hi, low, bound, t: e.t };
+      const got = (x: number) => oneMulShiftRef(x, e, bias[c]!, zp, hi);
+      checked += checkRequant(got, ch, { allBelow: 40_000, samples: 2000 }, r);
     });
   }
   // It covers channels the plain single-multiply form does not.
