@@ -201,17 +201,12 @@ export function emitConv(ctx: EmitContext): LayerCode {
     accMax.push(bFold[o]! + 255 * pos);
   }
   const wScales = wt.quant?.scale ?? [1];
-  const plan = planRequant(
-    Array.from(
-      { length: outC },
-      (_, c) => (qx.scale * (wScales.length === 1 ? wScales[0]! : wScales[c]!)) / qy.scale,
-    ),
-    qy.zp,
-    lo,
-    hi,
-    accMin,
-    accMax,
+  // Each output channel's requantisation scale (input × weight / output).
+  const scales = Array.from(
+    { length: outC },
+    (_, c) => (qx.scale * (wScales.length === 1 ? wScales[0]! : wScales[c]!)) / qy.scale,
   );
+  const plan = planRequant(scales, qy.zp, lo, hi, accMin, accMax);
   const kernel = chooseConvKernel({
     kind: op.kind as ConvGeometry['kind'],
     kH,
@@ -357,29 +352,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const lp = linePlan(inH, inW);
     const blocks: number[] = [];
     const tb = plan.table;
-    const one = planOneMul(
-      Array.from(
-        { length: outC },
-        (_, c) => (qx.scale * (wScales.length === 1 ? wScales[0]! : wScales[c]!)) / qy.scale,
-      ),
-      qy.zp,
-      lo,
-      hi,
-      accMin,
-      accMax,
-    );
-    const shifted = planOneMulShift(
-      Array.from(
-        { length: outC },
-        (_, c) => (qx.scale * (wScales.length === 1 ? wScales[0]! : wScales[c]!)) / qy.scale,
-      ),
-      qy.zp,
-      lo,
-      hi,
-      accMin,
-      accMax,
-      bFold,
-    );
+    const one = planOneMul(scales, qy.zp, lo, hi, accMin, accMax);
+    const shifted = planOneMulShift(scales, qy.zp, lo, hi, accMin, accMax, bFold);
     const kinds: DwRq[] = [];
     const int32 = (v: number) => v >= -(2 ** 31) && v < 2 ** 31;
     for (let o = 0; o < outC; o++) {
