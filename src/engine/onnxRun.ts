@@ -20,6 +20,8 @@ export interface OnnxModel {
   onnx: Uint8Array;
   /** Input shape without the batch dimension. */
   inputShape: number[];
+  /** Output shape without the batch dimension. */
+  outputShape: number[];
   /** Values per example in the output. */
   outputSize: number;
 }
@@ -31,6 +33,7 @@ export function onnxModel(graph: Graph): OnnxModel {
     id: createHash('sha256').update(onnx).digest('hex'),
     onnx,
     inputShape: getTensor(graph, graph.inputs[0]!).shape.slice(1),
+    outputShape: getTensor(graph, graph.outputs[0]!).shape.slice(1),
     outputSize: numElements(getTensor(graph, graph.outputs[0]!).shape.slice(1)),
   };
 }
@@ -40,6 +43,7 @@ export class OnnxRunner {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly inputName: string,
+    private readonly outputName: string,
     readonly inputShape: number[],
     readonly outputSize: number,
     private readonly batchSize: number,
@@ -63,6 +67,7 @@ export class OnnxRunner {
     return new OnnxRunner(
       session,
       session.inputNames[0]!,
+      session.outputNames[0]!,
       model.inputShape,
       model.outputSize,
       opts.batchSize ?? 256,
@@ -70,22 +75,32 @@ export class OnnxRunner {
     );
   }
 
-  /** Runs n examples laid out [n, ...inputShape]; returns n × outputSize values. */
-  async predict(x: Float32Array, n: number): Promise<Float32Array> {
+  /**
+   * Runs n examples laid out [n, ...inputShape]; returns n × outputSize values, in `into` when
+   * given (onnxruntime writes there directly: no buffer allocated per call).
+   */
+  async predict(x: Float32Array, n: number, into?: Float32Array): Promise<Float32Array> {
     const per = numElements(this.inputShape);
     if (x.length !== n * per)
       throw new TinypruneError(
         `onnx predict: expected ${n} × ${per} input values (${[n, ...this.inputShape].join('x')}), got ${x.length}`,
       );
-    const out = new Float32Array(n * this.outputSize);
+    const size = n * this.outputSize;
+    if (into && into.length < size)
+      throw new RangeError(`onnx predict: output buffer of ${into.length} < ${size} values`);
+    const out = into ? into.subarray(0, size) : new Float32Array(size);
     for (let s = 0; s < n; s += this.batchSize) {
       const m = Math.min(this.batchSize, n - s);
       const feed = new ort.Tensor('float32', x.subarray(s * per, (s + m) * per), [
         m,
         ...this.inputShape,
       ]);
-      const r = await this.session.run({ [this.inputName]: feed });
-      out.set(r.output!.data as Float32Array, s * this.outputSize);
+      const fetch = new ort.Tensor(
+        'float32',
+        out.subarray(s * this.outputSize, (s + m) * this.outputSize),
+        [m, ...this.model.outputShape],
+      );
+      await this.session.run({ [this.inputName]: feed }, { [this.outputName]: fetch });
     }
     return out;
   }

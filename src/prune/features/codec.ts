@@ -94,16 +94,30 @@ export function roundCode(t: number): number {
   return q - 0.5 > t ? q - 1 : q;
 }
 
-/** Encodes n × dim values (channels = the last dim's size); the result is self-contained. */
-export function encodeBlock(x: Float32Array, channels: number, p: Precision): Uint8Array {
+/**
+ * Encodes n × dim values (channels = the last dim's size); the result is self-contained. Into
+ * `into` (encodedBytes long, 4-byte aligned) when given, else a new array.
+ */
+export function encodeBlock(
+  x: Float32Array,
+  channels: number,
+  p: Precision,
+  into?: Uint8Array,
+): Uint8Array {
   if (x.length % channels !== 0)
     throw new RangeError(`encodeBlock: ${x.length} values are not a multiple of ${channels}`);
-  if (p === 'fp32')
-    return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+  const bytes = encodedBytes(x.length, channels, p);
+  if (into && (into.length !== bytes || into.byteOffset % 4 !== 0))
+    throw new RangeError(`encodeBlock: expected an aligned ${bytes}-byte output`);
+  const out = into ?? new Uint8Array(bytes);
+  if (p === 'fp32') {
+    new Float32Array(out.buffer, out.byteOffset, x.length).set(x);
+    return out;
+  }
   if (p === 'fp16') {
-    const out = new Uint16Array(x.length);
-    for (let i = 0; i < x.length; i++) out[i] = toHalf(x[i]!);
-    return new Uint8Array(out.buffer);
+    const half = new Uint16Array(out.buffer, out.byteOffset, x.length);
+    for (let i = 0; i < x.length; i++) half[i] = toHalf(x[i]!);
+    return out;
   }
   // int8: [lo (f32) × C][step (f32) × C][codes (u8) × n·dim]. The per-channel numbers are
   // worked with in float64 arrays holding exactly the float32 values that get stored (float32
@@ -123,9 +137,8 @@ export function encodeBlock(x: Float32Array, channels: number, p: Precision): Ui
     step[c] = Math.fround(hi[c]! > lo[c]! ? (hi[c]! - lo[c]!) / 255 : 1);
     inv[c] = Math.fround(1 / step[c]!);
   }
-  const out = new Uint8Array(8 * channels + x.length);
-  new Float32Array(out.buffer, 0, channels).set(lo);
-  new Float32Array(out.buffer, 4 * channels, channels).set(step);
+  new Float32Array(out.buffer, out.byteOffset, channels).set(lo);
+  new Float32Array(out.buffer, out.byteOffset + 4 * channels, channels).set(step);
   const codes = out.subarray(8 * channels);
   for (let i = 0; i < x.length; i += channels)
     for (let c = 0; c < channels; c++) {

@@ -163,6 +163,7 @@ export async function extract(o: ExtractOptions): Promise<ExtractStats> {
           if (t === targets[0]) await o.onShard?.(k);
         }
       }
+      got.release?.();
       stats.examples += c;
       bar?.tick(c);
     }

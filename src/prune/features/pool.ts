@@ -3,6 +3,11 @@
 // Workers can also run the forward passes (the frozen tail, the teacher) on what they load,
 // each with its own one-thread onnxruntime session, so that every core decodes, preprocesses
 // and runs the models in parallel and the main thread only encodes and writes.
+// Results come back through shared memory: each worker writes a load's values into one of its
+// slots (a SharedArrayBuffer sent to it once, reused load after load) and the main thread
+// reads them in place until it releases the load. Arrays transferred per load made both sides
+// allocate ~35 KB per example of external memory, and V8 answers that with a full collection
+// every few tens of MB: a fifth of the extraction's CPU went to marking heaps that were live.
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { spawnWorker } from '../../engine/spawnWorker.js';
@@ -31,15 +36,21 @@ export interface LoadRequest {
   count: number;
   /** Models by id; `bytes` present the first time a worker is sent one. */
   forward?: { tail?: ModelRef; teacher?: ModelRef }[];
+  /** The worker's slot for the results; `memory` present the first time it is used. */
+  slot: { id: number; memory?: SharedArrayBuffer };
 }
 
 type ModelRef = Omit<OnnxModel, 'onnx'> & { onnx?: Uint8Array };
 
+/** Where a section of a slot lies: [offset in float32 words, length]. */
+export type Section = [at: number, length: number];
+
 export interface LoadReply {
   id: number;
-  x?: Float32Array;
-  y?: Int32Array;
-  out?: ForwardOut[];
+  /** Sections of the request's slot. */
+  x?: Section;
+  y?: Section;
+  out?: { feats?: Section; logProbs?: Section }[];
   error?: string;
   /** The error was a user mistake (bad file): rethrown as TinypruneError. */
   user?: boolean;
@@ -50,6 +61,18 @@ export interface Loaded {
   y: Int32Array;
   /** One entry per forward asked for. */
   out?: ForwardOut[];
+  /** Ends the use of x, y and out (their memory is reused); absent when they are the caller's. */
+  release?: () => void;
+}
+
+/** Float32 words a load's results take in a slot: inputs, labels, each forward's outputs. */
+export function slotWords(per: number, count: number, forward: Forward[] | undefined): number {
+  let words = count * (per + 1);
+  for (const f of forward ?? []) {
+    if (f.tail) words += count * f.tail.outputSize;
+    if (f.teacher) words += count * f.teacher.outputSize;
+  }
+  return words;
 }
 
 export interface ExampleLoader {
@@ -86,8 +109,15 @@ export function defaultWorkers(): number {
   return Math.max(1, Math.min(8, availableParallelism()));
 }
 
+interface Slot {
+  id: number;
+  memory: SharedArrayBuffer;
+  busy: boolean;
+}
+
 /** `count` worker threads; loads go to the least busy one. */
 export async function workerLoader(data: PruneData, count: number): Promise<ExampleLoader> {
+  const per = data.train.inputShape.reduce((a, b) => a * b, 1);
   const workers = await Promise.all(
     Array.from({ length: count }, async () => {
       const w = spawn(data.reopen);
@@ -98,7 +128,13 @@ export async function workerLoader(data: PruneData, count: number): Promise<Exam
       return w;
     }),
   );
-  const pending = new Map<number, { resolve: (r: Loaded) => void; reject: (e: Error) => void }>();
+  const pending = new Map<
+    number,
+    { resolve: (r: Loaded) => void; reject: (e: Error) => void; slot: Slot }
+  >();
+  // Each worker's slots; a load takes a free one big enough or adds one.
+  const slots: Slot[][] = workers.map(() => []);
+  let slotIds = 0;
   // Model ids each worker has been sent (the bytes go once per worker).
   const sent = workers.map(() => new Set<string>());
   const busy = workers.map(() => 0);
@@ -110,9 +146,22 @@ export async function workerLoader(data: PruneData, count: number): Promise<Exam
       const p = pending.get(r.id);
       pending.delete(r.id);
       if (!p) return;
-      if (r.error !== undefined)
+      if (r.error !== undefined) {
+        p.slot.busy = false;
         p.reject(r.user ? new TinypruneError(r.error) : new Error(`extraction worker: ${r.error}`));
-      else p.resolve({ x: r.x!, y: r.y!, out: r.out });
+      } else {
+        const { memory } = p.slot;
+        const f32 = ([at, n]: Section) => new Float32Array(memory, 4 * at, n);
+        p.resolve({
+          x: f32(r.x!),
+          y: new Int32Array(memory, 4 * r.y![0], r.y![1]),
+          out: r.out?.map((o) => ({
+            feats: o.feats && f32(o.feats),
+            logProbs: o.logProbs && f32(o.logProbs),
+          })),
+          release: () => (p.slot.busy = false),
+        });
+      }
     });
     w.on('error', (e) => {
       failed = e;
@@ -135,14 +184,27 @@ export async function workerLoader(data: PruneData, count: number): Promise<Exam
         sent[k]!.add(m.id);
         return m;
       };
+      const bytes = 4 * slotWords(per, n, forward);
+      let slot = slots[k]!.find((s) => !s.busy && s.memory.byteLength >= bytes);
+      const fresh = !slot;
+      if (!slot) {
+        // Replaces a free slot that is too small, so a worker keeps as many slots as it ever
+        // had loads in flight.
+        const small = slots[k]!.findIndex((s) => !s.busy);
+        slot = { id: slotIds++, memory: new SharedArrayBuffer(bytes), busy: false };
+        if (small >= 0) slots[k]!.splice(small, 1);
+        slots[k]!.push(slot);
+      }
+      slot.busy = true;
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+        pending.set(id, { resolve, reject, slot });
         const req: LoadRequest = {
           id,
           ref,
           start,
           count: n,
           forward: forward?.map((f) => ({ tail: refOf(f.tail), teacher: refOf(f.teacher) })),
+          slot: { id: slot.id, memory: fresh ? slot.memory : undefined },
         };
         workers[k]!.postMessage(req);
       });

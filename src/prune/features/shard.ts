@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { decodeBlock, encodeBlock, type Precision } from './codec.js';
+import { decodeBlock, encodeBlock, encodedBytes, type Precision } from './codec.js';
 
 const MAGIC = 0x53465054; // "TPFS" little-endian
 const VERSION = 1;
@@ -48,19 +48,19 @@ export function encodeShard(
   teacherClasses: number,
 ): Uint8Array {
   const n = y.length;
-  const features = x ? encodeBlock(x.subarray(0, n * dim), channels, precision) : new Uint8Array();
+  const featureBytes = x ? encodedBytes(n * dim, channels, precision) : 0;
   const header: ShardHeader = {
     n,
     dim: x ? dim : 0,
     channels: x ? channels : 0,
     precision,
     teacherClasses: teacher ? teacherClasses : 0,
-    featureBytes: features.length,
+    featureBytes,
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const at = { header: 12, labels: pad8(12 + json.length) };
   const featAt = pad8(at.labels + 4 * n);
-  const teachAt = pad8(featAt + features.length);
+  const teachAt = pad8(featAt + featureBytes);
   const end = teachAt + (teacher ? 4 * n * teacherClasses : 0);
   const buf = new Uint8Array(end + HASH_BYTES);
   const dv = new DataView(buf.buffer);
@@ -69,7 +69,14 @@ export function encodeShard(
   dv.setUint32(8, json.length, true);
   buf.set(json, 12);
   buf.set(new Uint8Array(y.buffer, y.byteOffset, 4 * n), at.labels);
-  buf.set(features, featAt);
+  // Encoded in place: the shard is the only buffer of its size this allocates.
+  if (x)
+    encodeBlock(
+      x.subarray(0, n * dim),
+      channels,
+      precision,
+      buf.subarray(featAt, featAt + featureBytes),
+    );
   if (teacher)
     buf.set(new Uint8Array(teacher.buffer, teacher.byteOffset, 4 * n * teacherClasses), teachAt);
   buf.set(createHash('sha256').update(buf.subarray(0, end)).digest(), end);

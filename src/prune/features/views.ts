@@ -72,15 +72,21 @@ export async function openView(data: PruneData, r: ViewRef): Promise<ViewLoader>
   };
 }
 
-/** Loads examples start..start+count-1 of a view (concurrently: image decoders run in parallel). */
+/**
+ * Loads examples start..start+count-1 of a view (concurrently: image decoders run in parallel),
+ * into `into` when given (count × input values, count labels).
+ */
 export async function loadRange(
   v: ViewLoader,
   start: number,
   count: number,
+  into?: { x: Float32Array; y: Int32Array },
 ): Promise<{ x: Float32Array; y: Int32Array }> {
   const per = v.inputShape.reduce((a, b) => a * b, 1);
-  const x = new Float32Array(count * per);
-  const y = new Int32Array(count);
+  const x = into?.x ?? new Float32Array(count * per);
+  const y = into?.y ?? new Int32Array(count);
+  if (x.length !== count * per || y.length !== count)
+    throw new RangeError(`loadRange: buffers for ${count} examples of ${per} values expected`);
   const group = 16;
   for (let s = 0; s < count; s += group) {
     const m = Math.min(group, count - s);

@@ -7,13 +7,26 @@ import { TinypruneError } from '../../graph/types.js';
 import { preparePruneData, type PruneData } from '../data.js';
 import { loadRange, openView, type ViewLoader, type ViewRef } from './views.js';
 import { OnnxRunner, type OnnxModel } from '../../engine/onnxRun.js';
-import type { ForwardOut, LoadReply, LoadRequest } from './pool.js';
+import type { LoadReply, LoadRequest, Section } from './pool.js';
 
 const port = parentPort!;
 const reopen = workerData as PruneData['reopen'];
 let data: Promise<PruneData> | undefined;
 const loaders = new Map<string, Promise<ViewLoader>>();
 const runners = new Map<string, Promise<OnnxRunner>>();
+/** The main thread's slots for this worker's results (see pool.ts). */
+const slots = new Map<number, SharedArrayBuffer>();
+/**
+ * Buffers reused load after load, one pair per load in progress (loads interleave at their
+ * awaits): the inputs copied out of the slot (onnxruntime does not take shared memory) and the
+ * tail's outputs.
+ */
+interface Scratch {
+  input: Float32Array;
+  feats: Float32Array;
+}
+const idle: Scratch[] = [];
+const grown = (a: Float32Array, n: number) => (a.length >= n ? a : new Float32Array(n));
 
 function runner(m: Omit<OnnxModel, 'onnx'> & { onnx?: Uint8Array }): Promise<OnnxRunner> {
   let r = runners.get(m.id);
@@ -43,22 +56,51 @@ port.on('message', async (req: LoadRequest) => {
       loaders.clear();
       loaders.set(key, (loader = data.then((d) => openView(d, req.ref as ViewRef))));
     }
-    const { x, y } = await loadRange(await loader, req.start, req.count);
-    const out: ForwardOut[] = [];
-    const transfer: ArrayBuffer[] = [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer];
-    for (const f of req.forward ?? []) {
-      const feats = f.tail ? await (await runner(f.tail)).predict(x, req.count) : undefined;
-      let logProbs: Float32Array | undefined;
-      if (f.teacher) {
-        logProbs = await (await runner(f.teacher)).predict(feats ?? x, req.count);
-        for (let i = 0; i < logProbs.length; i++)
-          logProbs[i] = Math.log(Math.max(logProbs[i]!, 1e-12));
+    if (req.slot.memory) slots.set(req.slot.id, req.slot.memory);
+    const memory = slots.get(req.slot.id)!;
+    const view = await loader;
+    const per = view.inputShape.reduce((a, b) => a * b, 1);
+    // The slot, in float32 words: x, y, then each forward's features and log-probabilities.
+    const x = new Float32Array(memory, 0, req.count * per);
+    const y = new Int32Array(memory, 4 * x.length, req.count);
+    await loadRange(view, req.start, req.count, { x, y });
+    let at = x.length + y.length;
+    const put = (values: Float32Array): Section => {
+      new Float32Array(memory, 4 * at, values.length).set(values);
+      at += values.length;
+      return [at - values.length, values.length];
+    };
+    const reply: LoadReply = {
+      id: req.id,
+      x: [0, x.length],
+      y: [x.length, y.length],
+      out: req.forward && [],
+    };
+    const s = idle.pop() ?? { input: new Float32Array(0), feats: new Float32Array(0) };
+    try {
+      for (const f of req.forward ?? []) {
+        s.input = grown(s.input, x.length);
+        const input = s.input.subarray(0, x.length);
+        input.set(x);
+        const tail = f.tail && (await runner(f.tail));
+        let feats: Float32Array | undefined;
+        if (tail) {
+          s.feats = grown(s.feats, req.count * tail.outputSize);
+          feats = await tail.predict(input, req.count, s.feats);
+        }
+        const sections: { feats?: Section; logProbs?: Section } = {};
+        if (feats) sections.feats = put(feats);
+        if (f.teacher) {
+          const probs = await (await runner(f.teacher)).predict(feats ?? input, req.count);
+          for (let i = 0; i < probs.length; i++) probs[i] = Math.log(Math.max(probs[i]!, 1e-12));
+          sections.logProbs = put(probs);
+        }
+        reply.out!.push(sections);
       }
-      out.push({ feats, logProbs });
-      for (const a of [feats, logProbs]) if (a) transfer.push(a.buffer as ArrayBuffer);
+    } finally {
+      idle.push(s);
     }
-    const reply: LoadReply = { id: req.id, x, y, out: req.forward ? out : undefined };
-    port.postMessage(reply, transfer);
+    port.postMessage(reply);
   } catch (e) {
     const reply: LoadReply = {
       id: req.id,
