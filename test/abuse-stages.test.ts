@@ -14,12 +14,13 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { claimRunDir, runStage } from '../src/pipeline/stages.js';
+import { claimRunDir, runSettings, runStage } from '../src/pipeline/stages.js';
 import { LOCK_FILE, lockDir } from '../src/io/lock.js';
 import { TinypruneError } from '../src/graph/types.js';
 import { assertOneLineError, runAbuse } from './helpers/abuse.js';
@@ -129,6 +130,25 @@ describe('abuse: stage records', () => {
     // The refused claim released the lock: the same settings still resume.
     assert.deepEqual((await pipeline(out, SETTINGS)).ran, []);
     assert.ok(!existsSync(join(out, LOCK_FILE)));
+  });
+
+  it("the data's content, not its files' times, decides whether a run resumes", async () => {
+    // A data folder restored from a backup (every file rewritten, same bytes) must resume its
+    // runs; the same names with other bytes must not.
+    const data = join(dir, 'vww-data');
+    mkdirSync(data, { recursive: true });
+    const image = (v: number) => new Uint8Array(96 * 96 * 3).fill(v);
+    writeFileSync(join(data, 'a.bin'), image(1));
+    writeFileSync(join(data, 'b.bin'), image(2));
+    writeFileSync(join(data, 'y_labels.csv'), 'a.bin,2,0\nb.bin,2,1\n');
+    const settings = () => runSettings({ data: `eembc-vww:${data}`, prune: { seed: 1 } });
+    const first = await settings();
+    assert.match(String(first.dataFingerprint), /^[0-9a-f]{64}$/);
+    const later = new Date(Date.now() + 3_600_000);
+    for (const f of readdirSync(data)) utimesSync(join(data, f), later, later);
+    assert.deepEqual(await settings(), first, 'new times, same bytes');
+    writeFileSync(join(data, 'b.bin'), image(3));
+    assert.notEqual((await settings()).dataFingerprint, first.dataFingerprint, 'other bytes');
   });
 
   it('a folder locked by a live process refuses; a dead holder is taken over', async () => {

@@ -183,7 +183,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const dir = o.out;
   mkdirSync(dir, { recursive: true });
   // Lock DIR; stop if it holds a run made with other settings (pipeline/stages.ts).
-  const release = claimRunDir(dir, runSettings({ ...o, data: o.data ?? 'synthetic:shapes' }));
+  const release = claimRunDir(dir, await runSettings({ ...o, data: o.data ?? 'synthetic:shapes' }));
   const log = o.log;
   const spec = o.data ?? 'synthetic:shapes';
   const data = await preparePruneData(spec, o.prune.seed, undefined, o.partitionSpecs);

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { dataFingerprint } from '../data/fingerprint.js';
 import { TinypruneError } from '../graph/types.js';
 import { removeStaleTemporaries, writeFileAtomic } from '../io/atomic.js';
 import { lockDir } from '../io/lock.js';
@@ -39,40 +40,22 @@ function toolVersion(): string {
   }
 }
 
-/** A cheap fingerprint of what a path holds: size and mtime of the file, or of a folder's entries. */
-function pathFingerprint(path: string): string | undefined {
-  try {
-    const st = statSync(path);
-    if (st.isFile()) return `${st.size}:${st.mtimeMs}`;
-    if (!st.isDirectory()) return undefined;
-    const entries = readdirSync(path)
-      .sort()
-      .map((n) => {
-        const s = statSync(join(path, n));
-        return `${n}:${s.size}:${s.mtimeMs}`;
-      });
-    return sha256(entries.join('\n'));
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The settings a run's results depend on: every plain option of `o` (functions, the output
  * folder and the command line left out), the tool version, the model's bytes and the data's
  * fingerprint.
  */
-export function runSettings(o: Record<string, unknown>): Record<string, unknown> {
+export async function runSettings(o: Record<string, unknown>): Promise<Record<string, unknown>> {
   const settings: Record<string, unknown> = { tool: toolVersion() };
   for (const [k, v] of Object.entries(o))
     if (typeof v !== 'function' && k !== 'out' && k !== 'command') settings[k] = v;
   if (typeof o.model === 'string' && existsSync(o.model))
     settings.modelSha256 = sha256(readFileSync(o.model));
-  if (typeof o.data === 'string') {
-    const m = /^[a-z][a-z0-9-]*:([^?]+)/.exec(o.data);
-    const fp = m ? pathFingerprint(m[1]!) : undefined;
-    if (fp) settings.dataFingerprint = fp;
-  }
+  // The data's content, not its files' times: a restored or copied data folder resumes the
+  // run, an edited file does not (hashes are memoised per machine, so this is cheap after the
+  // first run on a data set). A spec that cannot be read fails later with the data's own error.
+  if (typeof o.data === 'string')
+    settings.dataFingerprint = await dataFingerprint(o.data).catch(() => undefined);
   return JSON.parse(stableJson(settings)) as Record<string, unknown>;
 }
 

@@ -87,7 +87,7 @@ export const sweepCommand: Command = {
     // Lock --out; stop if its rows were made with other settings (pipeline/stages.ts).
     const release = claimRunDir(
       out,
-      runSettings({
+      await runSettings({
         model: modelPath,
         data: spec,
         heads,
