@@ -36,8 +36,11 @@ export interface LoadRequest {
   count: number;
   /** Models by id; `bytes` present the first time a worker is sent one. */
   forward?: { tail?: ModelRef; teacher?: ModelRef }[];
-  /** The worker's slot for the results; `memory` present the first time it is used. */
-  slot: { id: number; memory?: SharedArrayBuffer };
+  /**
+   * The worker's slot for the results: `memory` present the first time it is used, `replaces`
+   * the slot (too small) that it takes the place of.
+   */
+  slot: { id: number; memory?: SharedArrayBuffer; replaces?: number };
 }
 
 type ModelRef = Omit<OnnxModel, 'onnx'> & { onnx?: Uint8Array };
@@ -186,13 +189,14 @@ export async function workerLoader(data: PruneData, count: number): Promise<Exam
       };
       const bytes = 4 * slotWords(per, n, forward);
       let slot = slots[k]!.find((s) => !s.busy && s.memory.byteLength >= bytes);
-      const fresh = !slot;
+      let fresh: LoadRequest['slot'] | undefined;
       if (!slot) {
         // Replaces a free slot that is too small, so a worker keeps as many slots as it ever
         // had loads in flight.
         const small = slots[k]!.findIndex((s) => !s.busy);
         slot = { id: slotIds++, memory: new SharedArrayBuffer(bytes), busy: false };
-        if (small >= 0) slots[k]!.splice(small, 1);
+        fresh = { id: slot.id, memory: slot.memory };
+        if (small >= 0) fresh.replaces = slots[k]!.splice(small, 1)[0]!.id;
         slots[k]!.push(slot);
       }
       slot.busy = true;
@@ -204,7 +208,7 @@ export async function workerLoader(data: PruneData, count: number): Promise<Exam
           start,
           count: n,
           forward: forward?.map((f) => ({ tail: refOf(f.tail), teacher: refOf(f.teacher) })),
-          slot: { id: slot.id, memory: fresh ? slot.memory : undefined },
+          slot: fresh ?? { id: slot.id },
         };
         workers[k]!.postMessage(req);
       });

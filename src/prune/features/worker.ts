@@ -56,6 +56,7 @@ port.on('message', async (req: LoadRequest) => {
       loaders.clear();
       loaders.set(key, (loader = data.then((d) => openView(d, req.ref as ViewRef))));
     }
+    if (req.slot.replaces !== undefined) slots.delete(req.slot.replaces);
     if (req.slot.memory) slots.set(req.slot.id, req.slot.memory);
     const memory = slots.get(req.slot.id)!;
     const view = await loader;
@@ -78,10 +79,10 @@ port.on('message', async (req: LoadRequest) => {
     };
     const s = idle.pop() ?? { input: new Float32Array(0), feats: new Float32Array(0) };
     try {
+      s.input = grown(s.input, x.length);
+      const input = s.input.subarray(0, x.length);
+      if (req.forward?.length) input.set(x);
       for (const f of req.forward ?? []) {
-        s.input = grown(s.input, x.length);
-        const input = s.input.subarray(0, x.length);
-        input.set(x);
         const tail = f.tail && (await runner(f.tail));
         let feats: Float32Array | undefined;
         if (tail) {
