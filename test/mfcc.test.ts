@@ -2,12 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import {
+  audioAugmenter,
   dctMatrix,
   hannWindow,
   KWS_REF_INPUT_QUANT,
   lfbe,
   melFilterbank,
   mfcc,
+  peakGain,
   peakNormalize,
   quantizeInt8,
   quantizeUint8,
@@ -302,3 +304,20 @@ test(
     assert.deepEqual(q.zeroPoint, [KWS_REF_INPUT_QUANT.zeroPoint]);
   },
 );
+
+test('augmenting with the peak gain equals normalising first, value for value', () => {
+  // The extraction folds the peak normalisation into the augmentation's copy; it must give
+  // the float32 values that normalising first gives, with and without time shift and noise.
+  const rng = new Rng(11);
+  const noise = [Float32Array.from({ length: 40_000 }, () => rng.uniform(-0.5, 0.5))];
+  for (const timeShiftMs of [0, 100]) {
+    const augment = audioAugmenter(noise, { timeShiftMs, backgroundFrequency: 0.5 });
+    for (let c = 0; c < 20; c++) {
+      const clip = Float32Array.from({ length: 16000 }, () => rng.uniform(-0.3, 0.2));
+      const first = augment(peakNormalize(clip.slice()), new Rng(c));
+      const folded = augment(clip, new Rng(c), undefined, peakGain(clip));
+      assert.deepEqual(folded, first, `clip ${c}, shift ${timeShiftMs} ms`);
+    }
+  }
+  assert.equal(peakGain(new Float32Array(16000).fill(-0.1)), 1, 'no positive peak: unchanged');
+});

@@ -20,8 +20,17 @@ export interface AudioAugmentOptions {
   timeShiftMs?: number;
 }
 
-/** Augments `clip` into `out` (default: a new array; never `clip` itself). */
-export type AudioAugmenter = (clip: Float32Array, rng: Rng, out?: Float32Array) => Float32Array;
+/**
+ * Augments `clip` times `gain` into `out` (default: a new array; never `clip` itself). The
+ * gain is the peak normalisation, applied in the copy the augmentation makes anyway: the same
+ * float32 values as normalising the clip first, one pass over it fewer.
+ */
+export type AudioAugmenter = (
+  clip: Float32Array,
+  rng: Rng,
+  out?: Float32Array,
+  gain?: number,
+) => Float32Array;
 
 /** Builds the augmentation; `noise` holds the background recordings as floats in [-1, 1]. */
 export function audioAugmenter(
@@ -32,14 +41,16 @@ export function audioAugmenter(
   const volumeMax = opts.backgroundVolume ?? 0.1;
   const shiftMax = Math.round(((opts.timeShiftMs ?? 0) * SAMPLE_RATE) / 1000);
   const usable = noise.filter((n) => n.length >= CLIP_SAMPLES);
-  return (clip, rng, into) => {
+  return (clip, rng, into, gain = 1) => {
     const out = into ?? new Float32Array(CLIP_SAMPLES);
     const shift = shiftMax > 0 ? rng.int(2 * shiftMax + 1) - shiftMax : 0;
-    if (shift === 0 && clip.length === CLIP_SAMPLES) out.set(clip);
+    if (shift === 0 && clip.length === CLIP_SAMPLES && gain === 1) out.set(clip);
+    else if (shift === 0 && clip.length === CLIP_SAMPLES)
+      for (let i = 0; i < CLIP_SAMPLES; i++) out[i] = clip[i]! * gain;
     else
       for (let i = 0; i < CLIP_SAMPLES; i++) {
         const j = i - shift;
-        out[i] = j >= 0 && j < clip.length ? clip[j]! : 0;
+        out[i] = j >= 0 && j < clip.length ? clip[j]! * gain : 0;
       }
     if (usable.length > 0) {
       const bg = usable[rng.int(usable.length)]!;

@@ -277,18 +277,23 @@ export function lfbe(samples: ArrayLike<number>, out?: Float32Array): Float32Arr
 }
 
 /**
- * Divides a clip by its largest sample value, as the reference does before both frontends
- * (`wav / tf.reduce_max(wav)`). A clip whose maximum is not positive is returned unchanged
+ * The factor that divides a clip by its largest sample value, as the reference does before
+ * both frontends (`wav / tf.reduce_max(wav)`): 1 / max, or 1 when the maximum is not positive
  * (the reference would produce inf/NaN there).
  */
-export function peakNormalize(samples: Float32Array, out: Float32Array = samples): Float32Array {
+export function peakGain(samples: Float32Array): number {
   let max = -Infinity;
   for (let i = 0; i < samples.length; i++) if (samples[i]! > max) max = samples[i]!;
-  if (!(max > 0)) {
+  return max > 0 ? 1 / max : 1;
+}
+
+/** The clip times its peakGain (see there), into `out` (default: in place). */
+export function peakNormalize(samples: Float32Array, out: Float32Array = samples): Float32Array {
+  const gain = peakGain(samples);
+  if (gain === 1) {
     if (out !== samples) out.set(samples);
     return out;
   }
-  const inv = 1 / max;
-  for (let i = 0; i < samples.length; i++) out[i] = samples[i]! * inv;
+  for (let i = 0; i < samples.length; i++) out[i] = samples[i]! * gain;
   return out;
 }

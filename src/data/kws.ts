@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { TinypruneError } from '../graph/types.js';
 import { audioAugmenter, type AudioAugmentOptions } from './augment-audio.js';
 import { type Dataset, parseLabelsCsv, viewDataset } from './dataset.js';
-import { CLIP_SAMPLES, FEATURE_SHAPE, lfbe, mfcc, peakNormalize } from './frontend.js';
+import { CLIP_SAMPLES, FEATURE_SHAPE, lfbe, mfcc, peakGain, peakNormalize } from './frontend.js';
 import { dequantize, KWS_REF_INPUT_QUANT, type QuantParams } from './quantize.js';
 import { exampleSeed, Rng } from './random.js';
 import { readClipInto, readWav, toOneSecond } from './wav.js';
@@ -227,10 +227,12 @@ export async function openSpeechCommands(
         let x = rec
           ? toOneSecond(rec.subarray(c.offset, c.offset! + CLIP_SAMPLES), scratch.clip)
           : readClipInto(c.file, scratch.clip, scratch.file);
-        peakNormalize(x);
         // Each clip draws from its own seeded stream, so any clip loads the same in any order
-        // (parallel and resumable feature extraction).
-        if (augment) x = augment(x, new Rng(exampleSeed(opts.augment!.seed, i)), scratch.augmented);
+        // (parallel and resumable feature extraction). The augmentation's copy normalises.
+        if (augment) {
+          const rng = new Rng(exampleSeed(opts.augment!.seed, i));
+          x = augment(x, rng, scratch.augmented, peakGain(x));
+        } else peakNormalize(x);
         return features(x);
       },
     },
