@@ -346,3 +346,33 @@ test('extraction workers run the tail and teacher on data that loads asynchronou
     for (const d of [dir, ...roots]) rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('worker results come in shared slots reused after release: bounded memory, same values as this thread', async () => {
+  const data = await preparePruneData('synthetic:shapes', 3);
+  const ref = { split: 'train' as const, view: 0 };
+  const here = inThreadLoader(data);
+  const loader = await workerLoader(data, 1);
+  try {
+    const a = await loader.load(ref, 0, 8);
+    const b = await loader.load(ref, 8, 8);
+    assert.ok(a.x.buffer instanceof SharedArrayBuffer);
+    assert.notEqual(a.x.buffer, b.x.buffer, 'a load not released keeps its slot');
+    const expected = await here.load(ref, 8, 8);
+    assert.deepEqual(Array.from(b.x), Array.from(expected.x));
+    assert.deepEqual(Array.from(b.y), Array.from(expected.y));
+    a.release!();
+    b.release!();
+    const c = await loader.load(ref, 16, 4);
+    assert.ok(c.x.buffer === a.x.buffer || c.x.buffer === b.x.buffer, 'a released slot is reused');
+    assert.deepEqual(Array.from(c.x), Array.from((await here.load(ref, 16, 4)).x));
+    c.release!();
+    // Larger than every slot: one free slot is replaced, so the worker never holds more slots
+    // than loads it had in flight.
+    const d = await loader.load(ref, 0, 32);
+    assert.ok(d.x.buffer !== a.x.buffer && d.x.buffer !== b.x.buffer);
+    assert.deepEqual(Array.from(d.x), Array.from((await here.load(ref, 0, 32)).x));
+    d.release!();
+  } finally {
+    await loader.close();
+  }
+});
