@@ -40,6 +40,34 @@ test('RealFft matches a direct DFT on random input', () => {
   }
 });
 
+test('RealFft windowed transforms match a direct DFT of the windowed frame (one or two stages packed)', () => {
+  // Sizes with an odd and an even number of stages: the packing then does one or two stages.
+  const rng = new Rng(8);
+  for (const n of [8, 16, 32, 64, 512]) {
+    const samples = Float32Array.from({ length: 3 * n }, () => rng.uniform(-1, 1));
+    const offset = n + 3;
+    for (const wlen of [n, n - 3]) {
+      const window = Float64Array.from({ length: wlen }, () => rng.uniform(0, 1));
+      const re = new Float64Array(n / 2 + 1);
+      const im = new Float64Array(n / 2 + 1);
+      new RealFft(n).transformWindowed(samples, offset, window, re, im);
+      for (let k = 0; k <= n / 2; k++) {
+        let dr = 0;
+        let di = 0;
+        for (let t = 0; t < wlen; t++) {
+          const v = samples[offset + t]! * window[t]!;
+          dr += v * Math.cos((-2 * Math.PI * k * t) / n);
+          di += v * Math.sin((-2 * Math.PI * k * t) / n);
+        }
+        assert.ok(
+          Math.abs(re[k]! - dr) < 1e-9 && Math.abs(im[k]! - di) < 1e-9,
+          `n=${n} window ${wlen} bin ${k}`,
+        );
+      }
+    }
+  }
+});
+
 test('RealFft zero-pads short input and rejects sizes that are not powers of two', () => {
   const fft = new RealFft(16);
   const re = new Float64Array(9);

@@ -2,7 +2,8 @@
 // packed as n/2 complex values, transformed with an iterative radix-2 FFT, then split into the
 // n/2+1 bins of the real spectrum. Twiddles and the bit-reversal table are computed once; the
 // stages run two at a time (half the passes over the data) and `transformWindowed` applies the
-// frame window while packing, fused with the first stage.
+// frame window while packing, fused with the first stage (the first two when that leaves an even
+// number of stages to pair up).
 
 export class RealFft {
   readonly size: number;
@@ -17,6 +18,8 @@ export class RealFft {
   private readonly sinFull: Float64Array;
   private readonly re: Float64Array;
   private readonly im: Float64Array;
+  /** Whether windowed packing does two stages (an even stage count, at least 2). */
+  private readonly packTwo: boolean;
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size < 4 || (size & (size - 1)) !== 0) {
@@ -46,6 +49,7 @@ export class RealFft {
     }
     this.re = new Float64Array(half);
     this.im = new Float64Array(half);
+    this.packTwo = bits >= 2 && bits % 2 === 0;
   }
 
   /**
@@ -67,7 +71,7 @@ export class RealFft {
       re[j] = e < n ? input[e]! : 0;
       im[j] = e + 1 < n ? input[e + 1]! : 0;
     }
-    this.butterflies(true);
+    this.butterflies(0);
     this.split(outRe, outIm, maxBin);
   }
 
@@ -89,6 +93,53 @@ export class RealFft {
       throw new RangeError(`frame ${offset}..${offset + n} lies outside ${samples.length} samples`);
     // Packing fused with the first stage: bit-reversed positions a and a + 1 hold complex
     // inputs p and p + half/2 (the first stage's pair), so both are read and combined at once.
+    if (n === this.size && this.packTwo) {
+      // A full-length window and an even number of stages: the packing also does the second
+      // stage (positions a..a+3 hold complex inputs p, p + half/2, p + half/4, p + 3half/4),
+      // so the stages left pair up and no single-stage pass remains (512: 5 passes → 4).
+      const q = half / 2;
+      const c1 = this.cosHalf[half / 4]!;
+      const s1 = this.sinHalf[half / 4]!;
+      const c0 = this.cosHalf[0]!;
+      const s0 = this.sinHalf[0]!;
+      for (let a = 0; a < half; a += 4) {
+        const e = offset + 2 * bitrev[a]!;
+        const w = e - offset;
+        const p0r = samples[e]! * window[w]!;
+        const p0i = samples[e + 1]! * window[w + 1]!;
+        const p1r = samples[e + half]! * window[w + half]!;
+        const p1i = samples[e + half + 1]! * window[w + half + 1]!;
+        const p2r = samples[e + q]! * window[w + q]!;
+        const p2i = samples[e + q + 1]! * window[w + q + 1]!;
+        const p3r = samples[e + q + half]! * window[w + q + half]!;
+        const p3i = samples[e + q + half + 1]! * window[w + q + half + 1]!;
+        // Stage 1 (twiddle 1) on (a, a+1) and (a+2, a+3).
+        const a0r = p0r + p1r;
+        const a0i = p0i + p1i;
+        const a1r = p0r - p1r;
+        const a1i = p0i - p1i;
+        const a2r = p2r + p3r;
+        const a2i = p2i + p3i;
+        const a3r = p2r - p3r;
+        const a3i = p2i - p3i;
+        // Stage 2 with the table's twiddles 0 and half/4, as the general stage multiplies them.
+        let xr = a2r * c0 - a2i * s0;
+        let xi = a2r * s0 + a2i * c0;
+        re[a] = a0r + xr;
+        im[a] = a0i + xi;
+        re[a + 2] = a0r - xr;
+        im[a + 2] = a0i - xi;
+        xr = a3r * c1 - a3i * s1;
+        xi = a3r * s1 + a3i * c1;
+        re[a + 1] = a1r + xr;
+        im[a + 1] = a1i + xi;
+        re[a + 3] = a1r - xr;
+        im[a + 3] = a1i - xi;
+      }
+      this.butterflies(2);
+      this.split(outRe, outIm, maxBin);
+      return;
+    }
     if (n === this.size) {
       // A full-length window (zero-padded by the caller, e.g. 480 Hann values and 32 zeros):
       // no bounds to test per sample.
@@ -104,7 +155,7 @@ export class RealFft {
         re[a + 1] = pr - qr;
         im[a + 1] = pi - qi;
       }
-      this.butterflies(false);
+      this.butterflies(1);
       this.split(outRe, outIm, maxBin);
       return;
     }
@@ -120,7 +171,7 @@ export class RealFft {
       re[a + 1] = pr - qr;
       im[a + 1] = pi - qi;
     }
-    this.butterflies(false);
+    this.butterflies(1);
     this.split(outRe, outIm, maxBin);
   }
 
@@ -129,10 +180,10 @@ export class RealFft {
    * the data (the arithmetic of each butterfly, twiddles included, is that of one stage at a
    * time, so results are unchanged; the pass count, i.e. loads and stores, is halved).
    */
-  private butterflies(first: boolean): void {
+  private butterflies(done: 0 | 1 | 2): void {
     const { half, re, im, cosHalf, sinHalf } = this;
     // First stage (len 2): twiddle 1, no multiplies (callers may have done it while packing).
-    for (let a = 0; first && a < half; a += 2) {
+    for (let a = 0; done === 0 && a < half; a += 2) {
       const b = a + 1;
       const tr = re[b]!;
       const ti = im[b]!;
@@ -141,7 +192,7 @@ export class RealFft {
       re[a] = re[a]! + tr;
       im[a] = im[a]! + ti;
     }
-    let len = 4;
+    let len = done === 2 ? 8 : 4;
     // Stages len and 2·len together: elements a, a+h, a+2h, a+3h of a 2·len block (h = len/2).
     for (; 2 * len <= half; len <<= 2) {
       const h = len >> 1;
