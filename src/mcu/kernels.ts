@@ -843,6 +843,7 @@ typedef struct {
   uint16_t inH, inW, C;
   uint16_t span;          /* plane bytes: X (the line count + 2) per position, n + 2 positions */
   uint16_t sx, sy;        /* plane steps of the input's x and y */
+  uint16_t org;           /* plane offset of input pixel (0, 0): the padding before */
   /* tp_dwline's arguments: X, outStride, n, lohish, lines, lineStride, (n + 2) * X and the
      unrolled sweep's entry phase */
   uint32_t a[9];
@@ -1029,9 +1030,9 @@ static __attribute__((noinline)) void tp_conv_patch(const tp_layer_t *L, const u
     }
 }
 
-/* 3x3 stride-1 'same' depthwise, channel by channel: the channel's padded plane is gathered
+/* 3x3 depthwise (stride 1 or 2), channel by channel: the channel's padded plane is gathered
    into a stack buffer (its border stays zu), then each line of outputs is one sweep of
-   D->line along the longer side of the image. */
+   D->line along the longer side of the output. */
 static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
   /* zu everywhere, a word at a time (the gathers then overwrite the interior) */
   const int words = (D->lanes * D->span + 3) >> 2;
@@ -1042,11 +1043,11 @@ static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
   const uint32_t rowBytes = D->inW * D->C;
   for (int c = 0; c < D->C; c += D->lanes) {
     if (D->lanes == 4) {
-      D->gather4(in + c, buf + 4 * (D->sx + D->sy), rowBytes, in + c + D->inH * rowBytes, D->C,
+      D->gather4(in + c, buf + 4 * D->org, rowBytes, in + c + D->inH * rowBytes, D->C,
                    4 * D->sx, 4 * (D->sy - D->inW * D->sx), D->span);
     } else {
       const uint8_t *s = in + c;
-      uint8_t *row = buf + D->sx + D->sy;
+      uint8_t *row = buf + D->org;
       for (int y = 0; y < D->inH; y++, row += D->sy) {
         uint8_t *d = row;
         for (int x = 0; x < D->inW; x++, s += D->C, d += D->sx) *d = *s;
@@ -1125,9 +1126,10 @@ const DA = {
  * per position. A finished accumulator is pushed; after the sweep the kernel calls the
  * channel's requantisation routine (ch->rq), which pops them (last first) into outLast,
  * outLast - outStride, ... (the first two pushes, the window entering the line, stay behind),
- * then moves to the next line: src + 1, outLast + lineStride.
+ * then moves to the next line: src + 1, outLast + lineStride. At stride 2 (sweep2 below) the
+ * plane holds 2·lines + 1 input rows and the next line starts two rows on.
  */
-const dwLine = (name: string, e: number): string =>
+const dwLine = (name: string, e: number, stride: 1 | 2): string =>
   nakedFunction(
     `void ${name}(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)`,
     (() => {
@@ -1157,43 +1159,8 @@ const dwLine = (name: string, e: number): string =>
         'push {r7}',
         'add r0, r12',
       ];
-      return [
-        ...PROLOGUE,
-        'sub sp, #48',
-        `str r0, [sp, #${FR.src}]`,
-        `str r2, [sp, #${FR.outLast}]`,
-        `str r3, [sp, #${FR.args}]`,
-        `str r1, [sp, #${FR.ch}]`,
-        `ldr r4, [r3, #${DA.lines}]`,
-        `str r4, [sp, #${FR.lines}]`,
-        // the routine called after each line: ch->rq, or none when the plane is requantised
-        // in one call at the end (a[perLine] = 0)
-        'ldr r4, [r1, #40]',
-        `ldr r5, [r3, #${DA.perLine}]`,
-        'muls r4, r5',
-        `str r4, [sp, #${FR.rq}]`,
-        `ldr r4, [r3, #${DA.sweep}]`,
-        `subs r4, #${e}`,
-        `str r4, [sp, #${FR.back}]`,
-        `ldr r4, [r3, #${DA.phase}]`,
-        `str r4, [sp, #${FR.phase}]`,
-        ...(['X', 'sweep', 'lineStride'] as const).flatMap((k) => [
-          `ldr r4, [r3, #${DA[k]}]`,
-          `str r4, [sp, #${FR[k]}]`,
-        ]),
-        'mov r11, sp',
-        '10:',
-        'mov r7, r11',
-        `ldr r0, [r7, #${FR.src}]`,
-        `ldr r4, [r7, #${FR.X}]`,
-        'mov r12, r4',
-        `ldr r4, [r7, #${FR.sweep}]`,
-        'adds r4, r4, r0',
-        'mov lr, r4', // the sweep's end
-        `ldr r6, [r7, #${FR.phase}]`,
-        `ldr r7, [r7, #${FR.ch}]`,
-        'ldmia r7!, {r1, r2, r3, r4, r5}',
-        '11:',
+      // Stride 1: the three outputs a position feeds rotate through r8-r10.
+      const sweep1 = [
         'cmp r6, #1',
         'beq 31f',
         'bgt 32f',
@@ -1216,6 +1183,94 @@ const dwLine = (name: string, e: number): string =>
         'cmp r0, lr',
         'beq 2f',
         'b 1b', // (three columns are too long for a conditional branch back)
+      ];
+      // Stride 2: output k reads positions 2k (along 0), 2k + 1 (along 1) and 2k + 2 (along
+      // 2), so an even position finishes output k - 1 and starts output k, an odd one feeds
+      // output k only; two accumulators (r8, r9) alternate. Per output 6 loads and 9 products
+      // (about 45 cycles). One pass of the loop is two outputs; the phase (n - 1 odd) enters
+      // it at the second, and the loop ends at position 2n, which finishes output n - 1 (r9).
+      const col2 = (feeds: [string, number, boolean][]) =>
+        [0, 1, 2].flatMap((kx) => [
+          `ldrb r6, [r0, #${kx * e}]`,
+          ...feeds.flatMap(([acc, ks, first]) => {
+            const q = 3 * kx + ks;
+            const w = `r${1 + (q >> 1)}`;
+            return [
+              q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
+              'muls r7, r6',
+              `${first && kx === 0 ? 'mov' : 'add'} ${acc}, r7`,
+            ];
+          }),
+        ]);
+      const half2 = (prev: string, cur: string) => [
+        ...col2([
+          [prev, 2, false],
+          [cur, 0, true],
+        ]),
+        `mov r7, ${prev}`,
+        'push {r7}',
+        'add r0, r12',
+        ...col2([[cur, 1, false]]),
+        'add r0, r12',
+      ];
+      const sweep2 = [
+        ...col2([['r8', 0, true]]),
+        'add r0, r12',
+        ...col2([['r8', 1, false]]),
+        'add r0, r12',
+        'mov r7, r11', // (r6 held the phase: reload it)
+        `ldr r6, [r7, #${FR.phase}]`,
+        'cmp r6, #0',
+        'bne 21f',
+        'mov r9, r8',
+        '1:',
+        ...half2('r9', 'r8'),
+        '21:',
+        ...half2('r8', 'r9'),
+        'cmp r0, lr',
+        'bne 1b',
+        ...col2([['r9', 2, false]]),
+        'mov r7, r9',
+        'push {r7}',
+      ];
+      return [
+        ...PROLOGUE,
+        'sub sp, #48',
+        `str r0, [sp, #${FR.src}]`,
+        `str r2, [sp, #${FR.outLast}]`,
+        `str r3, [sp, #${FR.args}]`,
+        `str r1, [sp, #${FR.ch}]`,
+        `ldr r4, [r3, #${DA.lines}]`,
+        `str r4, [sp, #${FR.lines}]`,
+        // the routine called after each line: ch->rq, or none when the plane is requantised
+        // in one call at the end (a[perLine] = 0)
+        'ldr r4, [r1, #40]',
+        `ldr r5, [r3, #${DA.perLine}]`,
+        'muls r4, r5',
+        `str r4, [sp, #${FR.rq}]`,
+        `ldr r4, [r3, #${DA.sweep}]`,
+        `subs r4, #${e * stride}`,
+        `str r4, [sp, #${FR.back}]`,
+        `ldr r4, [r3, #${DA.phase}]`,
+        `str r4, [sp, #${FR.phase}]`,
+        ...(['X', 'sweep', 'lineStride'] as const).flatMap((k) => [
+          `ldr r4, [r3, #${DA[k]}]`,
+          `str r4, [sp, #${FR[k]}]`,
+        ]),
+        'mov r11, sp',
+        '10:',
+        'mov r7, r11',
+        `ldr r0, [r7, #${FR.src}]`,
+        `ldr r4, [r7, #${FR.X}]`,
+        'mov r12, r4',
+        `ldr r4, [r7, #${FR.sweep}]`,
+        'adds r4, r4, r0',
+        'mov lr, r4', // the sweep's end
+        `ldr r6, [r7, #${FR.phase}]`,
+        `ldr r7, [r7, #${FR.ch}]`,
+        'ldmia r7!, {r1, r2, r3, r4, r5}',
+        '11:',
+        ...(stride === 1 ? sweep1 : sweep2),
         '2:',
         'mov r7, r11',
         `ldr r6, [r7, #${FR.rq}]`,
@@ -1230,7 +1285,7 @@ const dwLine = (name: string, e: number): string =>
         `ldr r6, [r7, #${FR.back}]`,
         'subs r0, r0, r6',
         'mov r6, lr',
-        `adds r6, #${e}`,
+        `adds r6, #${e * stride}`,
         'mov lr, r6',
         `ldr r6, [r7, #${FR.phase}]`,
         'b 11b',
@@ -1238,7 +1293,7 @@ const dwLine = (name: string, e: number): string =>
         'blx r6',
         'mov r7, r11',
         `ldr r6, [r7, #${FR.src}]`,
-        `adds r6, #${e}`,
+        `adds r6, #${e * stride}`,
         `str r6, [r7, #${FR.src}]`,
         `ldr r5, [r7, #${FR.lineStride}]`,
         `ldr r6, [r7, #${FR.outLast}]`,
@@ -1265,9 +1320,12 @@ const dwLine = (name: string, e: number): string =>
     })(),
   );
 /** Planes one channel each (across neighbours 1 byte apart). */
-export const DW_LINE_C = dwLine('tp_dwline', 1);
+export const DW_LINE_C = dwLine('tp_dwline', 1, 1);
 /** Four channels' planes interleaved byte by byte (across neighbours 4 bytes apart). */
-const DW_LINE4_C = dwLine('tp_dwline4', 4);
+const DW_LINE4_C = dwLine('tp_dwline4', 4, 1);
+/** The same two layouts, stride 2. */
+const DW_LINE_S2_C = dwLine('tp_dwline_s2', 1, 2);
+const DW_LINE4_S2_C = dwLine('tp_dwline4_s2', 4, 2);
 
 /** The depthwise line kernel's requantisation forms (requant.ts). */
 export type DwRq = 'rq1' | 'rq3a' | 'rq3s' | 'rq2' | 'rq4';
@@ -1456,10 +1514,15 @@ const DW_GATHER4_C = nakedFunction(
 export function depthwiseLineHelpers(
   kinds: Iterable<DwRq>,
   gather4: boolean,
+  stride: 1 | 2,
 ): Record<string, string> {
   const out: Record<string, string> = gather4
-    ? { tp_dwline4: DW_LINE4_C, tp_dwgather4: DW_GATHER4_C }
-    : { tp_dwline: DW_LINE_C };
+    ? stride === 1
+      ? { tp_dwline4: DW_LINE4_C, tp_dwgather4: DW_GATHER4_C }
+      : { tp_dwline4_s2: DW_LINE4_S2_C, tp_dwgather4: DW_GATHER4_C }
+    : stride === 1
+      ? { tp_dwline: DW_LINE_C }
+      : { tp_dwline_s2: DW_LINE_S2_C };
   for (const k of kinds) out[`tp_dw${k}`] = dwRequant(k);
   return out;
 }
