@@ -1184,8 +1184,19 @@ const dwLine = (name: string, e: number, stride: 1 | 2): string =>
         '22:',
         ...column(rot[2]!),
         'cmp r0, lr',
-        'beq 2f',
+        'beq 4f',
         'b 1b', // (three columns are too long for a conditional branch back)
+        // The loop ends after position n - 1 (a rot[2] column); the last two positions feed
+        // only outputs n - 2 and n - 1: 6 and 3 products, not 9 each. (Label 4: the next 2:
+        // is the line's end.)
+        '4:',
+        ...products(rot[0]!, [1, 2]),
+        `mov r7, ${rot[0]![2]}`,
+        'push {r7}',
+        'add r0, r12',
+        ...products(rot[1]!, [2]),
+        `mov r7, ${rot[1]![2]}`,
+        'push {r7}',
       ];
       // Stride 2: output k reads positions 2k (along 0), 2k + 1 (along 1) and 2k + 2 (along
       // 2), so an even position finishes output k - 1 and starts output k, an odd one feeds
@@ -1251,7 +1262,10 @@ const dwLine = (name: string, e: number, stride: 1 | 2): string =>
         `ldr r5, [r3, #${DA.perLine}]`,
         'muls r4, r5',
         `str r4, [sp, #${FR.rq}]`,
+        // back: from where the sweep stops (stride 1: position n + 1, one past its end; stride
+        // 2: position 2n, its end) to the next line's start
         `ldr r4, [r3, #${DA.sweep}]`,
+        ...(stride === 1 ? [`ldr r5, [r3, #${DA.X}]`, 'adds r4, r4, r5'] : []),
         `subs r4, #${e * stride}`,
         `str r4, [sp, #${FR.back}]`,
         `ldr r4, [r3, #${DA.phase}]`,

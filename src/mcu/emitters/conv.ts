@@ -424,7 +424,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
       sy: lp.alongX ? 1 : lp.X,
       org: lp.alongX ? padL * lp.X + padT : padT * lp.X + padL,
       // X, outStride, the outputs per requantisation call, lohish, lines, lineStride, the
-      // sweep's bytes (stride 2: up to position 2n, where the last output ends), its entry
+      // sweep's loop bytes (to position n, stride 2: 2n; the last positions follow), its entry
       // phase, 1 for a call per line (four lanes: planes interleaved, every plane step four
       // bytes). A plane along x whose accumulators fit LINE_BATCH_MAX is
       // requantised in one call (its outputs lie outC apart across lines too).
@@ -435,8 +435,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
         (clampLo | (clampHi << 8) | ((16 + plan.sh) << 16)) >>> 0,
         lp.lines,
         batch ? 0 : lp.alongX ? outW * outC : outC,
-        ls === 1 ? e * lp.span : e * lp.X * 2 * lp.n,
-        ls === 1 ? (3 - ((lp.n + 2) % 3)) % 3 : (lp.n - 1) % 2,
+        e * lp.X * ls * lp.n,
+        ls === 1 ? (3 - (lp.n % 3)) % 3 : (lp.n - 1) % 2,
         batch ? 0 : 1,
       ].join(', ')}}`,
       zu,
