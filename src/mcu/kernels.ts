@@ -844,9 +844,8 @@ typedef struct {
   uint16_t span;          /* plane bytes: X (the line count + 2) per position, n + 2 positions */
   uint16_t sx, sy;        /* plane steps of the input's x and y */
   uint16_t org;           /* plane offset of input pixel (0, 0): the padding before */
-  /* tp_dwline's arguments: X, outStride, n, lohish, lines, lineStride, (n + 2) * X and the
-     unrolled sweep's entry phase */
-  uint32_t a[9];
+  /* tp_dwline's arguments (emitters/conv.ts) */
+  uint32_t a[10];
   uint8_t zu;
   uint8_t lanes;          /* planes gathered at once: 4 (tp_dwgather4, when they fit) or 1 */
   void (*gather4)(const uint8_t *s, uint8_t *d, uint32_t step, uint32_t len, uint32_t runs,
@@ -1106,6 +1105,7 @@ const FR = {
   X: 36,
   sweep: 40,
   lineStride: 44,
+  stop: 48,
 };
 const DA = {
   X: 0,
@@ -1117,6 +1117,7 @@ const DA = {
   sweep: 24,
   phase: 28,
   perLine: 32,
+  stop: 36,
 };
 
 /**
@@ -1132,7 +1133,7 @@ const DA = {
  * then moves to the next line: src + 1, outLast + lineStride. At stride 2 (sweep2 below) the
  * plane holds 2·lines + 1 input rows and the next line starts two rows on.
  */
-const dwLine = (name: string, e: number, stride: 1 | 2): string =>
+const dwLine = (name: string, e: number, stride: 1 | 2, nOdd = false): string =>
   nakedFunction(
     `void ${name}(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)`,
     (() => {
@@ -1227,16 +1228,14 @@ const dwLine = (name: string, e: number, stride: 1 | 2): string =>
         ...col2([[cur, 1, false]]),
         'add r0, r12',
       ];
+      // (The routine is generated for n even or odd: output 0 then goes to the accumulator
+      // the loop's second or first half continues.)
       const sweep2 = [
-        ...col2([['r8', 0, true]]),
+        ...col2([[nOdd ? 'r9' : 'r8', 0, true]]),
         'add r0, r12',
-        ...col2([['r8', 1, false]]),
+        ...col2([[nOdd ? 'r9' : 'r8', 1, false]]),
         'add r0, r12',
-        'mov r7, r11', // (r6 held the phase: reload it)
-        `ldr r6, [r7, #${FR.phase}]`,
-        'cmp r6, #0',
-        'bne 21f',
-        'mov r9, r8',
+        ...(nOdd ? [] : ['b 21f']),
         '1:',
         ...half2('r9', 'r8'),
         '21:',
@@ -1249,7 +1248,7 @@ const dwLine = (name: string, e: number, stride: 1 | 2): string =>
       ];
       return [
         ...PROLOGUE,
-        'sub sp, #48',
+        'sub sp, #52',
         `str r0, [sp, #${FR.src}]`,
         `str r2, [sp, #${FR.outLast}]`,
         `str r3, [sp, #${FR.args}]`,
@@ -1268,9 +1267,14 @@ const dwLine = (name: string, e: number, stride: 1 | 2): string =>
         ...(stride === 1 ? [`ldr r5, [r3, #${DA.X}]`, 'adds r4, r4, r5'] : []),
         `subs r4, #${e * stride}`,
         `str r4, [sp, #${FR.back}]`,
-        `ldr r4, [r3, #${DA.phase}]`,
-        `str r4, [sp, #${FR.phase}]`,
-        ...(['X', 'sweep', 'lineStride'] as const).flatMap((k) => [
+        // where r0 stops after the plane's last line (0 with a call per line)
+        `ldr r4, [r3, #${DA.stop}]`,
+        'cmp r4, #0',
+        'beq 8f',
+        'adds r4, r4, r0',
+        '8:',
+        `str r4, [sp, #${FR.stop}]`,
+        ...(['X', 'sweep', 'lineStride', 'phase'] as const).flatMap((k) => [
           `ldr r4, [r3, #${DA[k]}]`,
           `str r4, [sp, #${FR[k]}]`,
         ]),
@@ -1290,23 +1294,23 @@ const dwLine = (name: string, e: number, stride: 1 | 2): string =>
         ...(stride === 1 ? sweep1 : sweep2),
         '2:',
         'mov r7, r11',
-        `ldr r6, [r7, #${FR.rq}]`,
-        'cmp r6, #0',
-        'bne 6f',
-        // One call for the plane at the end: the weights (r1-r5) and X (r12) are still in
-        // their registers, so the next line only moves the sweep's start and end.
-        `ldr r6, [r7, #${FR.lines}]`,
-        'subs r6, #1',
-        'beq 3f',
-        `str r6, [r7, #${FR.lines}]`,
+        `ldr r6, [r7, #${FR.stop}]`,
+        'cmp r0, r6',
+        'bhs 6f', // (stop 0: a call per line)
+        // The next line of a plane requantised in one call at the end: the weights (r1-r5)
+        // and X (r12) are still in their registers, so it only moves the sweep's start and end.
         `ldr r6, [r7, #${FR.back}]`,
         'subs r0, r0, r6',
         'mov r6, lr',
         `adds r6, #${e * stride}`,
         'mov lr, r6',
-        `ldr r6, [r7, #${FR.phase}]`,
+        ...(stride === 1 ? [`ldr r6, [r7, #${FR.phase}]`] : []),
         'b 11b',
         '6:',
+        // the call's last line: requantise it (ch->rq, a call per line), or the plane
+        `ldr r6, [r7, #${FR.rq}]`,
+        'cmp r6, #0',
+        'beq 7f',
         'blx r6',
         'mov r7, r11',
         `ldr r6, [r7, #${FR.src}]`,
@@ -1319,19 +1323,16 @@ const dwLine = (name: string, e: number, stride: 1 | 2): string =>
         `ldr r6, [r7, #${FR.lines}]`,
         'subs r6, #1',
         `str r6, [r7, #${FR.lines}]`,
-        'beq 3f',
+        'beq 5f',
         'b 10b',
-        '3:',
+        '7:',
         // A plane requantised in one call: its outputs lie outStride apart across the lines
         // too (lineStride 0 keeps outLast at the plane's last output).
-        `ldr r6, [r7, #${FR.rq}]`,
-        'cmp r6, #0',
-        'bne 5f',
         `ldr r7, [r7, #${FR.ch}]`,
         'ldr r7, [r7, #40]',
         'blx r7',
         '5:',
-        'add sp, #48',
+        'add sp, #52',
         ...EPILOGUE,
       ];
     })(),
@@ -1340,9 +1341,9 @@ const dwLine = (name: string, e: number, stride: 1 | 2): string =>
 export const DW_LINE_C = dwLine('tp_dwline', 1, 1);
 /** Four channels' planes interleaved byte by byte (across neighbours 4 bytes apart). */
 const DW_LINE4_C = dwLine('tp_dwline4', 4, 1);
-/** The same two layouts, stride 2. */
-const DW_LINE_S2_C = dwLine('tp_dwline_s2', 1, 2);
-const DW_LINE4_S2_C = dwLine('tp_dwline4_s2', 4, 2);
+/** The same two layouts, stride 2, for lines of even and odd n. */
+const DW_LINE_S2 = (e: 1 | 4, nOdd: boolean) =>
+  dwLine(`tp_dwline${e === 4 ? '4' : ''}_s2${nOdd ? 'odd' : ''}`, e, 2, nOdd);
 
 /** The depthwise line kernel's requantisation forms (requant.ts). */
 export type DwRq = 'rq1' | 'rq3a' | 'rq3s' | 'rq2' | 'rq4';
@@ -1554,16 +1555,18 @@ const DW_GATHER4_C = nakedFunction(
 /** The routines a depthwise line layer's channels use, by name (each emitted once). */
 export function depthwiseLineHelpers(
   kinds: Iterable<DwRq>,
+  line: string,
   gather4: boolean,
-  stride: 1 | 2,
 ): Record<string, string> {
-  const out: Record<string, string> = gather4
-    ? stride === 1
-      ? { tp_dwline4: DW_LINE4_C, tp_dwgather4: DW_GATHER4_C }
-      : { tp_dwline4_s2: DW_LINE4_S2_C, tp_dwgather4: DW_GATHER4_C }
-    : stride === 1
-      ? { tp_dwline: DW_LINE_C }
-      : { tp_dwline_s2: DW_LINE_S2_C };
+  const out: Record<string, string> = {
+    [line]:
+      line === 'tp_dwline4'
+        ? DW_LINE4_C
+        : line === 'tp_dwline'
+          ? DW_LINE_C
+          : DW_LINE_S2(gather4 ? 4 : 1, line.endsWith('odd')),
+    ...(gather4 && { tp_dwgather4: DW_GATHER4_C }),
+  };
   for (const k of kinds) out[`tp_dw${k}`] = dwRequant(k);
   return out;
 }

@@ -405,7 +405,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
     }
     // Four channels' planes per gather (one word load per pixel) when they fit the buffer.
     const lanes = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
-    Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lanes === 4, ls));
+    const lineFn = `tp_dwline${lanes === 4 ? '4' : ''}${ls === 2 ? `_s2${lp.n % 2 ? 'odd' : ''}` : ''}`;
+    Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lineFn, lanes === 4));
     const e = lanes === 4 ? 4 : 1;
     const batch = lineBatched(lp);
     const rows = Array.from({ length: outC }, (_, o) => {
@@ -415,7 +416,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     consts.push(`TP_CONST tp_dwc_t ${fn}_ch[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
     const D = {
       ch: `${fn}_ch`,
-      line: `${lanes === 4 ? 'tp_dwline4' : 'tp_dwline'}${ls === 2 ? '_s2' : ''}`,
+      line: lineFn,
       inH,
       inW,
       C: inC,
@@ -425,9 +426,10 @@ export function emitConv(ctx: EmitContext): LayerCode {
       org: lp.alongX ? padL * lp.X + padT : padT * lp.X + padL,
       // X, outStride, the outputs per requantisation call, lohish, lines, lineStride, the
       // sweep's loop bytes (to position n, stride 2: 2n; the last positions follow), its entry
-      // phase, 1 for a call per line (four lanes: planes interleaved, every plane step four
-      // bytes). A plane along x whose accumulators fit LINE_BATCH_MAX is
-      // requantised in one call (its outputs lie outC apart across lines too).
+      // phase (stride 1), 1 for a call per line, and where the sweep pointer stops after the
+      // plane's last line, from its start (0: a call per line; four lanes: planes interleaved, every plane step four bytes). A plane
+      // along x whose accumulators fit LINE_BATCH_MAX is requantised in one call (its outputs
+      // lie outC apart across lines too).
       a: `{${[
         e * lp.X,
         lp.alongX ? outC : outW * outC,
@@ -436,8 +438,9 @@ export function emitConv(ctx: EmitContext): LayerCode {
         lp.lines,
         batch ? 0 : lp.alongX ? outW * outC : outC,
         e * lp.X * ls * lp.n,
-        ls === 1 ? (3 - (lp.n % 3)) % 3 : (lp.n - 1) % 2,
+        ls === 1 ? (3 - (lp.n % 3)) % 3 : 0,
         batch ? 0 : 1,
+        batch ? (lp.lines - 1) * e * ls + (ls === 1 ? lp.n + 1 : 2 * lp.n) * e * lp.X : 0,
       ].join(', ')}}`,
       zu,
       lanes,
