@@ -628,9 +628,14 @@ test('the stride-2 depthwise line kernel is bit-exact on VWW geometries and odd 
       ),
       kernels: ['line-s2', 'line'],
     },
-    // 'valid' 13x11 -> 6x5 (no padding at all), lines down y, four planes per gather
+    // 'valid' 15x11 -> 7x5 (no padding at all), lines down y, four planes per gather, odd n
     {
-      g: depthwiseChain(5, [1, 13, 11, 8], [{ dw: 2, padding: 'valid' }]),
+      g: depthwiseChain(5, [1, 15, 11, 8], [{ dw: 2, padding: 'valid' }]),
+      kernels: ['line-s2'],
+    },
+    // 'same' 13x25 -> 7x13: lines along x of odd n, the plane requantised in one call
+    {
+      g: depthwiseChain(6, [1, 13, 25, 4], [{ dw: 2, padding: 'same' }]),
       kernels: ['line-s2'],
     },
   ];
