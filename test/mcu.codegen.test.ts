@@ -596,10 +596,11 @@ function depthwiseChain(
   return g;
 }
 
-test('the stride-2 depthwise line kernel is bit-exact on VWW geometries and odd ones', async () => {
+test('the depthwise line kernels (stride 2, stride 1 in each entry phase) are bit-exact on VWW geometries and odd ones', async () => {
   const cases: { g: Graph; kernels: string[] }[] = [
     // VWW's stride-2 depthwise layers 48x48x16, 24x24x32 and 12x12x64 (four planes per gather,
-    // each plane requantised in one call), with the pointwise layers between them
+    // each plane requantised in one call), with the pointwise layers between them, then a
+    // stride-1 6x6 one (the stride-1 routine's entry phase 0; 1 and 2 come below and above)
     {
       g: depthwiseChain(
         3,
@@ -610,9 +611,10 @@ test('the stride-2 depthwise line kernel is bit-exact on VWW geometries and odd 
           { dw: 2, padding: 'same' },
           { pw: 64 },
           { dw: 2, padding: 'same' },
+          { dw: 1, padding: 'same' },
         ],
       ),
-      kernels: ['line-s2', 'gemm', 'line-s2', 'gemm', 'line-s2'],
+      kernels: ['line-s2', 'gemm', 'line-s2', 'gemm', 'line-s2', 'line'],
     },
     // odd sizes, 'same': padding before (27 -> 14, 21 -> 11), lines down y, one plane per
     // gather (6 channels), one requantisation call per line; then the 3x3 plane of the 14x11

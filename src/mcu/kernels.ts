@@ -1133,7 +1133,7 @@ const DA = {
  * then moves to the next line: src + 1, outLast + lineStride. At stride 2 (sweep2 below) the
  * plane holds 2·lines + 1 input rows and the next line starts two rows on.
  */
-const dwLine = (name: string, e: number, stride: 1 | 2, nOdd = false): string =>
+const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string =>
   nakedFunction(
     `void ${name}(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)`,
     (() => {
@@ -1164,28 +1164,19 @@ const dwLine = (name: string, e: number, stride: 1 | 2, nOdd = false): string =>
         'add r0, r12',
       ];
       // Stride 1: the three outputs a position feeds rotate through r8-r10.
+      // Stride 1, generated per entry phase ph = -n mod 3 (position p's columns use rot[(ph +
+      // p) % 3], so that position n - 1 is a rot[2] column): the window's first two positions
+      // feed only real outputs (3 and 6 products, no push), then the loop, laid out from
+      // position 2's column, checks for the end after the rot[2] column.
+      const ph = variant;
+      const loop = [0, 1, 2].map((i) => (ph + 2 + i) % 3);
       const sweep1 = [
-        'cmp r6, #1',
-        'beq 31f',
-        'bgt 32f',
-        // The window's first two positions feed only real outputs: 3 and 6 products, no push;
-        // then the sweep goes on at the next column.
-        ...[0, 1, 2].flatMap((ph) => [
-          `3${ph}:`,
-          ...products(rot[ph]!, [0]),
-          'add r0, r12',
-          ...products(rot[(ph + 1) % 3]!, [0, 1]),
-          'add r0, r12',
-          `b ${['22f', '1f', '21f'][ph]}`,
-        ]),
+        ...products(rot[ph]!, [0]),
+        'add r0, r12',
+        ...products(rot[(ph + 1) % 3]!, [0, 1]),
+        'add r0, r12',
         '1:',
-        ...column(rot[0]!),
-        '21:',
-        ...column(rot[1]!),
-        '22:',
-        ...column(rot[2]!),
-        'cmp r0, lr',
-        'beq 4f',
+        ...loop.flatMap((r) => [...column(rot[r]!), ...(r === 2 ? ['cmp r0, lr', 'beq 4f'] : [])]),
         'b 1b', // (three columns are too long for a conditional branch back)
         // The loop ends after position n - 1 (a rot[2] column); the last two positions feed
         // only outputs n - 2 and n - 1: 6 and 3 products, not 9 each. (Label 4: the next 2:
@@ -1230,6 +1221,7 @@ const dwLine = (name: string, e: number, stride: 1 | 2, nOdd = false): string =>
       ];
       // (The routine is generated for n even or odd: output 0 then goes to the accumulator
       // the loop's second or first half continues.)
+      const nOdd = variant === 1;
       const sweep2 = [
         ...col2([[nOdd ? 'r9' : 'r8', 0, true]]),
         'add r0, r12',
@@ -1274,7 +1266,7 @@ const dwLine = (name: string, e: number, stride: 1 | 2, nOdd = false): string =>
         'adds r4, r4, r0',
         '8:',
         `str r4, [sp, #${FR.stop}]`,
-        ...(['X', 'sweep', 'lineStride', 'phase'] as const).flatMap((k) => [
+        ...(['X', 'sweep', 'lineStride'] as const).flatMap((k) => [
           `ldr r4, [r3, #${DA[k]}]`,
           `str r4, [sp, #${FR[k]}]`,
         ]),
@@ -1287,7 +1279,6 @@ const dwLine = (name: string, e: number, stride: 1 | 2, nOdd = false): string =>
         `ldr r4, [r7, #${FR.sweep}]`,
         'adds r4, r4, r0',
         'mov lr, r4', // the sweep's end
-        `ldr r6, [r7, #${FR.phase}]`,
         `ldr r7, [r7, #${FR.ch}]`,
         'ldmia r7!, {r1, r2, r3, r4, r5}',
         '11:',
@@ -1304,7 +1295,6 @@ const dwLine = (name: string, e: number, stride: 1 | 2, nOdd = false): string =>
         'mov r6, lr',
         `adds r6, #${e * stride}`,
         'mov lr, r6',
-        ...(stride === 1 ? [`ldr r6, [r7, #${FR.phase}]`] : []),
         'b 11b',
         '6:',
         // the call's last line: requantise it (ch->rq, a call per line), or the plane
@@ -1337,13 +1327,16 @@ const dwLine = (name: string, e: number, stride: 1 | 2, nOdd = false): string =>
       ];
     })(),
   );
-/** Planes one channel each (across neighbours 1 byte apart). */
-export const DW_LINE_C = dwLine('tp_dwline', 1, 1);
-/** Four channels' planes interleaved byte by byte (across neighbours 4 bytes apart). */
-const DW_LINE4_C = dwLine('tp_dwline4', 4, 1);
-/** The same two layouts, stride 2, for lines of even and odd n. */
-const DW_LINE_S2 = (e: 1 | 4, nOdd: boolean) =>
-  dwLine(`tp_dwline${e === 4 ? '4' : ''}_s2${nOdd ? 'odd' : ''}`, e, 2, nOdd);
+/**
+ * The line routine for a layer: planes one channel each (e = 1: across neighbours 1 byte apart)
+ * or four channels' interleaved byte by byte (e = 4), stride 1 or 2, and the variant its line
+ * length n needs (stride 1: the entry phase -n mod 3; stride 2: n odd or even).
+ */
+export function depthwiseLine(e: 1 | 4, stride: 1 | 2, n: number) {
+  const variant = stride === 1 ? (3 - (n % 3)) % 3 : n % 2;
+  const name = `tp_dwline${e === 4 ? '4' : ''}_s${stride}${stride === 1 ? `p${variant}` : variant ? 'odd' : 'even'}`;
+  return { name, code: dwLine(name, e, stride, variant) };
+}
 
 /** The depthwise line kernel's requantisation forms (requant.ts). */
 export type DwRq = 'rq1' | 'rq3a' | 'rq3s' | 'rq2' | 'rq4';
@@ -1555,16 +1548,11 @@ const DW_GATHER4_C = nakedFunction(
 /** The routines a depthwise line layer's channels use, by name (each emitted once). */
 export function depthwiseLineHelpers(
   kinds: Iterable<DwRq>,
-  line: string,
+  line: { name: string; code: string },
   gather4: boolean,
 ): Record<string, string> {
   const out: Record<string, string> = {
-    [line]:
-      line === 'tp_dwline4'
-        ? DW_LINE4_C
-        : line === 'tp_dwline'
-          ? DW_LINE_C
-          : DW_LINE_S2(gather4 ? 4 : 1, line.endsWith('odd')),
+    [line.name]: line.code,
     ...(gather4 && { tp_dwgather4: DW_GATHER4_C }),
   };
   for (const k of kinds) out[`tp_dw${k}`] = dwRequant(k);

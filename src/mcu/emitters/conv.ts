@@ -2,7 +2,13 @@
 // chosen kernel, the input zero point folded into the bias, and a requantisation plan.
 import { getTensor, numElements } from '../../graph/graph.js';
 import { padBefore } from '../../graph/shapes.js';
-import { DOT8P_C, depthwiseLineHelpers, depthwiseRowFunction, type DwRq } from '../kernels.js';
+import {
+  DOT8P_C,
+  depthwiseLine,
+  depthwiseLineHelpers,
+  depthwiseRowFunction,
+  type DwRq,
+} from '../kernels.js';
 import { planOneMul, planOneMulShift, planRequant } from '../requant.js';
 import { cArray, type EmitContext, type LayerCode } from './types.js';
 
@@ -404,8 +410,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
       }
     }
     // Four channels' planes per gather (one word load per pixel) when they fit the buffer.
-    const lanes = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
-    const lineFn = `tp_dwline${lanes === 4 ? '4' : ''}${ls === 2 ? `_s2${lp.n % 2 ? 'odd' : ''}` : ''}`;
+    const lanes: 1 | 4 = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
+    const lineFn = depthwiseLine(lanes, ls, lp.n);
     Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lineFn, lanes === 4));
     const e = lanes === 4 ? 4 : 1;
     const batch = lineBatched(lp);
@@ -416,7 +422,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     consts.push(`TP_CONST tp_dwc_t ${fn}_ch[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
     const D = {
       ch: `${fn}_ch`,
-      line: lineFn,
+      line: lineFn.name,
       inH,
       inW,
       C: inC,
