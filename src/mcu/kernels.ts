@@ -835,6 +835,7 @@ typedef struct {
   uint32_t n;
   void (*rq)(void);
 } tp_dwc_t;
+_Static_assert(sizeof(tp_dwc_t) == 44, "tp_dwline steps 44 bytes a channel");
 typedef void tp_dwline_fn(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast,
                           const uint32_t *a);
 typedef struct {
@@ -845,7 +846,7 @@ typedef struct {
   uint16_t sx, sy;        /* plane steps of the input's x and y */
   uint16_t org;           /* plane offset of input pixel (0, 0): the padding before */
   /* tp_dwline's arguments (emitters/conv.ts) */
-  uint32_t a[10];
+  uint32_t a[11];
   uint8_t zu;
   uint8_t lanes;          /* planes gathered at once: 4 (tp_dwgather4, when they fit) or 1 */
   void (*gather4)(const uint8_t *s, uint8_t *d, uint32_t step, uint32_t len, uint32_t runs,
@@ -1055,9 +1056,8 @@ static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
         for (int x = 0; x < D->inW; x++, s += D->C, d += D->sx) *d = *s;
       }
     }
-    /* four lanes: interleaved planes (tp_dwline4), channel k at byte k */
-    for (int k = 0; k < D->lanes; k++)
-      D->line(buf + k, &D->ch[c + k], out + c + k + (D->a[2] - 1) * D->a[1], D->a);
+    /* four lanes: interleaved planes (tp_dwline4), channel k at byte k, all in one call */
+    D->line(buf, &D->ch[c], out + c + (D->a[2] - 1) * D->a[1], D->a);
   }
 }
 
@@ -1106,6 +1106,9 @@ const FR = {
   sweep: 40,
   lineStride: 44,
   stop: 48,
+  lanes: 52,
+  src0: 56,
+  out0: 60,
 };
 const DA = {
   X: 0,
@@ -1118,6 +1121,7 @@ const DA = {
   phase: 28,
   perLine: 32,
   stop: 36,
+  lanes: 40,
 };
 
 /**
@@ -1240,37 +1244,43 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
       ];
       return [
         ...PROLOGUE,
-        'sub sp, #52',
-        `str r0, [sp, #${FR.src}]`,
-        `str r2, [sp, #${FR.outLast}]`,
-        `str r3, [sp, #${FR.args}]`,
-        `str r1, [sp, #${FR.ch}]`,
-        `ldr r4, [r3, #${DA.lines}]`,
-        `str r4, [sp, #${FR.lines}]`,
-        // the routine called after each line: ch->rq, or none when the plane is requantised
-        // in one call at the end (a[perLine] = 0)
-        'ldr r4, [r1, #40]',
-        `ldr r5, [r3, #${DA.perLine}]`,
-        'muls r4, r5',
-        `str r4, [sp, #${FR.rq}]`,
+        'sub sp, #64',
+        'mov r11, sp',
+        'mov r7, sp',
+        `str r3, [r7, #${FR.args}]`,
         // back: from where the sweep stops (stride 1: position n + 1, one past its end; stride
         // 2: position 2n, its end) to the next line's start
         `ldr r4, [r3, #${DA.sweep}]`,
         ...(stride === 1 ? [`ldr r5, [r3, #${DA.X}]`, 'adds r4, r4, r5'] : []),
         `subs r4, #${e * stride}`,
-        `str r4, [sp, #${FR.back}]`,
+        `str r4, [r7, #${FR.back}]`,
+        ...(['X', 'sweep', 'lineStride', 'lanes'] as const).flatMap((k) => [
+          `ldr r4, [r3, #${DA[k]}]`,
+          `str r4, [r7, #${FR[k]}]`,
+        ]),
+        // Each channel (of the a[lanes] interleaved ones, the next a byte on): r0 = src, r1 =
+        // ch, r2 = outLast, r3 = a, r7 = the frame.
+        '12:',
+        `str r0, [r7, #${FR.src}]`,
+        `str r0, [r7, #${FR.src0}]`,
+        `str r2, [r7, #${FR.outLast}]`,
+        `str r2, [r7, #${FR.out0}]`,
+        `str r1, [r7, #${FR.ch}]`,
+        `ldr r4, [r3, #${DA.lines}]`,
+        `str r4, [r7, #${FR.lines}]`,
+        // the routine called after each line: ch->rq, or none when the plane is requantised
+        // in one call at the end (a[perLine] = 0)
+        'ldr r4, [r1, #40]',
+        `ldr r5, [r3, #${DA.perLine}]`,
+        'muls r4, r5',
+        `str r4, [r7, #${FR.rq}]`,
         // where r0 stops after the plane's last line (0 with a call per line)
         `ldr r4, [r3, #${DA.stop}]`,
         'cmp r4, #0',
         'beq 8f',
         'adds r4, r4, r0',
         '8:',
-        `str r4, [sp, #${FR.stop}]`,
-        ...(['X', 'sweep', 'lineStride'] as const).flatMap((k) => [
-          `ldr r4, [r3, #${DA[k]}]`,
-          `str r4, [sp, #${FR[k]}]`,
-        ]),
-        'mov r11, sp',
+        `str r4, [r7, #${FR.stop}]`,
         '10:',
         'mov r7, r11',
         `ldr r0, [r7, #${FR.src}]`,
@@ -1322,7 +1332,21 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
         'ldr r7, [r7, #40]',
         'blx r7',
         '5:',
-        'add sp, #52',
+        'mov r7, r11',
+        `ldr r6, [r7, #${FR.lanes}]`,
+        'subs r6, #1',
+        'beq 9f',
+        `str r6, [r7, #${FR.lanes}]`,
+        `ldr r0, [r7, #${FR.src0}]`,
+        'adds r0, #1',
+        `ldr r2, [r7, #${FR.out0}]`,
+        'adds r2, #1',
+        `ldr r1, [r7, #${FR.ch}]`,
+        'adds r1, #44', // sizeof(tp_dwc_t)
+        `ldr r3, [r7, #${FR.args}]`,
+        'b 12b',
+        '9:',
+        'add sp, #64',
         ...EPILOGUE,
       ];
     })(),

@@ -433,7 +433,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
       // X, outStride, the outputs per requantisation call, lohish, lines, lineStride, the
       // sweep's loop bytes (to position n, stride 2: 2n; the last positions follow), its entry
       // phase (stride 1), 1 for a call per line, and where the sweep pointer stops after the
-      // plane's last line, from its start (0: a call per line; four lanes: planes interleaved, every plane step four bytes). A plane
+      // plane's last line, from its start (0: a call per line), the interleaved channels one
+      // call runs (four lanes: planes interleaved, every plane step four bytes). A plane
       // along x whose accumulators fit LINE_BATCH_MAX is requantised in one call (its outputs
       // lie outC apart across lines too).
       a: `{${[
@@ -447,6 +448,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
         ls === 1 ? (3 - (lp.n % 3)) % 3 : 0,
         batch ? 0 : 1,
         batch ? (lp.lines - 1) * e * ls + (ls === 1 ? lp.n + 1 : 2 * lp.n) * e * lp.X : 0,
+        lanes,
       ].join(', ')}}`,
       zu,
       lanes,
