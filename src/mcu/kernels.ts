@@ -1148,25 +1148,35 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
       ];
       // One position: the three input bytes across times the weights of the outputs in kss
       // (along index); a full column then pushes the output it finishes.
+      // The input byte (r6) at across kx times weight q = 3·kx + ks, into acc: the first
+      // product moves, the next ones add, and an output's last one (`push`) adds the
+      // accumulator to the product in r7 and pushes that.
+      const mac = (kx: number, ks: number, acc: string, how: 'first' | 'add' | 'push') => {
+        const q = 3 * kx + ks;
+        const w = `r${1 + (q >> 1)}`;
+        return [
+          q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
+          'muls r7, r6',
+          ...(how === 'push'
+            ? [`add r7, ${acc}`, 'push {r7}']
+            : [`${how === 'first' ? 'mov' : 'add'} ${acc}, r7`]),
+        ];
+      };
+      // One position's three bytes across into acc[ks] for ks in kss; acc[2] finishes (pushed)
+      // when kss holds 2.
       const products = (acc: string[], kss: number[]) =>
         [0, 1, 2].flatMap((kx) => [
           `ldrb r6, [r0, #${kx * e}]`,
-          ...kss.flatMap((ks) => {
-            const q = 3 * kx + ks;
-            const w = `r${1 + (q >> 1)}`;
-            return [
-              q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
-              'muls r7, r6',
-              `${kx === 0 && ks === 0 ? 'mov' : 'add'} ${acc[ks]}, r7`,
-            ];
-          }),
+          ...kss.flatMap((ks) =>
+            mac(
+              kx,
+              ks,
+              acc[ks]!,
+              kx === 0 && ks === 0 ? 'first' : kx === 2 && ks === 2 ? 'push' : 'add',
+            ),
+          ),
         ]);
-      const column = (acc: string[]) => [
-        ...products(acc, [0, 1, 2]),
-        `mov r7, ${acc[2]}`,
-        'push {r7}',
-        'add r0, r12',
-      ];
+      const column = (acc: string[]) => [...products(acc, [0, 1, 2]), 'add r0, r12'];
       // Stride 1: the three outputs a position feeds rotate through r8-r10.
       // Stride 1, generated per entry phase ph = -n mod 3 (position p's columns use rot[(ph +
       // p) % 3], so that position n - 1 is a rot[2] column): the window's first two positions
@@ -1187,49 +1197,43 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
         // is the line's end.)
         '4:',
         ...products(rot[0]!, [1, 2]),
-        `mov r7, ${rot[0]![2]}`,
-        'push {r7}',
         'add r0, r12',
         ...products(rot[1]!, [2]),
-        `mov r7, ${rot[1]![2]}`,
-        'push {r7}',
       ];
       // Stride 2: output k reads positions 2k (along 0), 2k + 1 (along 1) and 2k + 2 (along
       // 2), so an even position finishes output k - 1 and starts output k, an odd one feeds
       // output k only; two accumulators (r8, r9) alternate. Per output 6 loads and 9 products
       // (about 45 cycles). One pass of the loop is two outputs; the phase (n - 1 odd) enters
       // it at the second, and the loop ends at position 2n, which finishes output n - 1 (r9).
-      const col2 = (feeds: [string, number, boolean][]) =>
+      // feeds: [acc, along index, 'first' (starts at kx 0) | 'push' (finishes at kx 2)]
+      const col2 = (feeds: [string, number, 'first' | 'add' | 'push'][]) =>
         [0, 1, 2].flatMap((kx) => [
           `ldrb r6, [r0, #${kx * e}]`,
-          ...feeds.flatMap(([acc, ks, first]) => {
-            const q = 3 * kx + ks;
-            const w = `r${1 + (q >> 1)}`;
-            return [
-              q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
-              'muls r7, r6',
-              `${first && kx === 0 ? 'mov' : 'add'} ${acc}, r7`,
-            ];
-          }),
+          ...feeds.flatMap(([acc, ks, how]) =>
+            mac(
+              kx,
+              ks,
+              acc,
+              how === 'first' && kx === 0 ? 'first' : how === 'push' && kx === 2 ? 'push' : 'add',
+            ),
+          ),
         ]);
       const half2 = (prev: string, cur: string) => [
         ...col2([
-          [prev, 2, false],
-          [cur, 0, true],
+          [cur, 0, 'first'],
+          [prev, 2, 'push'],
         ]),
-        `mov r7, ${prev}`,
-        'push {r7}',
         'add r0, r12',
-        ...col2([[cur, 1, false]]),
+        ...col2([[cur, 1, 'add']]),
         'add r0, r12',
       ];
       // (The routine is generated for n even or odd: output 0 then goes to the accumulator
       // the loop's second or first half continues.)
       const nOdd = variant === 1;
       const sweep2 = [
-        ...col2([[nOdd ? 'r9' : 'r8', 0, true]]),
+        ...col2([[nOdd ? 'r9' : 'r8', 0, 'first']]),
         'add r0, r12',
-        ...col2([[nOdd ? 'r9' : 'r8', 1, false]]),
+        ...col2([[nOdd ? 'r9' : 'r8', 1, 'add']]),
         'add r0, r12',
         ...(nOdd ? [] : ['b 21f']),
         '1:',
@@ -1238,9 +1242,7 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
         ...half2('r8', 'r9'),
         'cmp r0, lr',
         'bne 1b',
-        ...col2([['r9', 2, false]]),
-        'mov r7, r9',
-        'push {r7}',
+        ...col2([['r9', 2, 'push']]),
       ];
       return [
         ...PROLOGUE,
