@@ -600,7 +600,8 @@ test('the depthwise line kernels (stride 2, stride 1 in each entry phase) are bi
   const cases: { g: Graph; kernels: string[] }[] = [
     // VWW's stride-2 depthwise layers 48x48x16, 24x24x32 and 12x12x64 (four planes per gather,
     // each plane requantised in one call), with the pointwise layers between them, then a
-    // stride-1 6x6 one (the stride-1 routine's entry phase 0; 1 and 2 come below and above)
+    // stride-1 6x6 one (the stride-1 routine's entry phase 0; 1 and 2 come below and above),
+    // 6x6 -> 3x3 (the tap kernel: too short a line for stride 2) and the 3x3 plane (lines of 3)
     {
       g: depthwiseChain(
         3,
@@ -612,9 +613,11 @@ test('the depthwise line kernels (stride 2, stride 1 in each entry phase) are bi
           { pw: 64 },
           { dw: 2, padding: 'same' },
           { dw: 1, padding: 'same' },
+          { dw: 2, padding: 'same' },
+          { dw: 1, padding: 'same' },
         ],
       ),
-      kernels: ['line-s2', 'gemm', 'line-s2', 'gemm', 'line-s2', 'line'],
+      kernels: ['line-s2', 'gemm', 'line-s2', 'gemm', 'line-s2', 'line', 'depthwise-4ch', 'line'],
     },
     // odd sizes, 'same': padding before (27 -> 14, 21 -> 11), lines down y, one plane per
     // gather (6 channels), one requantisation call per line; then the 3x3 plane of the 14x11

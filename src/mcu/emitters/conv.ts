@@ -97,12 +97,15 @@ export const LINE_BATCH_MAX = 2304;
  * against 9.5 cycles/MAC on VWW; 10.0 against 10.2 at 12x12, 8.3 against 13.4 at 48x48).
  */
 export const LINE_MIN = 12;
-/** Shortest line of a plane requantised in one call (no per-line call: 6x6 pays). */
-export const LINE_MIN_BATCHED = 6;
+/**
+ * Shortest line of a plane requantised in one call (at least 3, the routine's entry and end):
+ * VWW's 3x3 plane 8.84 against 9.38 cycles/MAC for the tap kernel.
+ */
+export const LINE_MIN_BATCHED = 3;
 /**
  * Shortest line of the stride-2 line kernel (at least 2: its loop takes two outputs per pass):
- * on VWW's 6x6 outputs it measured 8.9 against 10.2 cycles/MAC for the tap kernel, on 3x3
- * 11.3 against 9.7.
+ * on VWW's 6x6 outputs it measured 8.18 against 10.22 cycles/MAC for the tap kernel, on 3x3
+ * 10.11 against 9.74 (the set-up per channel and line over 9 outputs).
  */
 export const LINE_MIN_S2 = 6;
 
