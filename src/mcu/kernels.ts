@@ -835,11 +835,17 @@ typedef struct {
   uint32_t n;
   void (*rq)(void);
 } tp_dwc_t;
-_Static_assert(sizeof(tp_dwc_t) == 44, "tp_dwline steps 44 bytes a channel");
+/* stride 2: the block, then the third of the middle column's weights (whole) */
+typedef struct {
+  tp_dwc_t c;
+  int32_t w7;
+} tp_dwc2_t;
+_Static_assert(sizeof(tp_dwc_t) == 44 && sizeof(tp_dwc2_t) == 48,
+               "tp_dwline steps 44 bytes a channel, 48 at stride 2");
 typedef void tp_dwline_fn(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast,
                           const uint32_t *a);
 typedef struct {
-  const tp_dwc_t *ch;
+  const tp_dwc_t *ch;     /* channel blocks of chBytes (tp_dwc_t or tp_dwc2_t) */
   tp_dwline_fn *line;
   uint16_t inH, inW, C;
   uint16_t span;          /* plane bytes: X (the line count + 2) per position, n + 2 positions */
@@ -849,6 +855,7 @@ typedef struct {
   uint32_t a[11];
   uint8_t zu;
   uint8_t lanes;          /* planes gathered at once: 4 (tp_dwgather4, when they fit) or 1 */
+  uint8_t chBytes;
   void (*gather4)(const uint8_t *s, uint8_t *d, uint32_t step, uint32_t len, uint32_t runs,
                   uint32_t srcRun, uint32_t dstRun);
 } tp_dwl_t;
@@ -1057,7 +1064,8 @@ static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
       }
     }
     /* four lanes: interleaved planes (tp_dwline4), channel k at byte k, all in one call */
-    D->line(buf, &D->ch[c], out + c + (D->a[2] - 1) * D->a[1], D->a);
+    D->line(buf, (const tp_dwc_t *)((const uint8_t *)D->ch + c * D->chBytes),
+            out + c + (D->a[2] - 1) * D->a[1], D->a);
   }
 }
 
@@ -1205,12 +1213,28 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
       // output k only; two accumulators (r8, r9) alternate. Per output 6 loads and 9 products
       // (about 45 cycles). One pass of the loop is two outputs; the phase (n - 1 odd) enters
       // it at the second, and the loop ends at position 2n, which finishes output n - 1 (r9).
-      // feeds: [acc, along index, 'first' (starts at kx 0) | 'push' (finishes at kx 2)]
+      // Weights: r1-r3 the pairs (along 0 low, along 2 high) of across rows 0-2; the middle
+      // column's whole in r4, r5 and r10, so an odd position's byte (its only use) is
+      // multiplied in place. feeds: [acc, along index, 'first' (starts at kx 0) | 'push'
+      // (finishes at kx 2)]
+      const mac2 = (kx: number, ks: number, acc: string, how: 'first' | 'add' | 'push') =>
+        ks === 1
+          ? [
+              ...(kx === 2 ? ['mov r7, r10', 'muls r6, r7'] : [`muls r6, r${4 + kx}`]),
+              `${how === 'first' ? 'mov' : 'add'} ${acc}, r6`,
+            ]
+          : [
+              ks === 2 ? `asrs r7, r${1 + kx}, #16` : `sxth r7, r${1 + kx}`,
+              'muls r7, r6',
+              ...(how === 'push'
+                ? [`add r7, ${acc}`, 'push {r7}']
+                : [`${how === 'first' ? 'mov' : 'add'} ${acc}, r7`]),
+            ];
       const col2 = (feeds: [string, number, 'first' | 'add' | 'push'][]) =>
         [0, 1, 2].flatMap((kx) => [
           `ldrb r6, [r0, #${kx * e}]`,
           ...feeds.flatMap(([acc, ks, how]) =>
-            mac(
+            mac2(
               kx,
               ks,
               acc,
@@ -1293,6 +1317,7 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
         'mov lr, r4', // the sweep's end
         `ldr r7, [r7, #${FR.ch}]`,
         'ldmia r7!, {r1, r2, r3, r4, r5}',
+        ...(stride === 2 ? ['ldr r6, [r7, #24]', 'mov r10, r6'] : []), // w7 (block + 44)
         '11:',
         ...(stride === 1 ? sweep1 : sweep2),
         '2:',
@@ -1344,7 +1369,7 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
         `ldr r2, [r7, #${FR.out0}]`,
         'adds r2, #1',
         `ldr r1, [r7, #${FR.ch}]`,
-        'adds r1, #44', // sizeof(tp_dwc_t)
+        `adds r1, #${stride === 1 ? 44 : 48}`, // sizeof(tp_dwc_t), tp_dwc2_t
         `ldr r3, [r7, #${FR.args}]`,
         'b 12b',
         '9:',

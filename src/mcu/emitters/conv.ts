@@ -382,6 +382,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     // Channel blocks {w[5] (int16 pairs), b, M, rnd, t}: weight q = 3·across + along, where
     // "along" is the direction of the line the kernel sweeps (the longer side).
     const blocks: number[] = [];
+    const extra: number[] = [];
     const tb = plan.table;
     const one = planOneMul(scales, qy.zp, lo, hi, accMin, accMax);
     const shifted = planOneMulShift(scales, qy.zp, lo, hi, accMin, accMax, bFold);
@@ -394,8 +395,20 @@ export function emitConv(ctx: EmitContext): LayerCode {
         const [ky, kx] = lp.alongX ? [across, along] : [along, across];
         return wr[o * 9 + ky * 3 + kx]!;
       });
-      for (let i = 0; i < 5; i++)
-        blocks.push(((wq[2 * i]! & 0xffff) | ((wq[2 * i + 1] ?? 0) << 16)) >>> 0);
+      const pair = (lo: number, hi: number) => ((lo & 0xffff) | (hi << 16)) >>> 0;
+      // Stride 1: int16 pairs in q order. Stride 2: the pairs (along 0, along 2) of each
+      // across row, then the middle column's weights whole (an odd position's byte is
+      // multiplied in place); the third of those follows the block (extra[]).
+      if (ls === 1) for (let i = 0; i < 5; i++) blocks.push(pair(wq[2 * i]!, wq[2 * i + 1] ?? 0));
+      else
+        blocks.push(
+          pair(wq[0]!, wq[2]!),
+          pair(wq[3]!, wq[5]!),
+          pair(wq[6]!, wq[8]!),
+          wq[1]! >>> 0,
+          wq[4]! >>> 0,
+        );
+      extra.push(wq[7]!);
       // The kernel's accumulators leave out the bias: rq1 folds it into its constants.
       const e = one[o];
       const b = bFold[o]!;
@@ -420,11 +433,14 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const batch = lineBatched(lp);
     const rows = Array.from({ length: outC }, (_, o) => {
       const [b, m, rnd, t, n] = blocks.slice(10 * o + 5, 10 * o + 10);
-      return `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
+      const c = `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
+      return ls === 1 ? c : `{${c}, ${extra[o]}}`;
     });
-    consts.push(`TP_CONST tp_dwc_t ${fn}_ch[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
+    const chType = ls === 1 ? 'tp_dwc_t' : 'tp_dwc2_t';
+    consts.push(`TP_CONST ${chType} ${fn}_ch[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
     const D = {
-      ch: `${fn}_ch`,
+      ch: `(const tp_dwc_t *)${fn}_ch`,
+      chBytes: `sizeof(${chType})`,
       line: lineFn.name,
       inH,
       inW,
