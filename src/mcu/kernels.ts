@@ -1424,13 +1424,22 @@ function dwRequant(kind: DwRq): string {
     'mov r10, r5',
     'lsrs r5, r4, #8', // 16 + sh
   ];
-  // Two outputs per loop pass (one compare and branch back per pair); an odd n enters at the
-  // second.
-  const parity = ['lsrs r7, r7, #1', 'bcs 8f'];
+  // Four outputs per loop pass (one compare and branch back); n mod 4 picks the entry: C = bit
+  // 1, N = bit 0 of n. rq1 pops two accumulators at once (r6, the later output, and r7), so its
+  // entries into the second of a pair pop one into r7 first (stubs 92, 94).
+  const pairs = kind === 'rq1';
+  const entry = [
+    'lsls r6, r7, #31',
+    'bcc 1f',
+    `bmi ${pairs ? 92 : 82}f`, // n mod 4 = 3
+    'b 83f', // 2
+    '1:',
+    `bmi ${pairs ? 94 : 84}f`, // 1
+  ];
   const finish = ['mov sp, r11', 'mov r7, r11', `ldr r7, [r7, #${FR.ret}]`, 'bx r7'];
   // One output: pop, requantise, store; `i` names its labels (5/6: clamps, 7: rq4's wide branch,
   // 4: the store the clamped paths branch back to).
-  const body = (i: number): string[] => {
+  const body = (i: number, x = 'r6'): string[] => {
     const L = (k: number) => `${k}${i}`;
     const arith =
       kind === 'rq3a' || kind === 'rq3s'
@@ -1449,14 +1458,14 @@ function dwRequant(kind: DwRq): string {
           ]
         : kind === 'rq1'
           ? [
-              'pop {r6}',
-              'cmp r6, r1',
+              ...(i % 2 ? ['pop {r6, r7}'] : []),
+              `cmp ${x}, r1`,
               `ble ${L(5)}f`,
-              'cmp r6, r4',
+              `cmp ${x}, r4`,
               `bge ${L(6)}f`,
-              'muls r6, r2',
-              'adds r6, r3',
-              'lsrs r6, r5',
+              `muls ${x}, r2`,
+              `adds ${x}, r3`,
+              `lsrs ${x}, r5`,
             ]
           : [
               'pop {r6}',
@@ -1474,16 +1483,16 @@ function dwRequant(kind: DwRq): string {
               'adds r6, r3',
               'lsrs r6, r5',
             ];
-    return [...arith, `${L(4)}:`, 'strb r6, [r0]', 'add r0, lr'];
+    return [...arith, `${L(4)}:`, `strb ${x}, [r0]`, 'add r0, lr'];
   };
-  const outOfLine = (i: number): string[] => {
+  const outOfLine = (i: number, x = 'r6'): string[] => {
     const L = (k: number) => `${k}${i}`;
     return [
       `${L(5)}:`,
-      'mov r6, r8',
+      `mov ${x}, r8`,
       `b ${L(4)}b`,
       `${L(6)}:`,
-      'mov r6, r10',
+      `mov ${x}, r10`,
       `b ${L(4)}b`,
       ...(kind === 'rq4'
         ? [
@@ -1526,16 +1535,13 @@ function dwRequant(kind: DwRq): string {
   return nakedFunction(`void tp_dw${kind}(void)`, [
     ...setup,
     ...consts,
-    ...parity,
-    '3:',
-    ...body(1),
-    '8:',
-    ...body(2),
+    ...entry,
+    ...[1, 2, 3, 4].flatMap((i) => [`8${i}:`, ...body(i, pairs && i % 2 === 0 ? 'r7' : 'r6')]),
     'cmp r0, r12',
-    'bne 3b',
+    'bne 81b',
     ...finish,
-    ...outOfLine(1),
-    ...outOfLine(2),
+    ...(pairs ? ['92:', 'pop {r7}', 'b 82b', '94:', 'pop {r7}', 'b 84b'] : []),
+    ...[1, 2, 3, 4].flatMap((i) => outOfLine(i, pairs && i % 2 === 0 ? 'r7' : 'r6')),
   ]);
 }
 
