@@ -858,6 +858,7 @@ typedef struct {
   uint8_t chBytes;
   void (*gather4)(const uint8_t *s, uint8_t *d, uint32_t step, uint32_t len, uint32_t runs,
                   uint32_t srcRun, uint32_t dstRun);
+  void (*fill)(uint32_t *p, uint32_t groups, uint32_t z4); /* tp_dwfill */
 } tp_dwl_t;
 /* One conv / depthwise / FC layer: shapes, constants and its requantisation. */
 typedef struct {
@@ -1041,12 +1042,11 @@ static __attribute__((noinline)) void tp_conv_patch(const tp_layer_t *L, const u
    into a stack buffer (its border stays zu), then each line of outputs is one sweep of
    D->line along the longer side of the output. */
 static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
-  /* zu everywhere, a word at a time (the gathers then overwrite the interior) */
-  const int words = (D->lanes * D->span + 3) >> 2;
-  uint32_t buf4[words];
+  /* zu everywhere, four words per STM (the gathers then overwrite the interior) */
+  const int groups = (D->lanes * D->span + 15) >> 4;
+  uint32_t buf4[4 * groups];
   uint8_t *buf = (uint8_t *)buf4;
-  const uint32_t z4 = D->zu * 0x01010101u;
-  for (int k = 0; k < words; k++) buf4[k] = z4;
+  D->fill(buf4, groups, D->zu * 0x01010101u);
   const uint32_t rowBytes = D->inW * D->C;
   /* tp_dwgather4 walks the input down its columns when the plane's consecutive words are
      consecutive rows (sy = 1), else along its rows */
@@ -1608,6 +1608,20 @@ const DW_GATHER4_C = nakedFunction(
   ],
 );
 
+/** tp_dwfill: groups of four words set to z4, one STM each (2 cycles a word against 5). */
+const DW_FILL_C = nakedFunction('void tp_dwfill(uint32_t *p, uint32_t groups, uint32_t z4)', [
+  'push {r4, r5}',
+  'mov r3, r2',
+  'mov r4, r2',
+  'mov r5, r2',
+  '1:',
+  'stmia r0!, {r2, r3, r4, r5}',
+  'subs r1, #1',
+  'bne 1b',
+  'pop {r4, r5}',
+  'bx lr',
+]);
+
 /** The routines a depthwise line layer's channels use, by name (each emitted once). */
 export function depthwiseLineHelpers(
   kinds: Iterable<DwRq>,
@@ -1616,6 +1630,7 @@ export function depthwiseLineHelpers(
 ): Record<string, string> {
   const out: Record<string, string> = {
     [line.name]: line.code,
+    tp_dwfill: DW_FILL_C,
     ...(gather4 && { tp_dwgather4: DW_GATHER4_C }),
   };
   for (const k of kinds) out[`tp_dw${k}`] = dwRequant(k);

@@ -471,6 +471,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
       ].join(', ')}}`,
       zu,
       lanes,
+      fill: 'tp_dwfill',
       ...(lanes === 4 && { gather4: 'tp_dwgather4' }),
     };
     const init = Object.entries(D)
