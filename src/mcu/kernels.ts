@@ -824,9 +824,9 @@ typedef void tp_dot8_fn(const uint8_t *in, const int8_t *w, const int32_t *b, in
                         int rows);
 typedef void tp_rqrow_fn(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo,
                          uint32_t hi, uint32_t sh16);
-/* 3x3 stride-1 depthwise, one channel per plane (tp_dwplane): the weights as int16 pairs
-   (position q = 3 * across + along), then the channel's requantisation routine (tp_dwrq1/2/4,
-   kernels.ts) and its constants. */
+/* 3x3 depthwise, one channel per plane (tp_dwplane): the weights (stride 1: int16 pairs in
+   position order q = 3 * across + along; stride 2: kernels.ts sweep2), then the channel's
+   requantisation routine (tp_dwrq1/2/4, kernels.ts) and its constants. */
 typedef struct {
   uint32_t w[5];
   int32_t b;
@@ -1133,17 +1133,18 @@ const DA = {
 };
 
 /**
- * tp_dwline: every line of one channel of a 3x3 stride-1 depthwise layer, from the channel's
- * padded plane laid out so the three input bytes across a line are contiguous (src[0..2]) and
- * the next position along it is X bytes on. The nine weights stay in r1-r5 as int16 pairs (one
- * SXTH or ASRS #16 each); each input byte is loaded once and feeds the three outputs it
- * belongs to, whose accumulators rotate through r8-r10 (the loop is unrolled three times so
- * nothing moves, and entered part-way so a sweep walks exactly the n + 2 positions): 37 cycles
- * per position. A finished accumulator is pushed; after the sweep the kernel calls the
- * channel's requantisation routine (ch->rq), which pops them (last first) into outLast,
- * outLast - outStride, ... (the first two pushes, the window entering the line, stay behind),
- * then moves to the next line: src + 1, outLast + lineStride. At stride 2 (sweep2 below) the
- * plane holds 2·lines + 1 input rows and the next line starts two rows on.
+ * tp_dwline: every line of one channel of a 3x3 stride-1 depthwise layer (of a[lanes]
+ * interleaved channels, one after the other), from the channel's padded plane laid out so the
+ * three input bytes across a line are contiguous (src[0], src[e], src[2e]) and the next position
+ * along it is X bytes on. The nine weights stay in r1-r5 as int16 pairs (one SXTH or ASRS #16
+ * each); each input byte is loaded once and feeds the three outputs it belongs to, whose
+ * accumulators rotate through r8-r10 (the loop is unrolled three times so nothing moves; the
+ * first and last two positions compute only real outputs' products): 36 cycles per position.
+ * A finished accumulator is pushed; after the line (or the plane's last line) the kernel calls
+ * the channel's requantisation routine (ch->rq), which pops them (last first) into outLast,
+ * outLast - outStride, ..., then moves to the next line: src + e, outLast + lineStride. At
+ * stride 2 (sweep2 below) the plane holds 2·lines + 1 input rows and the next line starts two
+ * rows on.
  */
 const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string =>
   nakedFunction(
@@ -1211,8 +1212,8 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
       // Stride 2: output k reads positions 2k (along 0), 2k + 1 (along 1) and 2k + 2 (along
       // 2), so an even position finishes output k - 1 and starts output k, an odd one feeds
       // output k only; two accumulators (r8, r9) alternate. Per output 6 loads and 9 products
-      // (about 45 cycles). One pass of the loop is two outputs; the phase (n - 1 odd) enters
-      // it at the second, and the loop ends at position 2n, which finishes output n - 1 (r9).
+      // (about 43 cycles). One pass of the loop is two outputs; for n even the entry jumps to
+      // the second, and the loop ends at position 2n, which finishes output n - 1 (r9).
       // Weights: r1-r3 the pairs (along 0 low, along 2 high) of across rows 0-2; the middle
       // column's whole in r4, r5 and r10, so an odd position's byte (its only use) is
       // multiplied in place. feeds: [acc, along index, 'first' (starts at kx 0) | 'push'
