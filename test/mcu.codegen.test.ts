@@ -515,7 +515,156 @@ test('the kernel chooser: packed GEMM only without -128 weights, the depthwise l
   assert.equal(chooseConvKernel(dw), 'depthwise-3x3-line');
   assert.equal(chooseConvKernel({ ...dw, twoPixel: false }), 'depthwise-4ch');
   assert.equal(chooseConvKernel({ ...dw, line: false }), 'depthwise-4ch');
-  // Lines run along the longer side; a sweep walks n + 2 positions.
+  assert.equal(chooseConvKernel({ ...dw, sH: 2, sW: 2 }), 'depthwise-3x3-line-s2');
+  assert.equal(chooseConvKernel({ ...dw, sH: 2, sW: 2, line: false }), 'depthwise-4ch');
+  // Lines run along the longer side; a sweep walks n + 2 positions (stride 2: 2n + 1, over
+  // 2·lines + 1 input rows).
   assert.deepEqual(linePlan(25, 5), { alongX: false, n: 25, lines: 5, X: 7, span: 7 * 27 });
   assert.deepEqual(linePlan(48, 48), { alongX: true, n: 48, lines: 48, X: 50, span: 50 * 50 });
+  assert.deepEqual(linePlan(24, 24, 2), { alongX: true, n: 24, lines: 24, X: 49, span: 49 * 49 });
+  assert.deepEqual(linePlan(7, 5, 2), { alongX: false, n: 7, lines: 5, X: 11, span: 11 * 15 });
+});
+
+/**
+ * A seeded chain of depthwise 3x3 (ReLU6) and pointwise layers over an int8 input, with
+ * scales that give every channel the fast requantisation (so the line kernels may run).
+ */
+function depthwiseChain(
+  seed: number,
+  input: [number, number, number, number],
+  steps: ({ dw: 1 | 2; padding: 'same' | 'valid' } | { pw: number })[],
+): Graph {
+  const r = rng(seed);
+  const g = createGraph('mcu-dw-fixture');
+  addTensor(g, {
+    name: 'x',
+    shape: input,
+    dtype: 'int8',
+    quant: { scale: [0.02], zeroPoint: [-7] },
+  });
+  let cur = 'x';
+  let c = input[3];
+  steps.forEach((st, i) => {
+    const outC = 'pw' in st ? st.pw : c;
+    const shape = 'pw' in st ? [outC, 1, 1, c] : [1, 3, 3, c];
+    addTensor(g, {
+      name: `w${i}`,
+      shape,
+      dtype: 'int8',
+      data: Int8Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () =>
+        Math.round((r() * 2 - 1) * 127),
+      ),
+      quant: {
+        scale: Array.from({ length: outC }, () => 0.002 + 0.01 * r()),
+        zeroPoint: new Array(outC).fill(0),
+        axis: 'pw' in st ? 0 : 3,
+      },
+    });
+    addTensor(g, {
+      name: `b${i}`,
+      shape: [outC],
+      dtype: 'int32',
+      data: Int32Array.from({ length: outC }, () => Math.round((r() * 2 - 1) * 3000)),
+    });
+    addTensor(g, {
+      name: `y${i}`,
+      shape: [],
+      dtype: 'int8',
+      quant: { scale: [0.03], zeroPoint: [-128] },
+    });
+    g.ops.push({
+      kind: 'pw' in st ? 'conv2d' : 'depthwiseConv2d',
+      name: `op${i}`,
+      inputs: [cur, `w${i}`, `b${i}`],
+      outputs: [`y${i}`],
+      attrs:
+        'pw' in st
+          ? { strides: [1, 1], padding: 'same', activation: 'relu6' }
+          : {
+              strides: [st.dw, st.dw],
+              padding: st.padding,
+              activation: 'relu6',
+              depthMultiplier: 1,
+            },
+    });
+    cur = `y${i}`;
+    c = outC;
+  });
+  g.inputs = ['x'];
+  g.outputs = [cur];
+  inferShapes(g);
+  return g;
+}
+
+test('the depthwise line kernels (stride 2, stride 1 in each entry phase) are bit-exact on VWW geometries and odd ones', async () => {
+  const cases: { g: Graph; kernels: string[] }[] = [
+    // VWW's stride-2 depthwise layers 48x48x16, 24x24x32 and 12x12x64 (four planes per gather,
+    // each plane requantised in one call), with the pointwise layers between them, then a
+    // stride-1 6x6 one (the stride-1 routine's entry phase 0; 1 and 2 come below and above),
+    // 6x6 -> 3x3 (the tap kernel: too short a line for stride 2) and the 3x3 plane (lines of 3)
+    {
+      g: depthwiseChain(
+        3,
+        [1, 48, 48, 16],
+        [
+          { dw: 2, padding: 'same' },
+          { pw: 32 },
+          { dw: 2, padding: 'same' },
+          { pw: 64 },
+          { dw: 2, padding: 'same' },
+          { dw: 1, padding: 'same' },
+          { dw: 2, padding: 'same' },
+          { dw: 1, padding: 'same' },
+        ],
+      ),
+      kernels: ['line-s2', 'gemm', 'line-s2', 'gemm', 'line-s2', 'line', 'depthwise-4ch', 'line'],
+    },
+    // odd sizes, 'same': padding before (27 -> 14, 21 -> 11), lines down y, one plane per
+    // gather (6 channels), one requantisation call per line; then the 3x3 plane of the 14x11
+    // (stride 1, 'same': the stride-1 line kernel)
+    {
+      g: depthwiseChain(
+        4,
+        [1, 27, 21, 6],
+        [
+          { dw: 2, padding: 'same' },
+          { dw: 1, padding: 'same' },
+        ],
+      ),
+      kernels: ['line-s2', 'line'],
+    },
+    // 'valid' 15x11 -> 7x5 (no padding at all), lines down y, four planes per gather, odd n
+    {
+      g: depthwiseChain(5, [1, 15, 11, 8], [{ dw: 2, padding: 'valid' }]),
+      kernels: ['line-s2'],
+    },
+    // 'same' 13x25 -> 7x13: lines along x of odd n, the plane requantised in one call
+    {
+      g: depthwiseChain(6, [1, 13, 25, 4], [{ dw: 2, padding: 'same' }]),
+      kernels: ['line-s2'],
+    },
+  ];
+  const dir = mkdtempSync(join(tmpdir(), 'tinyprune-mcu-dw2-'));
+  try {
+    for (const [k, { g, kernels }] of cases.entries()) {
+      const shape = g.tensors.get('x')!.shape;
+      const r = rng(40 + k);
+      const inputs = Array.from({ length: 2 }, () =>
+        Int8Array.from(
+          { length: shape.reduce((a, b) => a * b, 1) },
+          () => Math.floor(r() * 256) - 128,
+        ),
+      );
+      const rep = await deploy(g, { target: 'rp2040', outDir: dir, inputs, kernels: 'speed' });
+      assert.deepEqual(
+        rep.layers.map((l) => l.kernel.replace(/^depthwise-3x3-|-(direct|patch)-8p$/g, '')),
+        kernels,
+      );
+      const prep = prepareInt8(g);
+      inputs.forEach((x, i) => assert.deepEqual(rep.outputs[i], Array.from(prep.run([x])[0]!)));
+      assert.deepEqual(rep.bitExact, { inputs: 2, mismatches: 0 });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

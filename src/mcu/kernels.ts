@@ -824,9 +824,9 @@ typedef void tp_dot8_fn(const uint8_t *in, const int8_t *w, const int32_t *b, in
                         int rows);
 typedef void tp_rqrow_fn(const int32_t *acc, uint8_t *out, const tp_rq_t *rq, int n, uint32_t lo,
                          uint32_t hi, uint32_t sh16);
-/* 3x3 stride-1 depthwise, one channel per plane (tp_dwplane): the weights as int16 pairs
-   (position q = 3 * across + along), then the channel's requantisation routine (tp_dwrq1/2/4,
-   kernels.ts) and its constants. */
+/* 3x3 depthwise, one channel per plane (tp_dwplane): the weights (stride 1: int16 pairs in
+   position order q = 3 * across + along; stride 2: kernels.ts sweep2), then the channel's
+   requantisation routine (tp_dwrq1/2/4, kernels.ts) and its constants. */
 typedef struct {
   uint32_t w[5];
   int32_t b;
@@ -835,21 +835,30 @@ typedef struct {
   uint32_t n;
   void (*rq)(void);
 } tp_dwc_t;
+/* stride 2: the block, then the third of the middle column's weights (whole) */
+typedef struct {
+  tp_dwc_t c;
+  int32_t w7;
+} tp_dwc2_t;
+_Static_assert(sizeof(tp_dwc_t) == 44 && sizeof(tp_dwc2_t) == 48,
+               "tp_dwline steps 44 bytes a channel, 48 at stride 2");
 typedef void tp_dwline_fn(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast,
                           const uint32_t *a);
 typedef struct {
-  const tp_dwc_t *ch;
+  const tp_dwc_t *ch;     /* channel blocks of chBytes (tp_dwc_t or tp_dwc2_t) */
   tp_dwline_fn *line;
   uint16_t inH, inW, C;
   uint16_t span;          /* plane bytes: X (the line count + 2) per position, n + 2 positions */
   uint16_t sx, sy;        /* plane steps of the input's x and y */
-  /* tp_dwline's arguments: X, outStride, n, lohish, lines, lineStride, (n + 2) * X and the
-     unrolled sweep's entry phase */
-  uint32_t a[9];
+  uint16_t org;           /* plane offset of input pixel (0, 0): the padding before */
+  /* tp_dwline's arguments (emitters/conv.ts) */
+  uint32_t a[11];
   uint8_t zu;
   uint8_t lanes;          /* planes gathered at once: 4 (tp_dwgather4, when they fit) or 1 */
-  void (*gather4)(const uint8_t *s, uint8_t *d, uint32_t rowBytes, const uint8_t *sEnd,
-                  uint32_t C, uint32_t sx, int32_t jump, uint32_t P);
+  uint8_t chBytes;
+  void (*gather4)(const uint8_t *s, uint8_t *d, uint32_t step, uint32_t len, uint32_t runs,
+                  uint32_t srcRun, uint32_t dstRun);
+  void (*fill)(uint32_t *p, uint32_t groups, uint32_t z4); /* tp_dwfill */
 } tp_dwl_t;
 /* One conv / depthwise / FC layer: shapes, constants and its requantisation. */
 typedef struct {
@@ -1029,32 +1038,34 @@ static __attribute__((noinline)) void tp_conv_patch(const tp_layer_t *L, const u
     }
 }
 
-/* 3x3 stride-1 'same' depthwise, channel by channel: the channel's padded plane is gathered
+/* 3x3 depthwise (stride 1 or 2), channel by channel: the channel's padded plane is gathered
    into a stack buffer (its border stays zu), then each line of outputs is one sweep of
-   D->line along the longer side of the image. */
+   D->line along the longer side of the output. */
 static void tp_dwplane(const tp_dwl_t *D, const uint8_t *in, uint8_t *out) {
-  /* zu everywhere, a word at a time (the gathers then overwrite the interior) */
-  const int words = (D->lanes * D->span + 3) >> 2;
-  uint32_t buf4[words];
+  /* zu everywhere, four words per STM (the gathers then overwrite the interior) */
+  const int groups = (D->lanes * D->span + 15) >> 4;
+  uint32_t buf4[4 * groups];
   uint8_t *buf = (uint8_t *)buf4;
-  const uint32_t z4 = D->zu * 0x01010101u;
-  for (int k = 0; k < words; k++) buf4[k] = z4;
+  D->fill(buf4, groups, D->zu * 0x01010101u);
   const uint32_t rowBytes = D->inW * D->C;
+  /* tp_dwgather4 walks the input down its columns when the plane's consecutive words are
+     consecutive rows (sy = 1), else along its rows */
+  const int down = D->sy == 1;
   for (int c = 0; c < D->C; c += D->lanes) {
     if (D->lanes == 4) {
-      D->gather4(in + c, buf + 4 * (D->sx + D->sy), rowBytes, in + c + D->inH * rowBytes, D->C,
-                   4 * D->sx, 4 * (D->sy - D->inW * D->sx), D->span);
+      D->gather4(in + c, buf + 4 * D->org, down ? rowBytes : D->C, down ? D->inH : D->inW,
+                   down ? D->inW : D->inH, down ? D->C : rowBytes, 4 * (down ? D->sx : D->sy));
     } else {
       const uint8_t *s = in + c;
-      uint8_t *row = buf + D->sx + D->sy;
+      uint8_t *row = buf + D->org;
       for (int y = 0; y < D->inH; y++, row += D->sy) {
         uint8_t *d = row;
         for (int x = 0; x < D->inW; x++, s += D->C, d += D->sx) *d = *s;
       }
     }
-    /* four lanes: interleaved planes (tp_dwline4), channel k at byte k */
-    for (int k = 0; k < D->lanes; k++)
-      D->line(buf + k, &D->ch[c + k], out + c + k + (D->a[2] - 1) * D->a[1], D->a);
+    /* four lanes: interleaved planes (tp_dwline4), channel k at byte k, all in one call */
+    D->line(buf, (const tp_dwc_t *)((const uint8_t *)D->ch + c * D->chBytes),
+            out + c + (D->a[2] - 1) * D->a[1], D->a);
   }
 }
 
@@ -1102,6 +1113,10 @@ const FR = {
   X: 36,
   sweep: 40,
   lineStride: 44,
+  stop: 48,
+  lanes: 52,
+  src0: 56,
+  out0: 60,
 };
 const DA = {
   X: 0,
@@ -1113,21 +1128,25 @@ const DA = {
   sweep: 24,
   phase: 28,
   perLine: 32,
+  stop: 36,
+  lanes: 40,
 };
 
 /**
- * tp_dwline: every line of one channel of a 3x3 stride-1 depthwise layer, from the channel's
- * padded plane laid out so the three input bytes across a line are contiguous (src[0..2]) and
- * the next position along it is X bytes on. The nine weights stay in r1-r5 as int16 pairs (one
- * SXTH or ASRS #16 each); each input byte is loaded once and feeds the three outputs it
- * belongs to, whose accumulators rotate through r8-r10 (the loop is unrolled three times so
- * nothing moves, and entered part-way so a sweep walks exactly the n + 2 positions): 37 cycles
- * per position. A finished accumulator is pushed; after the sweep the kernel calls the
- * channel's requantisation routine (ch->rq), which pops them (last first) into outLast,
- * outLast - outStride, ... (the first two pushes, the window entering the line, stay behind),
- * then moves to the next line: src + 1, outLast + lineStride.
+ * tp_dwline: every line of one channel of a 3x3 stride-1 depthwise layer (of a[lanes]
+ * interleaved channels, one after the other), from the channel's padded plane laid out so the
+ * three input bytes across a line are contiguous (src[0], src[e], src[2e]) and the next position
+ * along it is X bytes on. The nine weights stay in r1-r5 as int16 pairs (one SXTH or ASRS #16
+ * each); each input byte is loaded once and feeds the three outputs it belongs to, whose
+ * accumulators rotate through r8-r10 (the loop is unrolled three times so nothing moves; the
+ * first and last two positions compute only real outputs' products): 36 cycles per position.
+ * A finished accumulator is pushed; after the line (or the plane's last line) the kernel calls
+ * the channel's requantisation routine (ch->rq), which pops them (last first) into outLast,
+ * outLast - outStride, ..., then moves to the next line: src + e, outLast + lineStride. At
+ * stride 2 (sweep2 below) the plane holds 2·lines + 1 input rows and the next line starts two
+ * rows on.
  */
-const dwLine = (name: string, e: number): string =>
+const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string =>
   nakedFunction(
     `void ${name}(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)`,
     (() => {
@@ -1138,50 +1157,157 @@ const dwLine = (name: string, e: number): string =>
       ];
       // One position: the three input bytes across times the weights of the outputs in kss
       // (along index); a full column then pushes the output it finishes.
+      // The input byte (r6) at across kx times weight q = 3·kx + ks, into acc: the first
+      // product moves, the next ones add, and an output's last one (`push`) adds the
+      // accumulator to the product in r7 and pushes that.
+      const mac = (kx: number, ks: number, acc: string, how: 'first' | 'add' | 'push') => {
+        const q = 3 * kx + ks;
+        const w = `r${1 + (q >> 1)}`;
+        return [
+          q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
+          'muls r7, r6',
+          ...(how === 'push'
+            ? [`add r7, ${acc}`, 'push {r7}']
+            : [`${how === 'first' ? 'mov' : 'add'} ${acc}, r7`]),
+        ];
+      };
+      // One position's three bytes across into acc[ks] for ks in kss; acc[2] finishes (pushed)
+      // when kss holds 2.
       const products = (acc: string[], kss: number[]) =>
         [0, 1, 2].flatMap((kx) => [
           `ldrb r6, [r0, #${kx * e}]`,
-          ...kss.flatMap((ks) => {
-            const q = 3 * kx + ks;
-            const w = `r${1 + (q >> 1)}`;
-            return [
-              q & 1 ? `asrs r7, ${w}, #16` : `sxth r7, ${w}`,
-              'muls r7, r6',
-              `${kx === 0 && ks === 0 ? 'mov' : 'add'} ${acc[ks]}, r7`,
-            ];
-          }),
+          ...kss.flatMap((ks) =>
+            mac(
+              kx,
+              ks,
+              acc[ks]!,
+              kx === 0 && ks === 0 ? 'first' : kx === 2 && ks === 2 ? 'push' : 'add',
+            ),
+          ),
         ]);
-      const column = (acc: string[]) => [
-        ...products(acc, [0, 1, 2]),
-        `mov r7, ${acc[2]}`,
-        'push {r7}',
+      const column = (acc: string[]) => [...products(acc, [0, 1, 2]), 'add r0, r12'];
+      // Stride 1: the three outputs a position feeds rotate through r8-r10.
+      // Stride 1, generated per entry phase ph = -n mod 3 (position p's columns use rot[(ph +
+      // p) % 3], so that position n - 1 is a rot[2] column): the window's first two positions
+      // feed only real outputs (3 and 6 products, no push), then the loop, laid out from
+      // position 2's column, checks for the end after the rot[2] column.
+      const ph = variant;
+      const loop = [0, 1, 2].map((i) => (ph + 2 + i) % 3);
+      const sweep1 = [
+        ...products(rot[ph]!, [0]),
         'add r0, r12',
+        ...products(rot[(ph + 1) % 3]!, [0, 1]),
+        'add r0, r12',
+        '1:',
+        ...loop.flatMap((r) => [...column(rot[r]!), ...(r === 2 ? ['cmp r0, lr', 'beq 4f'] : [])]),
+        'b 1b', // (three columns are too long for a conditional branch back)
+        // The loop ends after position n - 1 (a rot[2] column); the last two positions feed
+        // only outputs n - 2 and n - 1: 6 and 3 products, not 9 each. (Label 4: the next 2:
+        // is the line's end.)
+        '4:',
+        ...products(rot[0]!, [1, 2]),
+        'add r0, r12',
+        ...products(rot[1]!, [2]),
+      ];
+      // Stride 2: output k reads positions 2k (along 0), 2k + 1 (along 1) and 2k + 2 (along
+      // 2), so an even position finishes output k - 1 and starts output k, an odd one feeds
+      // output k only; two accumulators (r8, r9) alternate. Per output 6 loads and 9 products
+      // (about 43 cycles). One pass of the loop is two outputs; for n even the entry jumps to
+      // the second, and the loop ends at position 2n, which finishes output n - 1 (r9).
+      // Weights: r1-r3 the pairs (along 0 low, along 2 high) of across rows 0-2; the middle
+      // column's whole in r4, r5 and r10, so an odd position's byte (its only use) is
+      // multiplied in place. feeds: [acc, along index, 'first' (starts at kx 0) | 'push'
+      // (finishes at kx 2)]
+      const mac2 = (kx: number, ks: number, acc: string, how: 'first' | 'add' | 'push') =>
+        ks === 1
+          ? [
+              ...(kx === 2 ? ['mov r7, r10', 'muls r6, r7'] : [`muls r6, r${4 + kx}`]),
+              `${how === 'first' ? 'mov' : 'add'} ${acc}, r6`,
+            ]
+          : [
+              ks === 2 ? `asrs r7, r${1 + kx}, #16` : `sxth r7, r${1 + kx}`,
+              'muls r7, r6',
+              ...(how === 'push'
+                ? [`add r7, ${acc}`, 'push {r7}']
+                : [`${how === 'first' ? 'mov' : 'add'} ${acc}, r7`]),
+            ];
+      const col2 = (feeds: [string, number, 'first' | 'add' | 'push'][]) =>
+        [0, 1, 2].flatMap((kx) => [
+          `ldrb r6, [r0, #${kx * e}]`,
+          ...feeds.flatMap(([acc, ks, how]) =>
+            mac2(
+              kx,
+              ks,
+              acc,
+              how === 'first' && kx === 0 ? 'first' : how === 'push' && kx === 2 ? 'push' : 'add',
+            ),
+          ),
+        ]);
+      const half2 = (prev: string, cur: string) => [
+        ...col2([
+          [cur, 0, 'first'],
+          [prev, 2, 'push'],
+        ]),
+        'add r0, r12',
+        ...col2([[cur, 1, 'add']]),
+        'add r0, r12',
+      ];
+      // (The routine is generated for n even or odd: output 0 then goes to the accumulator
+      // the loop's second or first half continues.)
+      const nOdd = variant === 1;
+      const sweep2 = [
+        ...col2([[nOdd ? 'r9' : 'r8', 0, 'first']]),
+        'add r0, r12',
+        ...col2([[nOdd ? 'r9' : 'r8', 1, 'add']]),
+        'add r0, r12',
+        ...(nOdd ? [] : ['b 21f']),
+        '1:',
+        ...half2('r9', 'r8'),
+        '21:',
+        ...half2('r8', 'r9'),
+        'cmp r0, lr',
+        'bne 1b',
+        ...col2([['r9', 2, 'push']]),
       ];
       return [
         ...PROLOGUE,
-        'sub sp, #48',
-        `str r0, [sp, #${FR.src}]`,
-        `str r2, [sp, #${FR.outLast}]`,
-        `str r3, [sp, #${FR.args}]`,
-        `str r1, [sp, #${FR.ch}]`,
+        'sub sp, #64',
+        'mov r11, sp',
+        'mov r7, sp',
+        `str r3, [r7, #${FR.args}]`,
+        // back: from where the sweep stops (stride 1: position n + 1, one past its end; stride
+        // 2: position 2n, its end) to the next line's start
+        `ldr r4, [r3, #${DA.sweep}]`,
+        ...(stride === 1 ? [`ldr r5, [r3, #${DA.X}]`, 'adds r4, r4, r5'] : []),
+        `subs r4, #${e * stride}`,
+        `str r4, [r7, #${FR.back}]`,
+        ...(['X', 'sweep', 'lineStride', 'lanes'] as const).flatMap((k) => [
+          `ldr r4, [r3, #${DA[k]}]`,
+          `str r4, [r7, #${FR[k]}]`,
+        ]),
+        // Each channel (of the a[lanes] interleaved ones, the next a byte on): r0 = src, r1 =
+        // ch, r2 = outLast, r3 = a, r7 = the frame.
+        '12:',
+        `str r0, [r7, #${FR.src}]`,
+        `str r0, [r7, #${FR.src0}]`,
+        `str r2, [r7, #${FR.outLast}]`,
+        `str r2, [r7, #${FR.out0}]`,
+        `str r1, [r7, #${FR.ch}]`,
         `ldr r4, [r3, #${DA.lines}]`,
-        `str r4, [sp, #${FR.lines}]`,
+        `str r4, [r7, #${FR.lines}]`,
         // the routine called after each line: ch->rq, or none when the plane is requantised
         // in one call at the end (a[perLine] = 0)
         'ldr r4, [r1, #40]',
         `ldr r5, [r3, #${DA.perLine}]`,
         'muls r4, r5',
-        `str r4, [sp, #${FR.rq}]`,
-        `ldr r4, [r3, #${DA.sweep}]`,
-        `subs r4, #${e}`,
-        `str r4, [sp, #${FR.back}]`,
-        `ldr r4, [r3, #${DA.phase}]`,
-        `str r4, [sp, #${FR.phase}]`,
-        ...(['X', 'sweep', 'lineStride'] as const).flatMap((k) => [
-          `ldr r4, [r3, #${DA[k]}]`,
-          `str r4, [sp, #${FR[k]}]`,
-        ]),
-        'mov r11, sp',
+        `str r4, [r7, #${FR.rq}]`,
+        // where r0 stops after the plane's last line (0 with a call per line)
+        `ldr r4, [r3, #${DA.stop}]`,
+        'cmp r4, #0',
+        'beq 8f',
+        'adds r4, r4, r0',
+        '8:',
+        `str r4, [r7, #${FR.stop}]`,
         '10:',
         'mov r7, r11',
         `ldr r0, [r7, #${FR.src}]`,
@@ -1190,55 +1316,33 @@ const dwLine = (name: string, e: number): string =>
         `ldr r4, [r7, #${FR.sweep}]`,
         'adds r4, r4, r0',
         'mov lr, r4', // the sweep's end
-        `ldr r6, [r7, #${FR.phase}]`,
         `ldr r7, [r7, #${FR.ch}]`,
         'ldmia r7!, {r1, r2, r3, r4, r5}',
+        ...(stride === 2 ? ['ldr r6, [r7, #24]', 'mov r10, r6'] : []), // w7 (block + 44)
         '11:',
-        'cmp r6, #1',
-        'beq 31f',
-        'bgt 32f',
-        // The window's first two positions feed only real outputs: 3 and 6 products, no push;
-        // then the sweep goes on at the next column.
-        ...[0, 1, 2].flatMap((ph) => [
-          `3${ph}:`,
-          ...products(rot[ph]!, [0]),
-          'add r0, r12',
-          ...products(rot[(ph + 1) % 3]!, [0, 1]),
-          'add r0, r12',
-          `b ${['22f', '1f', '21f'][ph]}`,
-        ]),
-        '1:',
-        ...column(rot[0]!),
-        '21:',
-        ...column(rot[1]!),
-        '22:',
-        ...column(rot[2]!),
-        'cmp r0, lr',
-        'beq 2f',
-        'b 1b', // (three columns are too long for a conditional branch back)
+        ...(stride === 1 ? sweep1 : sweep2),
         '2:',
         'mov r7, r11',
-        `ldr r6, [r7, #${FR.rq}]`,
-        'cmp r6, #0',
-        'bne 6f',
-        // One call for the plane at the end: the weights (r1-r5) and X (r12) are still in
-        // their registers, so the next line only moves the sweep's start and end.
-        `ldr r6, [r7, #${FR.lines}]`,
-        'subs r6, #1',
-        'beq 3f',
-        `str r6, [r7, #${FR.lines}]`,
+        `ldr r6, [r7, #${FR.stop}]`,
+        'cmp r0, r6',
+        'bhs 6f', // (stop 0: a call per line)
+        // The next line of a plane requantised in one call at the end: the weights (r1-r5)
+        // and X (r12) are still in their registers, so it only moves the sweep's start and end.
         `ldr r6, [r7, #${FR.back}]`,
         'subs r0, r0, r6',
         'mov r6, lr',
-        `adds r6, #${e}`,
+        `adds r6, #${e * stride}`,
         'mov lr, r6',
-        `ldr r6, [r7, #${FR.phase}]`,
         'b 11b',
         '6:',
+        // the call's last line: requantise it (ch->rq, a call per line), or the plane
+        `ldr r6, [r7, #${FR.rq}]`,
+        'cmp r6, #0',
+        'beq 7f',
         'blx r6',
         'mov r7, r11',
         `ldr r6, [r7, #${FR.src}]`,
-        `adds r6, #${e}`,
+        `adds r6, #${e * stride}`,
         `str r6, [r7, #${FR.src}]`,
         `ldr r5, [r7, #${FR.lineStride}]`,
         `ldr r6, [r7, #${FR.outLast}]`,
@@ -1247,27 +1351,44 @@ const dwLine = (name: string, e: number): string =>
         `ldr r6, [r7, #${FR.lines}]`,
         'subs r6, #1',
         `str r6, [r7, #${FR.lines}]`,
-        'beq 3f',
+        'beq 5f',
         'b 10b',
-        '3:',
+        '7:',
         // A plane requantised in one call: its outputs lie outStride apart across the lines
         // too (lineStride 0 keeps outLast at the plane's last output).
-        `ldr r6, [r7, #${FR.rq}]`,
-        'cmp r6, #0',
-        'bne 5f',
         `ldr r7, [r7, #${FR.ch}]`,
         'ldr r7, [r7, #40]',
         'blx r7',
         '5:',
-        'add sp, #48',
+        'mov r7, r11',
+        `ldr r6, [r7, #${FR.lanes}]`,
+        'subs r6, #1',
+        'beq 9f',
+        `str r6, [r7, #${FR.lanes}]`,
+        `ldr r0, [r7, #${FR.src0}]`,
+        'adds r0, #1',
+        `ldr r2, [r7, #${FR.out0}]`,
+        'adds r2, #1',
+        `ldr r1, [r7, #${FR.ch}]`,
+        `adds r1, #${stride === 1 ? 44 : 48}`, // sizeof(tp_dwc_t), tp_dwc2_t
+        `ldr r3, [r7, #${FR.args}]`,
+        'b 12b',
+        '9:',
+        'add sp, #64',
         ...EPILOGUE,
       ];
     })(),
   );
-/** Planes one channel each (across neighbours 1 byte apart). */
-export const DW_LINE_C = dwLine('tp_dwline', 1);
-/** Four channels' planes interleaved byte by byte (across neighbours 4 bytes apart). */
-const DW_LINE4_C = dwLine('tp_dwline4', 4);
+/**
+ * The line routine for a layer: planes one channel each (e = 1: across neighbours 1 byte apart)
+ * or four channels' interleaved byte by byte (e = 4), stride 1 or 2, and the variant its line
+ * length n needs (stride 1: the entry phase -n mod 3; stride 2: n odd or even).
+ */
+export function depthwiseLine(e: 1 | 4, stride: 1 | 2, n: number) {
+  const variant = stride === 1 ? (3 - (n % 3)) % 3 : n % 2;
+  const name = `tp_dwline${e === 4 ? '4' : ''}_s${stride}${stride === 1 ? `p${variant}` : variant ? 'odd' : 'even'}`;
+  return { name, code: dwLine(name, e, stride, variant) };
+}
 
 /** The depthwise line kernel's requantisation forms (requant.ts). */
 export type DwRq = 'rq1' | 'rq3a' | 'rq3s' | 'rq2' | 'rq4';
@@ -1304,13 +1425,22 @@ function dwRequant(kind: DwRq): string {
     'mov r10, r5',
     'lsrs r5, r4, #8', // 16 + sh
   ];
-  // Two outputs per loop pass (one compare and branch back per pair); an odd n enters at the
-  // second.
-  const parity = ['lsrs r7, r7, #1', 'bcs 8f'];
+  // Four outputs per loop pass (one compare and branch back); n mod 4 picks the entry: C = bit
+  // 1, N = bit 0 of n. rq1 pops two accumulators at once (r6, the later output, and r7), so its
+  // entries into the second of a pair pop one into r7 first (stubs 92, 94).
+  const pairs = kind === 'rq1';
+  const entry = [
+    'lsls r6, r7, #31',
+    'bcc 1f',
+    `bmi ${pairs ? 92 : 82}f`, // n mod 4 = 3
+    'b 83f', // 2
+    '1:',
+    `bmi ${pairs ? 94 : 84}f`, // 1
+  ];
   const finish = ['mov sp, r11', 'mov r7, r11', `ldr r7, [r7, #${FR.ret}]`, 'bx r7'];
   // One output: pop, requantise, store; `i` names its labels (5/6: clamps, 7: rq4's wide branch,
   // 4: the store the clamped paths branch back to).
-  const body = (i: number): string[] => {
+  const body = (i: number, x = 'r6'): string[] => {
     const L = (k: number) => `${k}${i}`;
     const arith =
       kind === 'rq3a' || kind === 'rq3s'
@@ -1329,14 +1459,14 @@ function dwRequant(kind: DwRq): string {
           ]
         : kind === 'rq1'
           ? [
-              'pop {r6}',
-              'cmp r6, r1',
+              ...(i % 2 ? ['pop {r6, r7}'] : []),
+              `cmp ${x}, r1`,
               `ble ${L(5)}f`,
-              'cmp r6, r4',
+              `cmp ${x}, r4`,
               `bge ${L(6)}f`,
-              'muls r6, r2',
-              'adds r6, r3',
-              'lsrs r6, r5',
+              `muls ${x}, r2`,
+              `adds ${x}, r3`,
+              `lsrs ${x}, r5`,
             ]
           : [
               'pop {r6}',
@@ -1354,16 +1484,16 @@ function dwRequant(kind: DwRq): string {
               'adds r6, r3',
               'lsrs r6, r5',
             ];
-    return [...arith, `${L(4)}:`, 'strb r6, [r0]', 'add r0, lr'];
+    return [...arith, `${L(4)}:`, `strb ${x}, [r0]`, 'add r0, lr'];
   };
-  const outOfLine = (i: number): string[] => {
+  const outOfLine = (i: number, x = 'r6'): string[] => {
     const L = (k: number) => `${k}${i}`;
     return [
       `${L(5)}:`,
-      'mov r6, r8',
+      `mov ${x}, r8`,
       `b ${L(4)}b`,
       `${L(6)}:`,
-      'mov r6, r10',
+      `mov ${x}, r10`,
       `b ${L(4)}b`,
       ...(kind === 'rq4'
         ? [
@@ -1406,60 +1536,104 @@ function dwRequant(kind: DwRq): string {
   return nakedFunction(`void tp_dw${kind}(void)`, [
     ...setup,
     ...consts,
-    ...parity,
-    '3:',
-    ...body(1),
-    '8:',
-    ...body(2),
+    ...entry,
+    ...[1, 2, 3, 4].flatMap((i) => [`8${i}:`, ...body(i, pairs && i % 2 === 0 ? 'r7' : 'r6')]),
     'cmp r0, r12',
-    'bne 3b',
+    'bne 81b',
     ...finish,
-    ...outOfLine(1),
-    ...outOfLine(2),
+    ...(pairs ? ['92:', 'pop {r7}', 'b 82b', '94:', 'pop {r7}', 'b 84b'] : []),
+    ...[1, 2, 3, 4].flatMap((i) => outOfLine(i, pairs && i % 2 === 0 ? 'r7' : 'r6')),
   ]);
 }
 
 /**
  * tp_dwgather4: four channels' planes at once, interleaved (plane position p of channel c + k at
- * byte 4p + k): one word copied per input pixel (channels c to c + 3), 9 cycles against about 40
- * for four byte-by-byte passes. Rows of rowBytes (W·C) from s to sEnd; the plane position moves
- * sx bytes per pixel and jump more at a row's end. (P, the plane size, is unused.)
+ * byte 4p + k): one word copied per input pixel (channels c to c + 3). It walks the input
+ * along the direction in which the plane's words are consecutive (down a column when the lines
+ * run along x), `len` pixels `step` bytes apart per run, four words per STM (two loads per
+ * pointer step): about 4.5 cycles a word against 9 for a loop along the input's rows. Each of `runs` runs starts srcRun bytes
+ * after the last one in the input and dstRun in the plane.
  */
 const DW_GATHER4_C = nakedFunction(
-  'void tp_dwgather4(const uint8_t *s, uint8_t *d, uint32_t rowBytes, const uint8_t *sEnd, uint32_t C, uint32_t sx, int32_t jump, uint32_t P)',
+  'void tp_dwgather4(const uint8_t *s, uint8_t *d, uint32_t step, uint32_t len, uint32_t runs, uint32_t srcRun, uint32_t dstRun)',
   [
     ...PROLOGUE,
-    'mov r11, r3',
-    'mov r10, r2',
-    'adds r2, r0, r2',
-    'mov r8, r2', // the row's end
-    'ldr r6, [sp, #36]', // C
-    'ldr r7, [sp, #40]', // sx
-    'ldr r2, [sp, #44]',
-    'mov r9, r2', // jump
+    'ldr r4, [sp, #40]',
+    'mov r10, r4', // srcRun
+    'mov r11, r0', // the run's start in the input
+    'mov r12, r1', // and in the plane
+    'lsrs r7, r3, #2',
+    'lsls r7, r7, #4',
+    'mov lr, r7', // plane bytes of a run's groups of four words
+    'movs r4, #3',
+    'ands r3, r4',
+    'mov r8, r3', // words after them
+    'lsls r7, r2, #1', // two steps: a group loads at [r0] and [r0, r2] twice
     '1:',
+    'mov r4, lr',
+    'add r4, r12',
+    'mov r9, r4', // the groups' end
+    'cmp r1, r9',
+    'beq 4f',
+    '2:',
+    'ldr r3, [r0]',
+    'ldr r4, [r0, r2]',
+    'adds r0, r0, r7',
     'ldr r5, [r0]',
-    'str r5, [r1]',
-    'adds r0, r0, r6',
-    'adds r1, r1, r7',
-    'cmp r0, r8',
-    'bne 1b',
-    'add r1, r9',
-    'add r8, r10',
-    'cmp r0, r11',
+    'ldr r6, [r0, r2]',
+    'adds r0, r0, r7',
+    'stmia r1!, {r3, r4, r5, r6}',
+    'cmp r1, r9',
+    'bne 2b',
+    '4:',
+    'mov r4, r8',
+    'cmp r4, #0',
+    'beq 6f',
+    '5:',
+    'ldr r3, [r0]',
+    'adds r0, r0, r2',
+    'stmia r1!, {r3}',
+    'subs r4, #1',
+    'bne 5b',
+    '6:',
+    'add r11, r10',
+    'mov r0, r11',
+    'ldr r4, [sp, #44]', // dstRun
+    'add r12, r4',
+    'mov r1, r12',
+    'ldr r4, [sp, #36]', // runs left (the callee's own argument slot)
+    'subs r4, #1',
+    'str r4, [sp, #36]',
     'bne 1b',
     ...EPILOGUE,
   ],
 );
 
+/** tp_dwfill: groups of four words set to z4, one STM each (2 cycles a word against 5). */
+const DW_FILL_C = nakedFunction('void tp_dwfill(uint32_t *p, uint32_t groups, uint32_t z4)', [
+  'push {r4, r5}',
+  'mov r3, r2',
+  'mov r4, r2',
+  'mov r5, r2',
+  '1:',
+  'stmia r0!, {r2, r3, r4, r5}',
+  'subs r1, #1',
+  'bne 1b',
+  'pop {r4, r5}',
+  'bx lr',
+]);
+
 /** The routines a depthwise line layer's channels use, by name (each emitted once). */
 export function depthwiseLineHelpers(
   kinds: Iterable<DwRq>,
+  line: { name: string; code: string },
   gather4: boolean,
 ): Record<string, string> {
-  const out: Record<string, string> = gather4
-    ? { tp_dwline4: DW_LINE4_C, tp_dwgather4: DW_GATHER4_C }
-    : { tp_dwline: DW_LINE_C };
+  const out: Record<string, string> = {
+    [line.name]: line.code,
+    tp_dwfill: DW_FILL_C,
+    ...(gather4 && { tp_dwgather4: DW_GATHER4_C }),
+  };
   for (const k of kinds) out[`tp_dw${k}`] = dwRequant(k);
   return out;
 }

@@ -2,7 +2,13 @@
 // chosen kernel, the input zero point folded into the bias, and a requantisation plan.
 import { getTensor, numElements } from '../../graph/graph.js';
 import { padBefore } from '../../graph/shapes.js';
-import { DOT8P_C, depthwiseLineHelpers, depthwiseRowFunction, type DwRq } from '../kernels.js';
+import {
+  DOT8P_C,
+  depthwiseLine,
+  depthwiseLineHelpers,
+  depthwiseRowFunction,
+  type DwRq,
+} from '../kernels.js';
 import { planOneMul, planOneMulShift, planRequant } from '../requant.js';
 import { cArray, type EmitContext, type LayerCode } from './types.js';
 
@@ -23,6 +29,9 @@ export type ConvKernel =
   /** Depthwise 3x3, stride 1, 'same': a channel's plane per pass, lines swept with the weights in
    * registers and each input byte loaded once for its three outputs. */
   | 'depthwise-3x3-line'
+  /** Depthwise 3x3, stride 2: the same plane and registers, each output reading two positions
+   * of the line (the even one shared with the next output). */
+  | 'depthwise-3x3-line-s2'
   /** Depthwise, multiplier 1, channels a multiple of 4: the hand-scheduled tap kernel. */
   | 'depthwise-4ch'
   /** Depthwise, multiplier 1, other channel counts: one pointer per tap, taps unrolled. */
@@ -40,6 +49,7 @@ export const TWO_PIXEL_KERNELS: readonly string[] = [
   'gemm-direct-8p',
   'gemm-patch-8p',
   'depthwise-3x3-line',
+  'depthwise-3x3-line-s2',
 ] satisfies ConvKernel[];
 
 export interface ConvGeometry {
@@ -58,8 +68,9 @@ export interface ConvGeometry {
   /** The two-pixel kernels (int16 weights) are allowed: kernel mode speed. */
   twoPixel: boolean;
   /**
-   * Depthwise 3x3 stride 1 with 'same' padding whose every channel has a fast requantisation
-   * and whose padded plane fits the line kernel's stack buffer.
+   * Depthwise 3x3 stride 1 with 'same' padding (or stride 2 whose padded plane holds the
+   * input) whose every channel has a fast requantisation and whose padded plane fits the line
+   * kernel's stack buffer.
    */
   line?: boolean;
   /** No weight is -128 (the packed 8-channel kernel's halves then cannot overflow). */
@@ -86,8 +97,17 @@ export const LINE_BATCH_MAX = 2304;
  * against 9.5 cycles/MAC on VWW; 10.0 against 10.2 at 12x12, 8.3 against 13.4 at 48x48).
  */
 export const LINE_MIN = 12;
-/** Shortest line of a plane requantised in one call (no per-line call: 6x6 pays). */
-export const LINE_MIN_BATCHED = 6;
+/**
+ * Shortest line of a plane requantised in one call (at least 3, the routine's entry and end):
+ * VWW's 3x3 plane 8.84 against 9.38 cycles/MAC for the tap kernel.
+ */
+export const LINE_MIN_BATCHED = 3;
+/**
+ * Shortest line of the stride-2 line kernel (at least 2: its loop takes two outputs per pass):
+ * on VWW's 6x6 outputs it measured 8.18 against 10.22 cycles/MAC for the tap kernel, on 3x3
+ * 10.11 against 9.74 (the set-up per channel and line over 9 outputs).
+ */
+export const LINE_MIN_S2 = 6;
 
 /** Whether the line kernel requantises the plane in one call (see LINE_BATCH_MAX). */
 function lineBatched(lp: ReturnType<typeof linePlan>): boolean {
@@ -111,23 +131,25 @@ export function chooseConvKernel(c: ConvGeometry): ConvKernel {
   }
   if (c.outC % 4 === 0 && c.kind === 'conv2d') return direct ? 'gemm-direct' : 'gemm-patch';
   if (c.outC % 4 === 0 && c.kind === 'fullyConnected' && direct) return 'gemm-direct';
-  if (c.kind === 'depthwiseConv2d' && c.twoPixel && c.line) return 'depthwise-3x3-line';
+  if (c.kind === 'depthwiseConv2d' && c.twoPixel && c.line)
+    return c.sH === 2 ? 'depthwise-3x3-line-s2' : 'depthwise-3x3-line';
   if (c.kind === 'depthwiseConv2d' && c.mult === 1)
     return c.outC % 4 === 0 && taps <= 63 ? 'depthwise-4ch' : 'depthwise-taps';
   return 'loop';
 }
 
 /**
- * The depthwise line kernel's plane: lines run along the longer side (x when W >= H); X bytes
- * per position (the lines + 2 padding), n outputs per line, and the plane's bytes (n + 2
- * positions, the bytes one sweep walks).
+ * The depthwise line kernel's plane for an H x W output: lines run along the longer side (x
+ * when W >= H); X bytes per position (the input rows the lines read: lines + 2 at stride 1,
+ * 2·lines + 1 at stride 2), n outputs per line, and the plane's bytes (n + 2 positions at
+ * stride 1, 2n + 1 at stride 2).
  */
-export function linePlan(H: number, W: number) {
+export function linePlan(H: number, W: number, stride: 1 | 2 = 1) {
   const alongX = W >= H;
   const n = alongX ? W : H;
   const lines = alongX ? H : W;
-  const X = lines + 2;
-  return { alongX, n, lines, X, span: X * (n + 2) };
+  const X = stride * (lines - 1) + 3;
+  return { alongX, n, lines, X, span: X * (stride * (n - 1) + 3) };
 }
 
 export function emitConv(ctx: EmitContext): LayerCode {
@@ -207,6 +229,19 @@ export function emitConv(ctx: EmitContext): LayerCode {
     (_, c) => (qx.scale * (wScales.length === 1 ? wScales[0]! : wScales[c]!)) / qy.scale,
   );
   const plan = planRequant(scales, qy.zp, lo, hi, accMin, accMax);
+  // The line kernels' plane (stride 1 or 2; H x W the output).
+  const ls: 1 | 2 = sH === 2 ? 2 : 1;
+  const lp = linePlan(outH, outW, ls);
+  // The plane's extent along x and y (positions, padding included) must hold the whole input.
+  const [planeX, planeY] = lp.alongX ? [lp.span / lp.X, lp.X] : [lp.X, lp.span / lp.X];
+  const lineGeometry =
+    ls === 1
+      ? padT === 1 &&
+        padL === 1 &&
+        outH === inH &&
+        outW === inW &&
+        lp.n >= (lineBatched(lp) ? LINE_MIN_BATCHED : LINE_MIN)
+      : sW === 2 && inW + padL <= planeX && inH + padT <= planeY && lp.n >= LINE_MIN_S2;
   const kernel = chooseConvKernel({
     kind: op.kind as ConvGeometry['kind'],
     kH,
@@ -224,18 +259,14 @@ export function emitConv(ctx: EmitContext): LayerCode {
       mult === 1 &&
       kH === 3 &&
       kW === 3 &&
-      sH === 1 &&
-      sW === 1 &&
+      (sH === 1 || sH === 2) &&
+      sW === sH &&
       dH === 1 &&
       dW === 1 &&
-      padT === 1 &&
-      padL === 1 &&
-      outH === inH &&
-      outW === inW &&
+      lineGeometry &&
       plan.path !== 'general' &&
       !plan.slow &&
-      linePlan(inH, inW).n >= (lineBatched(linePlan(inH, inW)) ? LINE_MIN_BATCHED : LINE_MIN) &&
-      linePlan(inH, inW).span <= LINE_PLANE_MAX,
+      lp.span <= LINE_PLANE_MAX,
   });
   const packed = kernel === 'gemm-direct-8p' || kernel === 'gemm-patch-8p';
   const pairs = kernel === 'gemm-direct-2px' || kernel === 'gemm-patch-2px';
@@ -245,7 +276,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
   const depthwise4 = kernel === 'depthwise-4ch';
   // Layers outside the shared drivers (odd channel counts, depth multipliers) are small:
   // they requantise with the general routine.
-  const shared = gemm || depthwise4 || kernel === 'depthwise-3x3-line';
+  const line = kernel === 'depthwise-3x3-line' || kernel === 'depthwise-3x3-line-s2';
+  const shared = gemm || depthwise4 || line;
   const slow = shared ? (plan.slow?.flatMap((v, c) => (v ? [c] : [])) ?? []) : [];
   const fast = shared && plan.path !== 'general';
   const requant = fast ? plan.path : 'general';
@@ -346,11 +378,11 @@ export function emitConv(ctx: EmitContext): LayerCode {
     body = direct
       ? `  tp_conv_direct${pairs ? '2' : ''}(&${fn}_L, in, out, ${rows});\n`
       : `  tp_conv_patch${pairs ? '2' : ''}(&${fn}_L, in, out);\n`;
-  } else if (kernel === 'depthwise-3x3-line') {
+  } else if (line) {
     // Channel blocks {w[5] (int16 pairs), b, M, rnd, t}: weight q = 3·across + along, where
     // "along" is the direction of the line the kernel sweeps (the longer side).
-    const lp = linePlan(inH, inW);
     const blocks: number[] = [];
+    const extra: number[] = [];
     const tb = plan.table;
     const one = planOneMul(scales, qy.zp, lo, hi, accMin, accMax);
     const shifted = planOneMulShift(scales, qy.zp, lo, hi, accMin, accMax, bFold);
@@ -363,8 +395,20 @@ export function emitConv(ctx: EmitContext): LayerCode {
         const [ky, kx] = lp.alongX ? [across, along] : [along, across];
         return wr[o * 9 + ky * 3 + kx]!;
       });
-      for (let i = 0; i < 5; i++)
-        blocks.push(((wq[2 * i]! & 0xffff) | ((wq[2 * i + 1] ?? 0) << 16)) >>> 0);
+      const pair = (lo: number, hi: number) => ((lo & 0xffff) | (hi << 16)) >>> 0;
+      // Stride 1: int16 pairs in q order. Stride 2: the pairs (along 0, along 2) of each
+      // across row, then the middle column's weights whole (an odd position's byte is
+      // multiplied in place); the third of those follows the block (extra[]).
+      if (ls === 1) for (let i = 0; i < 5; i++) blocks.push(pair(wq[2 * i]!, wq[2 * i + 1] ?? 0));
+      else
+        blocks.push(
+          pair(wq[0]!, wq[2]!),
+          pair(wq[3]!, wq[5]!),
+          pair(wq[6]!, wq[8]!),
+          wq[1]! >>> 0,
+          wq[4]! >>> 0,
+        );
+      extra.push(wq[7]!);
       // The kernel's accumulators leave out the bias: rq1 folds it into its constants.
       const e = one[o];
       const b = bFold[o]!;
@@ -382,28 +426,36 @@ export function emitConv(ctx: EmitContext): LayerCode {
       }
     }
     // Four channels' planes per gather (one word load per pixel) when they fit the buffer.
-    const lanes = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
-    Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lanes === 4));
+    const lanes: 1 | 4 = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
+    const lineFn = depthwiseLine(lanes, ls, lp.n);
+    Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lineFn, lanes === 4));
     const e = lanes === 4 ? 4 : 1;
     const batch = lineBatched(lp);
     const rows = Array.from({ length: outC }, (_, o) => {
       const [b, m, rnd, t, n] = blocks.slice(10 * o + 5, 10 * o + 10);
-      return `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
+      const c = `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
+      return ls === 1 ? c : `{${c}, ${extra[o]}}`;
     });
-    consts.push(`TP_CONST tp_dwc_t ${fn}_ch[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
+    const chType = ls === 1 ? 'tp_dwc_t' : 'tp_dwc2_t';
+    consts.push(`TP_CONST ${chType} ${fn}_ch[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
     const D = {
-      ch: `${fn}_ch`,
-      line: lanes === 4 ? 'tp_dwline4' : 'tp_dwline',
+      ch: `(const tp_dwc_t *)${fn}_ch`,
+      chBytes: `sizeof(${chType})`,
+      line: lineFn.name,
       inH,
       inW,
       C: inC,
       span: lp.span,
       sx: lp.alongX ? lp.X : 1,
       sy: lp.alongX ? 1 : lp.X,
+      org: lp.alongX ? padL * lp.X + padT : padT * lp.X + padL,
       // X, outStride, the outputs per requantisation call, lohish, lines, lineStride, the
-      // sweep's bytes, its entry phase, 1 for a call per line (four lanes: planes interleaved,
-      // every plane step four bytes). A plane along x whose accumulators fit LINE_BATCH_MAX is
-      // requantised in one call (its outputs lie outC apart across lines too).
+      // sweep's loop bytes (to position n, stride 2: 2n; the last positions follow), its entry
+      // phase (stride 1), 1 for a call per line, and where the sweep pointer stops after the
+      // plane's last line, from its start (0: a call per line), the interleaved channels one
+      // call runs (four lanes: planes interleaved, every plane step four bytes). A plane
+      // along x whose accumulators fit LINE_BATCH_MAX is requantised in one call (its outputs
+      // lie outC apart across lines too).
       a: `{${[
         e * lp.X,
         lp.alongX ? outC : outW * outC,
@@ -411,12 +463,15 @@ export function emitConv(ctx: EmitContext): LayerCode {
         (clampLo | (clampHi << 8) | ((16 + plan.sh) << 16)) >>> 0,
         lp.lines,
         batch ? 0 : lp.alongX ? outW * outC : outC,
-        e * lp.span,
-        (3 - ((lp.n + 2) % 3)) % 3,
+        e * lp.X * ls * lp.n,
+        ls === 1 ? (3 - (lp.n % 3)) % 3 : 0,
         batch ? 0 : 1,
+        batch ? (lp.lines - 1) * e * ls + (ls === 1 ? lp.n + 1 : 2 * lp.n) * e * lp.X : 0,
+        lanes,
       ].join(', ')}}`,
       zu,
       lanes,
+      fill: 'tp_dwfill',
       ...(lanes === 4 && { gather4: 'tp_dwgather4' }),
     };
     const init = Object.entries(D)
