@@ -9,7 +9,7 @@
 // The folder is locked (io/lock.ts) so that a second process refuses to write into it.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { dataFingerprint } from '../data/fingerprint.js';
 import { TinypruneError } from '../graph/types.js';
