@@ -426,16 +426,24 @@ function checkRequant(
   return checked;
 }
 
+/**
+ * A random ReLU-family layer of four channels for the requantisation planners: scales, output
+ * zero point, upper clamp, and accumulators bounded by ±bound (bound < 2^boundBits).
+ */
+function randomReluLayer(r: () => number, boundBits: number) {
+  const scales = Array.from({ length: 4 }, () => 2 ** (-(r() * 20) - 2) * (1 + r()));
+  const zp = Math.floor(r() * 60) - 128;
+  const hi = r() < 0.5 ? 127 : Math.min(127, zp + 1 + Math.floor(r() * 200));
+  const bound = Math.floor(2 ** (r() * boundBits));
+  return { scales, zp, hi, bound, low: -bound };
+}
+
 test('single-multiply requantisation (the depthwise line kernel) equals MultiplyByQuantizedMultiplier where it is planned', () => {
   const r = rng(11);
   let fitted = 0;
   let checked = 0;
   for (let trial = 0; trial < 300; trial++) {
-    const scales = Array.from({ length: 4 }, () => 2 ** (-(r() * 20) - 2) * (1 + r()));
-    const zp = Math.floor(r() * 60) - 128;
-    const hi = r() < 0.5 ? 127 : Math.min(127, zp + 1 + Math.floor(r() * 200));
-    const bound = Math.floor(2 ** (r() * 22));
-    const low = -bound;
+    const { scales, zp, hi, bound, low } = randomReluLayer(r, 22);
     const plan = planOneMul(
       scales,
       zp,
@@ -468,11 +476,7 @@ test('single-multiply-and-shift requantisation (line kernel, accumulators withou
   let fitted = 0;
   let checked = 0;
   for (let trial = 0; trial < 300; trial++) {
-    const scales = Array.from({ length: 4 }, () => 2 ** (-(r() * 20) - 2) * (1 + r()));
-    const zp = Math.floor(r() * 60) - 128;
-    const hi = r() < 0.5 ? 127 : Math.min(127, zp + 1 + Math.floor(r() * 200));
-    const bound = Math.floor(2 ** (r() * 19));
-    const low = -bound;
+    const { scales, zp, hi, bound, low } = randomReluLayer(r, 19);
     const bias = scales.map(() => Math.floor((r() - 0.5) * 2 * bound));
     const args = [scales, zp, zp, hi, scales.map(() => low), scales.map(() => bound)] as const;
     const plan = planOneMulShift(...args, bias);
