@@ -44,6 +44,25 @@ export function audioAugmenter(
   return (clip, rng, into, gain = 1) => {
     const out = into ?? new Float32Array(CLIP_SAMPLES);
     const shift = shiftMax > 0 ? rng.int(2 * shiftMax + 1) - shiftMax : 0;
+    // The draws, in the order they have always been made: shift, noise file, offset, volume.
+    let bg: Float32Array | undefined;
+    let offset = 0;
+    let volume = 0;
+    if (usable.length > 0) {
+      bg = usable[rng.int(usable.length)]!;
+      offset = rng.int(bg.length - CLIP_SAMPLES + 1);
+      volume = rng.next() < frequency ? rng.uniform(0, volumeMax) : 0;
+    }
+    if (shift === 0 && clip.length === CLIP_SAMPLES && volume > 0) {
+      // The common case in one pass: each sample rounds to float32 after the gain, as a stored
+      // copy would, so the values equal the two-pass form below.
+      const noise = bg!;
+      for (let i = 0; i < CLIP_SAMPLES; i++) {
+        const v = Math.fround(clip[i]! * gain) + volume * noise[offset + i]!;
+        out[i] = v > 1 ? 1 : v < -1 ? -1 : v;
+      }
+      return out;
+    }
     if (shift === 0 && clip.length === CLIP_SAMPLES && gain === 1) out.set(clip);
     else if (shift === 0 && clip.length === CLIP_SAMPLES)
       for (let i = 0; i < CLIP_SAMPLES; i++) out[i] = clip[i]! * gain;
@@ -52,15 +71,10 @@ export function audioAugmenter(
         const j = i - shift;
         out[i] = j >= 0 && j < clip.length ? clip[j]! * gain : 0;
       }
-    if (usable.length > 0) {
-      const bg = usable[rng.int(usable.length)]!;
-      const offset = rng.int(bg.length - CLIP_SAMPLES + 1);
-      const volume = rng.next() < frequency ? rng.uniform(0, volumeMax) : 0;
-      if (volume > 0) {
-        for (let i = 0; i < CLIP_SAMPLES; i++) {
-          const v = out[i]! + volume * bg[offset + i]!;
-          out[i] = v > 1 ? 1 : v < -1 ? -1 : v;
-        }
+    if (volume > 0) {
+      for (let i = 0; i < CLIP_SAMPLES; i++) {
+        const v = out[i]! + volume * bg![offset + i]!;
+        out[i] = v > 1 ? 1 : v < -1 ? -1 : v;
       }
     }
     return out;
