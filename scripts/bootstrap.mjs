@@ -66,32 +66,50 @@ if (wanted.length > 0) {
   }
 }
 
-// The libtorch addon: built with node-gyp when missing or older than its source. Training works
-// without it (tfjs-wasm), so a failed build says so in one line and the bootstrap goes on.
-const addon = 'native/build/Release/tinyprune_torch.node';
-const addonSources = ['native/torch_addon.cc', 'native/binding.gyp'];
-const stale =
-  !existsSync(addon) || addonSources.some((f) => statSync(f).mtimeMs > statSync(addon).mtimeMs);
-if (stale) {
-  const npmGyp = join(
-    dirname(process.execPath),
-    '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
-  );
-  const gyp = process.env.npm_config_node_gyp || (existsSync(npmGyp) ? npmGyp : undefined);
-  // Node's own headers when installed (Debian's nodejs), so node-gyp needs no download.
-  const nodeDir = dirname(dirname(process.execPath));
-  const args = existsSync(join(nodeDir, 'include/node/node_api.h')) ? [`--nodedir=${nodeDir}`] : [];
+// The native addons: built with node-gyp when missing or older than their sources. Everything
+// works without them (training on tfjs-wasm, MFCC in JS), so a failed build says so in one line
+// and the bootstrap goes on.
+const addons = [
+  {
+    dir: 'native',
+    file: 'build/Release/tinyprune_torch.node',
+    sources: ['torch_addon.cc', 'binding.gyp'],
+    what: 'the libtorch training backend (about a minute)',
+    without: 'libtorch addon not built ({why}); training falls back to tfjs-wasm',
+  },
+  {
+    dir: 'native/frontend',
+    file: 'build/Release/tinyprune_frontend.node',
+    sources: ['frontend_addon.cc', 'binding.gyp'],
+    what: 'the native MFCC frontend',
+    without: 'frontend addon not built ({why}); MFCC runs in JavaScript (slower, same values)',
+  },
+];
+const npmGyp = join(
+  dirname(process.execPath),
+  '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
+);
+const gyp = process.env.npm_config_node_gyp || (existsSync(npmGyp) ? npmGyp : undefined);
+// Node's own headers when installed (Debian's nodejs), so node-gyp needs no download.
+const nodeDir = dirname(dirname(process.execPath));
+const gypArgs = existsSync(join(nodeDir, 'include/node/node_api.h'))
+  ? [`--nodedir=${nodeDir}`]
+  : [];
+for (const a of addons) {
+  const built = join(a.dir, a.file);
+  const stale =
+    !existsSync(built) ||
+    a.sources.some((f) => statSync(join(a.dir, f)).mtimeMs > statSync(built).mtimeMs);
+  if (!stale) continue;
   let why = 'node-gyp not found';
   if (gyp) {
-    if (process.stderr.isTTY)
-      console.error('bootstrap: building the libtorch training backend (native/, about a minute)…');
-    const r = spawnSync(process.execPath, [gyp, 'rebuild', ...args], {
-      cwd: 'native',
+    if (process.stderr.isTTY) console.error(`bootstrap: building ${a.what}…`);
+    const r = spawnSync(process.execPath, [gyp, 'rebuild', ...gypArgs], {
+      cwd: a.dir,
       encoding: 'utf8',
     });
     const err = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').find((l) => /error/i.test(l));
     why = r.status === 0 ? '' : (err?.trim().slice(0, 160) ?? `node-gyp exit ${r.status}`);
   }
-  if (why)
-    console.error(`bootstrap: libtorch addon not built (${why}); training falls back to tfjs-wasm`);
+  if (why) console.error(`bootstrap: ${a.without.replace('{why}', why)}`);
 }

@@ -9,6 +9,7 @@ import {
   lfbe,
   melFilterbank,
   mfcc,
+  mfccJs,
   peakGain,
   peakNormalize,
   quantizeInt8,
@@ -18,6 +19,7 @@ import {
   Rng,
 } from '../src/data/index.js';
 import { loadModel } from '../src/io/load.js';
+import { loadFrontendAddon } from '../src/data/nativeFrontend.js';
 import { data, model, needsShared } from './helpers/shared.js';
 
 test('RealFft matches a direct DFT on random input', () => {
@@ -349,3 +351,59 @@ test('augmenting with the peak gain equals normalising first, value for value', 
   }
   assert.equal(peakGain(new Float32Array(16000).fill(-0.1)), 1, 'no positive peak: unchanged');
 });
+
+test('augmentation in one pass equals the copy-then-mix definition, draw for draw', () => {
+  // Without time shift the gain and the noise are applied in one pass; the definition: the clip
+  // times the gain rounded to float32 (the copy), plus volume × noise, clipped to [-1, 1] when
+  // noise was mixed in.
+  const rng = new Rng(12);
+  const noise = Float32Array.from({ length: 30_000 }, () => rng.uniform(-1, 1));
+  const augment = audioAugmenter([noise], { backgroundFrequency: 0.7, backgroundVolume: 0.3 });
+  let mixed = 0;
+  for (let c = 0; c < 40; c++) {
+    const clip = Float32Array.from({ length: 16000 }, () => rng.uniform(-1, 1));
+    const gain = 1 + c / 7;
+    const got = augment(clip, new Rng(c), undefined, gain);
+    const draws = new Rng(c);
+    draws.int(1); // the noise file
+    const offset = draws.int(noise.length - 16000 + 1);
+    const volume = draws.next() < 0.7 ? draws.uniform(0, 0.3) : 0;
+    if (volume > 0) mixed++;
+    const want = new Float32Array(16000);
+    for (let i = 0; i < 16000; i++) {
+      const v = Math.fround(clip[i]! * gain) + volume * noise[offset + i]!;
+      want[i] = volume > 0 ? Math.min(1, Math.max(-1, v)) : v; // no noise: a plain copy
+    }
+    assert.deepEqual(got, want, `clip ${c}`);
+  }
+  assert.ok(mixed > 10 && mixed < 40, `noise mixed into ${mixed} of 40 clips`);
+});
+
+const nativeFrontend = loadFrontendAddon();
+test(
+  'the native MFCC equals the JavaScript MFCC value for value (random and real clips)',
+  {
+    skip:
+      nativeFrontend.addon === undefined &&
+      `native frontend not loaded (${nativeFrontend.error}); run npm run bootstrap`,
+  },
+  () => {
+    const rng = new Rng(13);
+    const clips: Float32Array[] = Array.from({ length: 20 }, (_, c) =>
+      Float32Array.from({ length: 16000 }, () => rng.uniform(-1, 1) * 0.5 ** (c % 6)),
+    );
+    if (!needsShared)
+      for (const c of eembcClips())
+        clips.push(peakNormalize(Float32Array.from(c.pcm, (v) => v / 32768)));
+    clips.push(new Float32Array(16000)); // silence: the log floor
+    let values = 0;
+    for (const [i, clip] of clips.entries()) {
+      const native = mfcc(clip);
+      const js = mfccJs(clip);
+      assert.deepEqual(native, js, `clip ${i}`);
+      values += js.length;
+    }
+    console.log(`# native vs js mfcc: ${values} values, all equal`);
+    assert.throws(() => mfcc(new Float32Array(15999)), /16000 samples/);
+  },
+);

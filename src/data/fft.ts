@@ -52,6 +52,12 @@ export class RealFft {
     this.packTwo = bits >= 2 && bits % 2 === 0;
   }
 
+  /** The constant tables, for a native twin of this transform (native/frontend). */
+  tables() {
+    const { bitrev, cosHalf, sinHalf, cosFull, sinFull } = this;
+    return { bitrev, cosHalf, sinHalf, cosFull, sinFull };
+  }
+
   /**
    * Spectrum of `input` (`size` real values; fewer are zero-padded). Writes real and imaginary
    * parts of bins 0..maxBin (default size/2) into `outRe`/`outIm` (each at least `bins` long).

@@ -10,6 +10,7 @@
 // that is a dataset step here (`peakNormalize`), not part of these functions.
 
 import { RealFft } from './fft.js';
+import { loadFrontendAddon, type NativeMfcc } from './nativeFrontend.js';
 
 export const SAMPLE_RATE = 16000;
 export const CLIP_SAMPLES = 16000;
@@ -161,6 +162,26 @@ interface MfccPlan {
 }
 
 let mfccPlan: MfccPlan | null = null;
+/** The native twin of this thread's plan; null when the addon is not there. */
+let nativeMfcc: NativeMfcc | null | undefined;
+
+function planNativeMfcc(p: MfccPlan): NativeMfcc | null {
+  const { addon } = loadFrontendAddon();
+  if (!addon) return null;
+  return new addon.Mfcc({
+    size: FFT_SIZE,
+    frameStep: FRAME_STEP,
+    frames: NUM_FRAMES,
+    coefficients: MFCC_COEFFICIENTS,
+    maxBin: p.maxBin,
+    window: p.window,
+    ...p.fft.tables(),
+    melFirst: p.melFirst,
+    melStart: p.melStart,
+    melWeights: p.melWeights,
+    dct: p.dct,
+  });
+}
 
 function planMfcc(): MfccPlan {
   const mel = melFilterbank(MFCC_MEL_BINS, FFT_SIZE / 2 + 1, SAMPLE_RATE, 20, 4000);
@@ -188,11 +209,25 @@ function planMfcc(): MfccPlan {
 
 /**
  * MFCC features of one 1 s clip (16000 samples, floats in [-1, 1]) as 490 floats, row-major
- * [49 frames][10 coefficients]. Pass `out` to reuse a buffer. Nothing is allocated per frame:
- * the window is applied while the FFT packs its input, only bins up to the top mel edge are
- * computed, and each mel filter sums only its non-zero run.
+ * [49 frames][10 coefficients]. Pass `out` to reuse a buffer. Runs natively when the addon is
+ * built (nativeFrontend.ts), else mfccJs: the same values either way.
  */
 export function mfcc(samples: ArrayLike<number>, out?: Float32Array): Float32Array {
+  const p = (mfccPlan ??= planMfcc());
+  if (nativeMfcc === undefined) nativeMfcc = planNativeMfcc(p);
+  if (!nativeMfcc) return mfccJs(samples, out);
+  checkClip(samples, 'mfcc');
+  const result = checkOut(out);
+  nativeMfcc.run(samples instanceof Float32Array ? samples : Float32Array.from(samples), result);
+  return result;
+}
+
+/**
+ * mfcc in JavaScript. Nothing is allocated per frame: the window is applied while the FFT packs
+ * its input, only bins up to the top mel edge are computed, and each mel filter sums only its
+ * non-zero run.
+ */
+export function mfccJs(samples: ArrayLike<number>, out?: Float32Array): Float32Array {
   checkClip(samples, 'mfcc');
   const result = checkOut(out);
   const x = samples instanceof Float32Array ? samples : Float32Array.from(samples);
