@@ -78,11 +78,12 @@ const addons = [
     without: 'libtorch addon not built ({why}); training falls back to tfjs-wasm',
   },
   {
-    dir: 'native/frontend',
-    file: 'build/Release/tinyprune_frontend.node',
-    sources: ['frontend_addon.cc', 'binding.gyp'],
-    what: 'the native MFCC frontend',
-    without: 'frontend addon not built ({why}); MFCC runs in JavaScript (slower, same values)',
+    dir: 'native/kernels',
+    file: 'build/Release/tinyprune_kernels.node',
+    sources: ['kernels.cc', 'binding.gyp'],
+    what: 'the native extraction kernels (MFCC, int8 feature codes)',
+    without:
+      'native kernels not built ({why}); MFCC and feature codes run in JavaScript (slower, same values)',
   },
 ];
 const npmGyp = join(

@@ -20,6 +20,8 @@ import {
   AUTO_FP32_BYTES,
   decodeBlock,
   encodeBlock,
+  encodeInt8Js,
+  encodedBytes,
   resolvePrecision,
   roundCode,
   toHalf,
@@ -28,6 +30,7 @@ import { readShard, ShardError } from '../src/prune/features/shard.js';
 import { RESIDENT_BYTES, storeSource, trainingSources } from '../src/prune/features/source.js';
 import { loadRange, openView } from '../src/prune/features/views.js';
 import { OnnxRunner } from '../src/engine/onnxRun.js';
+import { loadNativeKernels } from '../src/data/nativeKernels.js';
 import { run, setup, SHARD } from './helpers/features.js';
 import sharp from 'sharp';
 import { Rng } from '../src/data/random.js';
@@ -126,6 +129,48 @@ test('int8 codes: the fast rounding equals Math.round clamped to 0..255 (ties, v
   }
   for (const t of cases) assert.equal(roundCode(t), slow(t), `t = ${t}`);
 });
+
+const native = loadNativeKernels();
+test(
+  "int8 codes: the native encoder writes the JavaScript encoder's bytes (ReLU zeros, constant channels, ties, NaN, ±Inf)",
+  {
+    skip:
+      native.addon === undefined &&
+      `native kernels not loaded (${native.error}); run npm run bootstrap`,
+  },
+  () => {
+    const rng = new Rng(21);
+    for (const channels of [1, 3, 64, 130]) {
+      const rows = 257;
+      const x = Float32Array.from({ length: rows * channels }, (_, i) => {
+        const c = i % channels;
+        if (c === 1) return 2.5; // a constant channel
+        const v = rng.uniform(-3, 5) * 10 ** (c % 4);
+        return c % 3 === 0 ? Math.max(0, v) : v;
+      });
+      // Values that quantise to exact ties, and specials in a channel of their own.
+      x[channels * 5] = 0.5;
+      if (channels > 2) {
+        const c = channels - 1;
+        x[c] = NaN;
+        x[channels + c] = Infinity;
+        x[2 * channels + c] = -Infinity;
+      }
+      const bytes = encodedBytes(x.length, channels, 'int8');
+      const got = new Uint8Array(bytes);
+      native.addon!.encodeInt8(x, channels, got);
+      assert.deepEqual(
+        got,
+        encodeInt8Js(x, channels, new Uint8Array(bytes)),
+        `${channels} channels`,
+      );
+    }
+    assert.throws(
+      () => native.addon!.encodeInt8(new Float32Array(10), 3, new Uint8Array(34)),
+      /channel count or output size/,
+    );
+  },
+);
 
 test('extracted features equal the tail run directly; a flipped byte is detected and only that shard rebuilt', async () => {
   const root = tmp();

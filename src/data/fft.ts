@@ -52,7 +52,7 @@ export class RealFft {
     this.packTwo = bits >= 2 && bits % 2 === 0;
   }
 
-  /** The constant tables, for a native twin of this transform (native/frontend). */
+  /** The constant tables, for a native twin of this transform (native/kernels). */
   tables() {
     const { bitrev, cosHalf, sinHalf, cosFull, sinFull } = this;
     return { bitrev, cosHalf, sinHalf, cosFull, sinFull };

@@ -10,7 +10,7 @@
 // that is a dataset step here (`peakNormalize`), not part of these functions.
 
 import { RealFft } from './fft.js';
-import { loadFrontendAddon, type NativeMfcc } from './nativeFrontend.js';
+import { loadNativeKernels, type NativeMfcc } from './nativeKernels.js';
 
 export const SAMPLE_RATE = 16000;
 export const CLIP_SAMPLES = 16000;
@@ -166,7 +166,7 @@ let mfccPlan: MfccPlan | null = null;
 let nativeMfcc: NativeMfcc | null | undefined;
 
 function planNativeMfcc(p: MfccPlan): NativeMfcc | null {
-  const { addon } = loadFrontendAddon();
+  const { addon } = loadNativeKernels();
   if (!addon) return null;
   return new addon.Mfcc({
     size: FFT_SIZE,
@@ -210,7 +210,7 @@ function planMfcc(): MfccPlan {
 /**
  * MFCC features of one 1 s clip (16000 samples, floats in [-1, 1]) as 490 floats, row-major
  * [49 frames][10 coefficients]. Pass `out` to reuse a buffer. Runs natively when the addon is
- * built (nativeFrontend.ts), else mfccJs: the same values either way.
+ * built (nativeKernels.ts), else mfccJs: the same values either way.
  */
 export function mfcc(samples: ArrayLike<number>, out?: Float32Array): Float32Array {
   const p = (mfccPlan ??= planMfcc());

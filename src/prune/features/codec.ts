@@ -4,6 +4,7 @@
 //   int8: 8-bit codes with an affine scale per channel (lo + code · step), chosen per block from
 //         the channel's min and max, so post-ReLU features use all 256 levels.
 import { TinypruneError } from '../../graph/types.js';
+import { loadNativeKernels } from '../../data/nativeKernels.js';
 
 export const PRECISIONS = ['int8', 'fp16', 'fp32'] as const;
 export type Precision = (typeof PRECISIONS)[number];
@@ -119,6 +120,16 @@ export function encodeBlock(
     for (let i = 0; i < x.length; i++) half[i] = toHalf(x[i]!);
     return out;
   }
+  const native = loadNativeKernels().addon;
+  if (native) {
+    native.encodeInt8(x, channels, out); // the same bytes as below (test/features.test.ts)
+    return out;
+  }
+  return encodeInt8Js(x, channels, out);
+}
+
+/** encodeBlock's int8 form in JavaScript (what runs without the native kernels). */
+export function encodeInt8Js(x: Float32Array, channels: number, out: Uint8Array): Uint8Array {
   // int8: [lo (f32) × C][step (f32) × C][codes (u8) × n·dim]. The per-channel numbers are
   // worked with in float64 arrays holding exactly the float32 values that get stored (float32
   // arrays in the inner loops cost a conversion per access: this runs on every extracted value).

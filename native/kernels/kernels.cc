@@ -1,9 +1,10 @@
-// The MFCC frontend of src/data/frontend.ts in C++, for feature extraction at full dataset size
-// (the JS version is about two thirds of an extraction worker's time). It is the same arithmetic
-// in the same order on tables computed by the JS side (window, twiddles, mel weights, DCT), with
-// floating-point contraction off, so its features equal the JS ones bit for bit; only the
-// logarithm is the C library's instead of V8's (both within an ulp; test/mfcc.test.ts compares
-// the two frontends value for value on real clips).
+// Feature extraction's hot loops in C++ (src/data/nativeKernels.ts loads them):
+//   Mfcc        the MFCC of src/data/frontend.ts, on tables computed by the JS side (window,
+//               twiddles, mel weights, DCT);
+//   encodeInt8  the int8 block codes of src/prune/features/codec.ts.
+// Each is the JS arithmetic in the same order, with floating-point contraction off, so the
+// results equal the JS ones bit for bit; only the MFCC's logarithm is the C library's instead of
+// V8's (both within an ulp). test/mfcc.test.ts and test/features.test.ts compare them.
 #include <napi.h>
 
 #include <algorithm>
@@ -214,11 +215,63 @@ class Mfcc : public Napi::ObjectWrap<Mfcc> {
   std::vector<V> re_, im_, outRe_, outIm_, magnitude_, logMel_;
 };
 
+// Math.round(t) clamped to 0..255, NaN to 0: codec.ts's roundCode, step for step.
+inline uint8_t roundCode(double t) {
+  if (!(t >= -0.5)) return 0;
+  if (t >= 255.5) return 255;
+  const int q = static_cast<int>(t + 0.5);
+  return static_cast<uint8_t>(q - 0.5 > t ? q - 1 : q);
+}
+
+// encodeInt8(x: Float32Array, channels, out: Uint8Array): [lo (f32) × C][step (f32) × C][codes].
+void EncodeInt8(const Napi::CallbackInfo& info) {
+  auto xs = info[0].As<Napi::Float32Array>();
+  const int channels = info[1].As<Napi::Number>().Int32Value();
+  auto out = info[2].As<Napi::Uint8Array>();
+  const size_t n = xs.ElementLength();
+  if (channels <= 0 || n % channels != 0 || out.ByteLength() != 8 * static_cast<size_t>(channels) + n ||
+      out.ByteOffset() % 4 != 0)
+    throw Napi::RangeError::New(info.Env(), "encodeInt8: wrong channel count or output size");
+  const float* x = xs.Data();
+  // Minima and maxima of float32 values are float32 values: compared as floats (the selects
+  // vectorise), used as doubles below as the JS does.
+  std::vector<float> lo32(channels, INFINITY), hi32(channels, -INFINITY);
+  float* l = lo32.data();
+  float* h = hi32.data();
+  for (size_t i = 0; i < n; i += channels) {
+    const float* row = x + i;
+    for (int c = 0; c < channels; c++) {
+      l[c] = row[c] < l[c] ? row[c] : l[c];
+      h[c] = row[c] > h[c] ? row[c] : h[c];
+    }
+  }
+  std::vector<double> lo(channels), inv(channels);
+  float* head = reinterpret_cast<float*>(out.Data());
+  for (int c = 0; c < channels; c++) {
+    double lc = l[c], hc = h[c];
+    if (!std::isfinite(lc)) lc = hc = 0;
+    const float step = static_cast<float>(hc > lc ? (hc - lc) / 255 : 1);
+    lo[c] = lc;
+    inv[c] = static_cast<float>(1 / static_cast<double>(step));
+    head[c] = static_cast<float>(lc);
+    head[channels + c] = step;
+  }
+  uint8_t* codes = out.Data() + 8 * channels;
+  const double* lp = lo.data();
+  const double* ip = inv.data();
+  for (size_t i = 0; i < n; i += channels) {
+    const float* row = x + i;
+    uint8_t* dst = codes + i;
+    for (int c = 0; c < channels; c++) dst[c] = roundCode((row[c] - lp[c]) * ip[c]);
+  }
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("Mfcc", Mfcc::Init(env));
+  exports.Set("encodeInt8", Napi::Function::New(env, EncodeInt8));
   return exports;
 }
 
 }  // namespace
 
-NODE_API_MODULE(tinyprune_frontend, InitAll)
+NODE_API_MODULE(tinyprune_kernels, InitAll)

@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "tinyprune_frontend",
-      "sources": ["frontend_addon.cc"],
+      "target_name": "tinyprune_kernels",
+      "sources": ["kernels.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],
