@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { applyAffine, augmentImage, openDataset, Rng, TinypruneError } from '../src/index.js';
+import { applyAffineJs, randomAffine, VWW_AUGMENT } from '../src/data/augment-image.js';
+import { loadNativeKernels } from '../src/data/nativeKernels.js';
 import { data, needsShared } from './helpers/shared.js';
 
 /** A 24-bit bottom-up BMP of an RGB image (our own encoder, to test our decoder). */
@@ -85,3 +87,36 @@ test('image augmentation: identity is exact, flip mirrors, 180° rotation revers
   assert.notDeepEqual(a, augmentImage(img, shape, new Rng(2)));
   assert.ok(a.every((v) => v >= 0 && v <= 39));
 });
+
+const native = loadNativeKernels();
+test(
+  'image augmentation: the native affine warp equals the JavaScript one value for value',
+  {
+    skip:
+      native.addon === undefined &&
+      `native kernels not loaded (${native.error}); run npm run bootstrap`,
+  },
+  () => {
+    const rng = new Rng(31);
+    for (const shape of [
+      [96, 96, 3],
+      [7, 5, 1],
+      [12, 9, 4],
+    ]) {
+      const n = shape[0]! * shape[1]! * shape[2]!;
+      const img = Float32Array.from({ length: n }, () => rng.uniform(0, 1));
+      for (let t = 0; t < 30; t++) {
+        const p = randomAffine(shape[0]!, shape[1]!, rng, {
+          ...VWW_AUGMENT,
+          rotationDeg: t < 20 ? 10 : 180, // also maps far outside the image (clamped)
+          zoom: t < 20 ? 0.1 : 0.9,
+        });
+        assert.deepEqual(
+          applyAffine(img, shape, p),
+          applyAffineJs(img, shape, p),
+          `${shape} draw ${t}`,
+        );
+      }
+    }
+  },
+);

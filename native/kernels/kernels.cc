@@ -1,7 +1,8 @@
 // Feature extraction's hot loops in C++ (src/data/nativeKernels.ts loads them):
 //   Mfcc        the MFCC of src/data/frontend.ts, on tables computed by the JS side (window,
 //               twiddles, mel weights, DCT);
-//   encodeInt8  the int8 block codes of src/prune/features/codec.ts.
+//   encodeInt8  the int8 block codes of src/prune/features/codec.ts;
+//   affine      the bilinear affine warp of src/data/augment-image.ts (VWW augmentation).
 // Each is the JS arithmetic in the same order, with floating-point contraction off, so the
 // results equal the JS ones bit for bit; only the MFCC's logarithm is the C library's instead of
 // V8's (both within an ulp). test/mfcc.test.ts and test/features.test.ts compare them.
@@ -266,7 +267,53 @@ void EncodeInt8(const Napi::CallbackInfo& info) {
   }
 }
 
+// affine(img: Float32Array, h, w, c, m: Float64Array [a, b, d, e, sr, sc], flip, out):
+// augment-image.ts's applyAffine on the matrix and shift it computed.
+void Affine(const Napi::CallbackInfo& info) {
+  auto img = info[0].As<Napi::Float32Array>();
+  const int h = info[1].As<Napi::Number>().Int32Value();
+  const int w = info[2].As<Napi::Number>().Int32Value();
+  const int c = info[3].As<Napi::Number>().Int32Value();
+  auto m = info[4].As<Napi::Float64Array>();
+  const bool flip = info[5].As<Napi::Boolean>().Value();
+  auto outArr = info[6].As<Napi::Float32Array>();
+  const size_t n = static_cast<size_t>(h) * w * c;
+  if (h <= 0 || w <= 0 || c <= 0 || img.ElementLength() != n || outArr.ElementLength() != n || m.ElementLength() != 6)
+    throw Napi::RangeError::New(info.Env(), "affine: wrong image, matrix or output size");
+  const float* in = img.Data();
+  float* out = outArr.Data();
+  const double a = m[0], b = m[1], d = m[2], e = m[3], sr = m[4], sc = m[5];
+  const double cr = h / 2.0 - 0.5, cc = w / 2.0 - 0.5;
+  const double hMax = h - 1, wMax = w - 1;
+  // Math.min(Math.max(v, 0), max) for finite v (−0 becomes +0, as Math.max gives).
+  auto clamp = [](double v, double max) {
+    v = v > 0 ? v : 0.0;
+    return v < max ? v : max;
+  };
+  for (int r = 0; r < h; r++) {
+    for (int col = 0; col < w; col++) {
+      const double y = r - cr, x = col - cc;
+      const double ir = clamp(a * y + b * x + sr + cr, hMax);
+      const double ic = clamp(d * y + e * x + sc + cc, wMax);
+      const int r0 = static_cast<int>(std::floor(ir)), c0 = static_cast<int>(std::floor(ic));
+      const int r1 = std::min(r0 + 1, h - 1), c1 = std::min(c0 + 1, w - 1);
+      const double fr = ir - r0, fc = ic - c0;
+      const int outCol = flip ? w - 1 - col : col;
+      float* o = out + (static_cast<size_t>(r) * w + outCol) * c;
+      const float* p00 = in + (static_cast<size_t>(r0) * w + c0) * c;
+      const float* p01 = in + (static_cast<size_t>(r0) * w + c1) * c;
+      const float* p10 = in + (static_cast<size_t>(r1) * w + c0) * c;
+      const float* p11 = in + (static_cast<size_t>(r1) * w + c1) * c;
+      for (int k = 0; k < c; k++) {
+        const double v00 = p00[k], v01 = p01[k], v10 = p10[k], v11 = p11[k];
+        o[k] = static_cast<float>((v00 * (1 - fc) + v01 * fc) * (1 - fr) + (v10 * (1 - fc) + v11 * fc) * fr);
+      }
+    }
+  }
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  exports.Set("affine", Napi::Function::New(env, Affine));
   exports.Set("Mfcc", Mfcc::Init(env));
   exports.Set("encodeInt8", Napi::Function::New(env, EncodeInt8));
   return exports;

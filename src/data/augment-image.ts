@@ -4,6 +4,7 @@
 // pixels to input coordinates), bilinear sampling, 'nearest' fill (clamped to the edge), and
 // the flip applied after the transform.
 
+import { loadNativeKernels } from './nativeKernels.js';
 import type { Rng } from './random.js';
 
 export interface ImageAugmentOptions {
@@ -52,24 +53,49 @@ export function randomAffine(
   return { thetaDeg, tx, ty, zx, zy, flip };
 }
 
-/** Applies an affine transform to an HWC image (new array). */
+/**
+ * Applies an affine transform to an HWC image (new array): natively when the kernels are built
+ * (nativeKernels.ts; the same values), else applyAffineJs.
+ */
 export function applyAffine(
+  img: Float32Array,
+  shape: readonly number[],
+  p: AffineParams,
+): Float32Array {
+  const native = loadNativeKernels().addon;
+  if (!native) return applyAffineJs(img, shape, p);
+  const [h, w, c] = shape as [number, number, number];
+  const out = new Float32Array(h * w * c);
+  const { a, b, d, e, sr, sc } = affineMatrix(p);
+  native.affine(img, h, w, c, Float64Array.of(a, b, d, e, sr, sc), p.flip, out);
+  return out;
+}
+
+/** Input coordinates = [[a, b], [d, e]] · (output − centre) + centre + [sr, sc]. */
+function affineMatrix(p: AffineParams) {
+  const t = (p.thetaDeg * Math.PI) / 180;
+  const cos = Math.cos(t);
+  const sin = Math.sin(t);
+  // M = R · S · Z  (rows/cols as Keras' x/y), input = M · (out − centre) + centre + shift.
+  return {
+    a: cos * p.zx,
+    b: -sin * p.zy,
+    d: sin * p.zx,
+    e: cos * p.zy,
+    sr: cos * p.tx - sin * p.ty,
+    sc: sin * p.tx + cos * p.ty,
+  };
+}
+
+/** applyAffine in JavaScript. */
+export function applyAffineJs(
   img: Float32Array,
   shape: readonly number[],
   p: AffineParams,
 ): Float32Array {
   const [h, w, c] = shape as [number, number, number];
   const out = new Float32Array(h * w * c);
-  const t = (p.thetaDeg * Math.PI) / 180;
-  const cos = Math.cos(t);
-  const sin = Math.sin(t);
-  // M = R · S · Z  (rows/cols as Keras' x/y), input = M · (out − centre) + centre + shift.
-  const a = cos * p.zx;
-  const b = -sin * p.zy;
-  const d = sin * p.zx;
-  const e = cos * p.zy;
-  const sr = cos * p.tx - sin * p.ty;
-  const sc = sin * p.tx + cos * p.ty;
+  const { a, b, d, e, sr, sc } = affineMatrix(p);
   const cr = h / 2 - 0.5;
   const cc = w / 2 - 0.5;
   for (let r = 0; r < h; r++) {

@@ -1,6 +1,6 @@
 // The optional native kernels (native/kernels, plain C++ built by the bootstrap with node-gyp)
-// for feature extraction's hot loops: the MFCC of frontend.ts and the int8 feature codes of
-// prune/features/codec.ts. Each is the same arithmetic in the same order as its JavaScript
+// for feature extraction's hot loops: the MFCC of frontend.ts, the int8 feature codes of
+// prune/features/codec.ts and the image augmentation's affine warp (augment-image.ts). Each is the same arithmetic in the same order as its JavaScript
 // version, several times faster; tests compare the two value for value. Without the addon, or
 // with TINYPRUNE_KERNELS=js, the JavaScript versions run.
 import { createRequire } from 'node:module';
@@ -35,6 +35,16 @@ export interface NativeKernels {
    * (float32) then the codes (see encodeBlock).
    */
   encodeInt8(x: Float32Array, channels: number, out: Uint8Array): void;
+  /** augment-image.ts's applyAffine with m = [a, b, d, e, sr, sc] (see there) into out. */
+  affine(
+    img: Float32Array,
+    h: number,
+    w: number,
+    c: number,
+    m: Float64Array,
+    flip: boolean,
+    out: Float32Array,
+  ): void;
 }
 
 /** Where node-gyp puts the addon, from src/data or dist/data alike. */

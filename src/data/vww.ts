@@ -135,6 +135,10 @@ export function decodeBmp(
   return { data, width, height };
 }
 
+// Every image is decoded once per view: libvips's operation cache would only cost (hash lookups
+// and kept buffers per image, about 4% of a decode of a 96×96 JPEG).
+sharp.cache(false);
+
 /**
  * Decodes an image file and resizes it to [h, w, c] (c = 3 RGB or 1 grayscale) as floats
  * pixel / 255. The resize stretches to the target (no crop) with nearest-neighbour sampling,
