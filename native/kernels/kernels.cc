@@ -295,7 +295,8 @@ void Affine(const Napi::CallbackInfo& info) {
       const double y = r - cr, x = col - cc;
       const double ir = clamp(a * y + b * x + sr + cr, hMax);
       const double ic = clamp(d * y + e * x + sc + cc, wMax);
-      const int r0 = static_cast<int>(std::floor(ir)), c0 = static_cast<int>(std::floor(ic));
+      // Both are ≥ 0 here, so truncation is Math.floor (std::floor is a libm call on baseline x86-64).
+      const int r0 = static_cast<int>(ir), c0 = static_cast<int>(ic);
       const int r1 = std::min(r0 + 1, h - 1), c1 = std::min(c0 + 1, w - 1);
       const double fr = ir - r0, fc = ic - c0;
       const int outCol = flip ? w - 1 - col : col;
