@@ -360,7 +360,7 @@ export class PruneSession {
   private unprunedSpecs(): StoreSpec[] {
     const splits: Split[] = ['train', 'val', 'test'];
     return splits.map((split) => ({
-      ref: { split, view: 0 },
+      ref: { split, view: 0, shuffled: true },
       teacher: this.base,
       precision: 'fp32',
     }));
@@ -419,13 +419,13 @@ export class PruneSession {
     );
     const specs: StoreSpec[] = [
       ...Array.from({ length: trainViews + 1 }, (_, v) => ({
-        ref: { split: 'train' as const, view: v, mix: v > 0 ? mix : undefined },
+        ref: { split: 'train' as const, view: v, mix: v > 0 ? mix : undefined, shuffled: true },
         features,
         teacher,
         precision,
       })),
-      { ref: { split: 'val', view: 0 }, features, precision: 'fp32' },
-      { ref: { split: 'test', view: 0 }, features, precision: 'fp32' },
+      { ref: { split: 'val', view: 0, shuffled: true }, features, precision: 'fp32' },
+      { ref: { split: 'test', view: 0, shuffled: true }, features, precision: 'fp32' },
     ];
     opts.onStage?.('features');
     // The unpruned model's stores, when not made yet, fill from the same loads as the cut's

@@ -3,7 +3,7 @@
 // Every example is a pure function of its index (per-example seeds), so examples load in any
 // order, in any thread, and an interrupted extraction resumes with identical results.
 import type { Dataset } from '../../data/dataset.js';
-import { exampleSeed, Rng } from '../../data/random.js';
+import { exampleSeed, permutation, Rng } from '../../data/random.js';
 import { TinypruneError } from '../../graph/types.js';
 import type { PruneData } from '../data.js';
 import type { MixSettings } from '../mixup.js';
@@ -16,7 +16,16 @@ export interface ViewRef {
   view: number;
   /** Mixup of the view with a seeded shuffle of itself (v ≥ 1). */
   mix?: MixSettings;
+  /**
+   * The examples in a fixed shuffled order (feature stores): datasets list their examples class
+   * by class (a folder per class) and training streams a few shards at a time, so shards in
+   * dataset order would give batches of one or two classes.
+   */
+  shuffled?: boolean;
 }
+
+/** The seed of the stores' example order: fixed, so that every run and machine agrees. */
+const STORE_ORDER_SEED = 0x5707e;
 
 export function viewName(r: ViewRef): string {
   return `${r.split}${r.view ? ` view ${r.view}` : ''}${r.mix ? ` mixup ${r.mix.alpha}` : ''}`;
@@ -45,10 +54,12 @@ async function baseDataset(data: PruneData, r: ViewRef): Promise<Dataset> {
  */
 export async function openView(data: PruneData, r: ViewRef): Promise<ViewLoader> {
   const ds = await baseDataset(data, r);
+  const order = r.shuffled ? permutation(ds.length, STORE_ORDER_SEED) : undefined;
   const plain = {
     length: ds.length,
     inputShape: ds.inputShape,
-    async load(i: number) {
+    async load(p: number) {
+      const i = order ? order[p]! : p;
       return { x: await ds.load(i), y: ds.labels[i]! };
     },
   };
@@ -61,7 +72,9 @@ export async function openView(data: PruneData, r: ViewRef): Promise<ViewLoader>
   );
   return {
     ...plain,
-    async load(i) {
+    // Mixed as in dataset order (partner and λ by dataset index), served in the view's order.
+    async load(p) {
+      const i = order ? order[p]! : p;
       const j = partner[i]!;
       const [a, b] = await Promise.all([ds.load(i), ds.load(j)]);
       const l = new Rng(exampleSeed(seed * 7919 + r.view, i)).beta(alpha, alpha);
