@@ -1637,3 +1637,152 @@ export function depthwiseLineHelpers(
   for (const k of kinds) out[`tp_dw${k}`] = dwRequant(k);
   return out;
 }
+
+/** A tiny depthwise plane's geometry (tp_dwsmall): the line kernel's plane, lines and stride. */
+export interface DwSmallGeometry {
+  stride: 1 | 2;
+  /** Outputs per line and lines (n · lines outputs, requantised in one call). */
+  n: number;
+  lines: number;
+  /** Plane bytes between across neighbours (1, or 4 for four interleaved channels). */
+  e: 1 | 4;
+  /** Across rows per plane position. */
+  X: number;
+  /** The plane's real (input) across rows and along positions, [from, to). */
+  across: [number, number];
+  along: [number, number];
+}
+
+/**
+ * tp_dwsmall: a depthwise 3x3 layer whose output plane is tiny (VWW's 3x3 outputs), fully
+ * unrolled for its geometry: the line kernel's plane, frame, channel blocks and requantisation
+ * routines, but no per-line or per-position control, and no product with a padding byte. A
+ * padded tap contributes zu·w to the accumulator the requantisation expects, so an output with
+ * padding taps adds its constant correction zu·Σw (the channel block's tail, `border` lists
+ * each corrected output's padded weights q = 3·across + along) before its push: on 3x3
+ * outputs 49 of 81 products are real (stride 1), 64 at stride 2 from 6x6. Weights as the line
+ * kernels keep them (stride 1: int16 pairs in q order in r1-r5; stride 2: the pairs of each
+ * across row, the middle column whole in r4, r5, r10); accumulators r8-r10.
+ */
+export function depthwiseSmall(g: DwSmallGeometry) {
+  const { stride, n, lines, e, X } = g;
+  const realA = (r: number) => r >= g.across[0] && r < g.across[1];
+  const realP = (p: number) => p >= g.along[0] && p < g.along[1];
+  const accs = stride === 1 ? ['r8', 'r9', 'r10'] : ['r8', 'r9'];
+  const acc = (k: number) => accs[k % accs.length]!;
+  // The weight of across a, along s: a register and its half.
+  const weight = (a: number, s: number): [string, 'lo' | 'hi' | 'whole'] => {
+    if (stride === 2)
+      return s === 1 ? [['r4', 'r5', 'r10'][a]!, 'whole'] : [`r${1 + a}`, s === 0 ? 'lo' : 'hi'];
+    const q = 3 * a + s;
+    return [`r${1 + (q >> 1)}`, q & 1 ? 'hi' : 'lo'];
+  };
+  const border: number[][] = [];
+  const sweep: string[] = [];
+  let at = 0; // r0's offset from the lane's plane start
+  const move = (to: number) => {
+    for (let d = to - at; d !== 0;) {
+      const step = Math.max(-255, Math.min(255, d));
+      sweep.push(step > 0 ? `adds r0, #${step}` : `subs r0, #${-step}`);
+      d -= step;
+    }
+    at = to;
+  };
+  for (let j = 0; j < lines; j++) {
+    const rows = [0, 1, 2].filter((a) => realA(stride * j + a));
+    const count: number[] = [];
+    const corr: (number | undefined)[] = [];
+    for (let k = 0; k < n; k++) {
+      const pads: number[] = [];
+      let real = 0;
+      for (let a = 0; a < 3; a++)
+        for (let s = 0; s < 3; s++)
+          if (realA(stride * j + a) && realP(stride * k + s)) real++;
+          else pads.push(3 * a + s);
+      count.push(real);
+      corr.push(pads.length ? border.push(pads) - 1 : undefined);
+    }
+    const done = new Array<number>(n).fill(0);
+    for (let p = 0; p < stride * (n - 1) + 3; p++) {
+      if (!realP(p)) continue;
+      const feeds = Array.from({ length: n }, (_, k) => k).filter(
+        (k) => p - stride * k >= 0 && p - stride * k <= 2,
+      );
+      move((p * X + stride * j) * e);
+      const finished: number[] = [];
+      for (const a of rows) {
+        sweep.push(`ldrb r6, [r0, #${a * e}]`);
+        feeds.forEach((k, i) => {
+          const [w, half] = weight(a, p - stride * k);
+          let prod = 'r7';
+          if (half === 'whole' && w !== 'r10' && i === feeds.length - 1) {
+            sweep.push(`muls r6, ${w}`); // the byte's last use: multiplied in place
+            prod = 'r6';
+          } else if (half === 'whole') sweep.push(`mov r7, ${w}`, 'muls r7, r6');
+          else sweep.push(half === 'lo' ? `sxth r7, ${w}` : `asrs r7, ${w}, #16`, 'muls r7, r6');
+          sweep.push(`${done[k] ? 'add' : 'mov'} ${acc(k)}, ${prod}`);
+          if (++done[k] === count[k]) finished.push(k);
+        });
+      }
+      // Outputs in order (the requantisation pops them last first), each with its correction.
+      for (const k of finished.sort((x, y) => x - y)) {
+        const c = corr[k];
+        sweep.push(
+          ...(c === undefined
+            ? [`mov r6, ${acc(k)}`]
+            : ['mov r6, lr', `ldr r6, [r6, #${4 * c}]`, `add r6, ${acc(k)}`]),
+          'push {r6}',
+        );
+      }
+    }
+  }
+  const block = stride === 1 ? 44 : 48;
+  const chBytes = block + 4 * border.length;
+  const name = `tp_dwsmall${e === 4 ? '4' : ''}_s${stride}_${n}x${lines}_a${g.across.join('_')}_p${g.along.join('_')}`;
+  const code = nakedFunction(
+    `void ${name}(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)`,
+    [
+      ...PROLOGUE,
+      'sub sp, #64',
+      'mov r11, sp',
+      'mov r7, sp',
+      `str r3, [r7, #${FR.args}]`,
+      `ldr r4, [r3, #${DA.lanes}]`,
+      `str r4, [r7, #${FR.lanes}]`,
+      // Each channel (of the a[lanes] interleaved ones, the next a byte on): r0 = src, r1 =
+      // ch, r2 = outLast, r7 = the frame; lr = the channel's corrections.
+      '12:',
+      `str r0, [r7, #${FR.src}]`,
+      `str r2, [r7, #${FR.outLast}]`,
+      `str r1, [r7, #${FR.ch}]`,
+      'movs r4, r1',
+      `adds r4, #${block}`,
+      'mov lr, r4',
+      ...(stride === 2 ? ['ldr r4, [r1, #44]', 'mov r10, r4'] : []),
+      'mov r7, r1',
+      'ldmia r7!, {r1, r2, r3, r4, r5}',
+      ...sweep,
+      // requantise the plane (ch->rq pops the n · lines accumulators, sp back to r11)
+      'mov r7, r11',
+      `ldr r7, [r7, #${FR.ch}]`,
+      'ldr r7, [r7, #40]',
+      'blx r7',
+      'mov r7, r11',
+      `ldr r6, [r7, #${FR.lanes}]`,
+      'subs r6, #1',
+      'beq 9f',
+      `str r6, [r7, #${FR.lanes}]`,
+      `ldr r0, [r7, #${FR.src}]`,
+      'adds r0, #1',
+      `ldr r2, [r7, #${FR.outLast}]`,
+      'adds r2, #1',
+      `ldr r1, [r7, #${FR.ch}]`,
+      `adds r1, #${chBytes}`,
+      'b 12b',
+      '9:',
+      'add sp, #64',
+      ...EPILOGUE,
+    ],
+  );
+  return { name, code, border, chBytes };
+}
