@@ -1638,39 +1638,46 @@ export function depthwiseLineHelpers(
   return out;
 }
 
-/** A tiny depthwise plane's geometry (tp_dwsmall): the line kernel's plane, lines and stride. */
+/**
+ * A tiny depthwise plane's geometry (tp_dwsmall): output lines along x, and the channels'
+ * pixels gathered in input order (e bytes each: no padding; one gather run).
+ */
 export interface DwSmallGeometry {
   stride: 1 | 2;
-  /** Outputs per line and lines (n · lines outputs, requantised in one call). */
+  /** Outputs per line (at most 3: one accumulator each) and lines (n · lines outputs). */
   n: number;
   lines: number;
-  /** Plane bytes between across neighbours (1, or 4 for four interleaved channels). */
+  /** Plane bytes per pixel (1, or 4 for four interleaved channels). */
   e: 1 | 4;
-  /** Across rows per plane position. */
-  X: number;
-  /** The plane's real (input) across rows and along positions, [from, to). */
-  across: [number, number];
-  along: [number, number];
+  /** The input's rows and columns, and the padding before them. */
+  inH: number;
+  inW: number;
+  padT: number;
+  padL: number;
 }
 
 /**
  * tp_dwsmall: a depthwise 3x3 layer whose output plane is tiny (VWW's 3x3 outputs), fully
- * unrolled for its geometry: the line kernel's plane, frame, channel blocks and requantisation
- * routines, but no per-line or per-position control, and no product with a padding byte. A
- * padded tap contributes zu·w to the accumulator the requantisation expects, so an output with
- * padding taps adds its constant correction zu·Σw (the channel block's tail, `border` lists
- * each corrected output's padded weights q = 3·across + along) before its push: on 3x3
- * outputs 49 of 81 products are real (stride 1), 64 at stride 2 from 6x6. Weights as the line
- * kernels keep them (stride 1: int16 pairs in q order in r1-r5; stride 2: the pairs of each
- * across row, the middle column whole in r4, r5, r10); accumulators r8-r10.
+ * unrolled for its geometry, with the line kernels' frame, channel blocks and requantisation
+ * routines but no per-line or per-position control, and no product with a padding byte. The
+ * plane is the channels' input pixels in input order (one gather run). A padded tap contributes
+ * zu·w to the accumulator the requantisation expects, so an output with padding taps adds its
+ * constant correction zu·Σw (the channel block's tail; `border` lists each corrected output's
+ * padded weights q = 3·ky + kx) before its push: on 3x3 outputs 49 of 81 products are real
+ * (stride 1), 64 at stride 2 from 6x6. Each line loads its input rows once, every byte feeding
+ * the line's outputs it belongs to (accumulators r8, r9, r12); weights as the line kernels keep
+ * them (stride 1: int16 pairs in q order in r1-r5; stride 2: the pairs of each kernel row, the
+ * middle column whole in r4, r5, r10).
  */
 export function depthwiseSmall(g: DwSmallGeometry) {
-  const { stride, n, lines, e, X } = g;
-  const realA = (r: number) => r >= g.across[0] && r < g.across[1];
-  const realP = (p: number) => p >= g.along[0] && p < g.along[1];
-  const accs = stride === 1 ? ['r8', 'r9', 'r10'] : ['r8', 'r9'];
-  const acc = (k: number) => accs[k % accs.length]!;
-  // The weight of across a, along s: a register and its half.
+  const { stride, n, lines, e } = g;
+  if (n > 3) throw new Error(`tp_dwsmall: lines of at most 3 outputs, not ${n}`);
+  const realA = (r: number) => r >= g.padT && r < g.padT + g.inH;
+  const realP = (p: number) => p >= g.padL && p < g.padL + g.inW;
+  // plane byte of padded row r, position p
+  const offset = (r: number, p: number) => ((r - g.padT) * g.inW + p - g.padL) * e;
+  const acc = (k: number) => ['r8', 'r9', 'r12'][k]!;
+  // The weight of kernel row a, column s: a register and its half.
   const weight = (a: number, s: number): [string, 'lo' | 'hi' | 'whole'] => {
     if (stride === 2)
       return s === 1 ? [['r4', 'r5', 'r10'][a]!, 'whole'] : [`r${1 + a}`, s === 0 ? 'lo' : 'hi'];
@@ -1680,38 +1687,34 @@ export function depthwiseSmall(g: DwSmallGeometry) {
   const border: number[][] = [];
   const sweep: string[] = [];
   let at = 0; // r0's offset from the lane's plane start
-  const move = (to: number) => {
-    for (let d = to - at; d !== 0;) {
-      const step = Math.max(-255, Math.min(255, d));
-      sweep.push(step > 0 ? `adds r0, #${step}` : `subs r0, #${-step}`);
-      d -= step;
-    }
-    at = to;
+  const load = (o: number) => {
+    if (o < at || o > at + 31)
+      for (let d = o - at; d !== 0;) {
+        const step = Math.max(-255, Math.min(255, d));
+        sweep.push(step > 0 ? `adds r0, #${step}` : `subs r0, #${-step}`);
+        d -= step;
+      }
+    if (o < at || o > at + 31) at = o;
+    sweep.push(`ldrb r6, [r0, #${o - at}]`);
   };
   for (let j = 0; j < lines; j++) {
-    const rows = [0, 1, 2].filter((a) => realA(stride * j + a));
-    const count: number[] = [];
     const corr: (number | undefined)[] = [];
     for (let k = 0; k < n; k++) {
       const pads: number[] = [];
-      let real = 0;
       for (let a = 0; a < 3; a++)
         for (let s = 0; s < 3; s++)
-          if (realA(stride * j + a) && realP(stride * k + s)) real++;
-          else pads.push(3 * a + s);
-      count.push(real);
+          if (!realA(stride * j + a) || !realP(stride * k + s)) pads.push(3 * a + s);
       corr.push(pads.length ? border.push(pads) - 1 : undefined);
     }
-    const done = new Array<number>(n).fill(0);
-    for (let p = 0; p < stride * (n - 1) + 3; p++) {
-      if (!realP(p)) continue;
-      const feeds = Array.from({ length: n }, (_, k) => k).filter(
-        (k) => p - stride * k >= 0 && p - stride * k <= 2,
-      );
-      move((p * X + stride * j) * e);
-      const finished: number[] = [];
-      for (const a of rows) {
-        sweep.push(`ldrb r6, [r0, #${a * e}]`);
+    const started = new Array<boolean>(n).fill(false);
+    for (let a = 0; a < 3; a++) {
+      if (!realA(stride * j + a)) continue;
+      for (let p = 0; p < stride * (n - 1) + 3; p++) {
+        if (!realP(p)) continue;
+        const feeds = Array.from({ length: n }, (_, k) => k).filter(
+          (k) => p - stride * k >= 0 && p - stride * k <= 2,
+        );
+        load(offset(stride * j + a, p));
         feeds.forEach((k, i) => {
           const [w, half] = weight(a, p - stride * k);
           let prod = 'r7';
@@ -1720,25 +1723,27 @@ export function depthwiseSmall(g: DwSmallGeometry) {
             prod = 'r6';
           } else if (half === 'whole') sweep.push(`mov r7, ${w}`, 'muls r7, r6');
           else sweep.push(half === 'lo' ? `sxth r7, ${w}` : `asrs r7, ${w}, #16`, 'muls r7, r6');
-          sweep.push(`${done[k] ? 'add' : 'mov'} ${acc(k)}, ${prod}`);
-          if (++done[k] === count[k]) finished.push(k);
+          sweep.push(`${started[k] ? 'add' : 'mov'} ${acc(k)}, ${prod}`);
+          started[k] = true;
         });
       }
-      // Outputs in order (the requantisation pops them last first), each with its correction.
-      for (const k of finished.sort((x, y) => x - y)) {
-        const c = corr[k];
-        sweep.push(
-          ...(c === undefined
-            ? [`mov r6, ${acc(k)}`]
-            : ['mov r6, lr', `ldr r6, [r6, #${4 * c}]`, `add r6, ${acc(k)}`]),
-          'push {r6}',
-        );
-      }
+    }
+    // The line's outputs in order (the requantisation pops them last first), each with its
+    // correction.
+    for (let k = 0; k < n; k++) {
+      const c = corr[k];
+      sweep.push(
+        ...(c === undefined
+          ? [`mov r6, ${acc(k)}`]
+          : ['mov r6, lr', `ldr r6, [r6, #${4 * c}]`, `add r6, ${acc(k)}`]),
+        'push {r6}',
+      );
     }
   }
   const block = stride === 1 ? 44 : 48;
   const chBytes = block + 4 * border.length;
-  const name = `tp_dwsmall${e === 4 ? '4' : ''}_s${stride}_${n}x${lines}_a${g.across.join('_')}_p${g.along.join('_')}`;
+  const geo = `${g.inH}x${g.inW}t${g.padT}l${g.padL}`;
+  const name = `tp_dwsmall${e === 4 ? '4' : ''}_s${stride}_${geo}_${n}x${lines}`;
   const code = nakedFunction(
     `void ${name}(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)`,
     [

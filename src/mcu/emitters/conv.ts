@@ -279,7 +279,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     twoPixel: ctx.kernels === 'speed',
     packable: !w.includes(-128),
     line: dw3 && longLines,
-    small: dw3 && lp.alongX && lp.n * lp.lines <= SMALL_MAX,
+    small: dw3 && lp.alongX && lp.n <= 3 && lp.n * lp.lines <= SMALL_MAX,
   });
   const packed = kernel === 'gemm-direct-8p' || kernel === 'gemm-patch-8p';
   const pairs = kernel === 'gemm-direct-2px' || kernel === 'gemm-patch-2px';
@@ -412,9 +412,10 @@ export function emitConv(ctx: EmitContext): LayerCode {
           n: lp.n,
           lines: lp.lines,
           e,
-          X: lp.X,
-          across: [padT, padT + inH],
-          along: [padL, padL + inW],
+          inH,
+          inW,
+          padT,
+          padL,
         })
       : undefined;
     // Per channel, the small kernel's corrections: zu times the padded taps' weights.
@@ -479,13 +480,19 @@ export function emitConv(ctx: EmitContext): LayerCode {
       ch: `(const tp_dwc_t *)${fn}_ch`,
       chBytes: `sizeof(${chType})`,
       line: lineFn.name,
-      inH,
-      inW,
-      C: inC,
-      span: lp.span,
-      sx: lp.alongX ? lp.X : 1,
-      sy: lp.alongX ? 1 : lp.X,
-      org: lp.alongX ? padL * lp.X + padT : padT * lp.X + padL,
+      // The small kernel's plane: the input's pixels in order, one row of inH·inW (one gather
+      // run, no padding).
+      ...(sm
+        ? { inH: 1, inW: inH * inW, C: inC, span: inH * inW, sx: 1, sy: inH * inW, org: 0 }
+        : {
+            inH,
+            inW,
+            C: inC,
+            span: lp.span,
+            sx: lp.alongX ? lp.X : 1,
+            sy: lp.alongX ? 1 : lp.X,
+            org: lp.alongX ? padL * lp.X + padT : padT * lp.X + padL,
+          }),
       // X, outStride, the outputs per requantisation call, lohish, lines, lineStride, the
       // sweep's loop bytes (to position n, stride 2: 2n; the last positions follow), its entry
       // phase (stride 1), 1 for a call per line, and where the sweep pointer stops after the
