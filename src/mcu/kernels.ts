@@ -1639,16 +1639,19 @@ export function depthwiseLineHelpers(
 }
 
 /**
- * A tiny depthwise plane's geometry (tp_dwsmall): output lines along x, and the channels'
- * pixels gathered in input order (e bytes each: no padding; one gather run).
+ * A tiny depthwise plane's geometry (tp_dwsmall): output lines along x over the channels'
+ * pixels in input order, pb bytes apart: a gathered plane (no padding; one gather run) or, with
+ * `direct`, the input itself (pb its channel count).
  */
 export interface DwSmallGeometry {
   stride: 1 | 2;
-  /** Outputs per line (at most 3: one accumulator each) and lines (n · lines outputs). */
+  /** Outputs per line (at most 3) and lines (n · lines outputs). */
   n: number;
   lines: number;
-  /** Plane bytes per pixel (1, or 4 for four interleaved channels). */
-  e: 1 | 4;
+  /** Bytes from one input pixel to the next (1 or 4 in a gathered plane; direct: C). */
+  pb: number;
+  /** Read the input itself (no gather): every pixel loaded once for all its outputs. */
+  direct: boolean;
   /** The input's rows and columns, and the padding before them. */
   inH: number;
   inW: number;
@@ -1659,24 +1662,28 @@ export interface DwSmallGeometry {
 /**
  * tp_dwsmall: a depthwise 3x3 layer whose output plane is tiny (VWW's 3x3 outputs), fully
  * unrolled for its geometry, with the line kernels' frame, channel blocks and requantisation
- * routines but no per-line or per-position control, and no product with a padding byte. The
- * plane is the channels' input pixels in input order (one gather run). A padded tap contributes
- * zu·w to the accumulator the requantisation expects, so an output with padding taps adds its
- * constant correction zu·Σw (the channel block's tail; `border` lists each corrected output's
- * padded weights q = 3·ky + kx) before its push: on 3x3 outputs 49 of 81 products are real
- * (stride 1), 64 at stride 2 from 6x6. Each line loads its input rows once, every byte feeding
- * the line's outputs it belongs to (accumulators r8, r9, r12); weights as the line kernels keep
+ * routines but no per-line or per-position control, and no product with a padding byte. A
+ * padded tap contributes zu·w to the accumulator the requantisation expects, so an output with
+ * padding taps adds its constant correction zu·Σw (the channel block's tail; `border` lists
+ * each corrected output's padded weights q = 3·ky + kx) before its push: on 3x3 outputs 49 of
+ * 81 products are real (stride 1), 64 at stride 2 from 6x6. Weights as the line kernels keep
  * them (stride 1: int16 pairs in q order in r1-r5; stride 2: the pairs of each kernel row, the
  * middle column whole in r4, r5, r10).
+ *
+ * From a gathered plane each line loads its input rows (accumulators r8, r9, r12, one per
+ * output; lr the corrections). `direct` (stride 2) walks the input's pixels once, C bytes apart
+ * (one ADDS each), each feeding every output it belongs to (up to four: the rows two lines
+ * share are loaded once); an output takes a free high register (r8, r9, r12, r11, lr) at its
+ * first product and is pushed, in order, after its last. The frame (r11) is then sp plus the
+ * pushes, and the corrections come through the channel pointer it holds.
  */
 export function depthwiseSmall(g: DwSmallGeometry) {
-  const { stride, n, lines, e } = g;
+  const { stride, n, lines, pb, direct } = g;
   if (n > 3) throw new Error(`tp_dwsmall: lines of at most 3 outputs, not ${n}`);
   const realA = (r: number) => r >= g.padT && r < g.padT + g.inH;
   const realP = (p: number) => p >= g.padL && p < g.padL + g.inW;
-  // plane byte of padded row r, position p
-  const offset = (r: number, p: number) => ((r - g.padT) * g.inW + p - g.padL) * e;
-  const acc = (k: number) => ['r8', 'r9', 'r12'][k]!;
+  // byte of padded row r, position p
+  const offset = (r: number, p: number) => ((r - g.padT) * g.inW + p - g.padL) * pb;
   // The weight of kernel row a, column s: a register and its half.
   const weight = (a: number, s: number): [string, 'lo' | 'hi' | 'whole'] => {
     if (stride === 2)
@@ -1684,66 +1691,106 @@ export function depthwiseSmall(g: DwSmallGeometry) {
     const q = 3 * a + s;
     return [`r${1 + (q >> 1)}`, q & 1 ? 'hi' : 'lo'];
   };
+  const block = stride === 1 ? 44 : 48;
+  // Each output's padded taps (its correction's weights) and real tap count, row-major.
+  const outs = Array.from({ length: n * lines }, (_, i) => {
+    const [j, k] = [Math.floor(i / n), i % n];
+    const pads: number[] = [];
+    for (let a = 0; a < 3; a++)
+      for (let s = 0; s < 3; s++)
+        if (!realA(stride * j + a) || !realP(stride * k + s)) pads.push(3 * a + s);
+    return { j, k, pads, real: 9 - pads.length, done: 0, reg: '' };
+  });
   const border: number[][] = [];
+  const corr = outs.map((o) => (o.pads.length ? border.push(o.pads) - 1 : undefined));
   const sweep: string[] = [];
-  let at = 0; // r0's offset from the lane's plane start
+  let at = 0; // r0's offset from the lane's start
   const load = (o: number) => {
-    if (o < at || o > at + 31)
-      for (let d = o - at; d !== 0;) {
-        const step = Math.max(-255, Math.min(255, d));
-        sweep.push(step > 0 ? `adds r0, #${step}` : `subs r0, #${-step}`);
-        d -= step;
-      }
-    if (o < at || o > at + 31) at = o;
+    const near = o >= at && o <= at + 31;
+    for (let d = near ? 0 : o - at; d !== 0;) {
+      const step = Math.max(-255, Math.min(255, d));
+      sweep.push(step > 0 ? `adds r0, #${step}` : `subs r0, #${-step}`);
+      d -= step;
+    }
+    if (!near) at = o;
     sweep.push(`ldrb r6, [r0, #${o - at}]`);
   };
-  for (let j = 0; j < lines; j++) {
-    const corr: (number | undefined)[] = [];
-    for (let k = 0; k < n; k++) {
-      const pads: number[] = [];
-      for (let a = 0; a < 3; a++)
-        for (let s = 0; s < 3; s++)
-          if (!realA(stride * j + a) || !realP(stride * k + s)) pads.push(3 * a + s);
-      corr.push(pads.length ? border.push(pads) - 1 : undefined);
-    }
-    const started = new Array<boolean>(n).fill(false);
-    for (let a = 0; a < 3; a++) {
-      if (!realA(stride * j + a)) continue;
-      for (let p = 0; p < stride * (n - 1) + 3; p++) {
-        if (!realP(p)) continue;
-        const feeds = Array.from({ length: n }, (_, k) => k).filter(
-          (k) => p - stride * k >= 0 && p - stride * k <= 2,
-        );
-        load(offset(stride * j + a, p));
-        feeds.forEach((k, i) => {
-          const [w, half] = weight(a, p - stride * k);
-          let prod = 'r7';
-          if (half === 'whole' && w !== 'r10' && i === feeds.length - 1) {
-            sweep.push(`muls r6, ${w}`); // the byte's last use: multiplied in place
-            prod = 'r6';
-          } else if (half === 'whole') sweep.push(`mov r7, ${w}`, 'muls r7, r6');
-          else sweep.push(half === 'lo' ? `sxth r7, ${w}` : `asrs r7, ${w}, #16`, 'muls r7, r6');
-          sweep.push(`${started[k] ? 'add' : 'mov'} ${acc(k)}, ${prod}`);
-          started[k] = true;
-        });
+  const free = direct ? ['r8', 'r9', 'r12', 'r11', 'lr'] : [];
+  let pushed = 0;
+  // The byte in r6 (row r, position p) times the weights of the outputs it feeds.
+  const feed = (r: number, p: number, feeds: number[]) => {
+    load(offset(r, p));
+    feeds.forEach((i, f) => {
+      const o = outs[i]!;
+      const [w, half] = weight(r - stride * o.j, p - stride * o.k);
+      let prod = 'r7';
+      if (half === 'whole' && w !== 'r10' && f === feeds.length - 1) {
+        sweep.push(`muls r6, ${w}`); // the byte's last use: multiplied in place
+        prod = 'r6';
+      } else if (half === 'whole') sweep.push(`mov r7, ${w}`, 'muls r7, r6');
+      else sweep.push(half === 'lo' ? `sxth r7, ${w}` : `asrs r7, ${w}, #16`, 'muls r7, r6');
+      if (!o.done && direct) {
+        const reg = free.shift();
+        if (!reg) throw new Error('tp_dwsmall: more live outputs than high registers');
+        o.reg = reg;
       }
+      sweep.push(`${o.done ? 'add' : 'mov'} ${o.reg}, ${prod}`);
+      o.done++;
+    });
+  };
+  // Pushes the finished outputs from the next in order (the requantisation pops them last first).
+  const flush = () => {
+    for (let o = outs[pushed]; o && o.done === o.real; o = outs[pushed]) {
+      const c = corr[pushed];
+      if (c === undefined) sweep.push(`mov r6, ${o.reg}`);
+      else if (direct)
+        sweep.push(
+          `ldr r6, [sp, #${4 * pushed + FR.ch}]`,
+          `ldr r6, [r6, #${block + 4 * c}]`,
+          `add r6, ${o.reg}`,
+        );
+      else sweep.push('mov r6, lr', `ldr r6, [r6, #${4 * c}]`, `add r6, ${o.reg}`);
+      sweep.push('push {r6}');
+      if (direct) free.push(o.reg);
+      pushed++;
     }
-    // The line's outputs in order (the requantisation pops them last first), each with its
-    // correction.
-    for (let k = 0; k < n; k++) {
-      const c = corr[k];
-      sweep.push(
-        ...(c === undefined
-          ? [`mov r6, ${acc(k)}`]
-          : ['mov r6, lr', `ldr r6, [r6, #${4 * c}]`, `add r6, ${acc(k)}`]),
-        'push {r6}',
-      );
+  };
+  const feedsOf = (r: number, p: number, j0: number, j1: number) =>
+    outs.flatMap((o, i) =>
+      o.j >= j0 &&
+      o.j <= j1 &&
+      r - stride * o.j >= 0 &&
+      r - stride * o.j <= 2 &&
+      p - stride * o.k >= 0 &&
+      p - stride * o.k <= 2
+        ? [i]
+        : [],
+    );
+  const rows = stride * (lines - 1) + 3;
+  const cols = stride * (n - 1) + 3;
+  if (direct) {
+    for (let r = 0; r < rows; r++)
+      for (let p = 0; p < cols; p++) {
+        const feeds = realA(r) && realP(p) ? feedsOf(r, p, 0, lines - 1) : [];
+        if (feeds.length) feed(r, p, feeds);
+        flush();
+      }
+  } else {
+    outs.forEach((o, i) => (o.reg = ['r8', 'r9', 'r12'][i % n]!));
+    for (let j = 0; j < lines; j++) {
+      for (let a = 0; a < 3; a++)
+        for (let p = 0; p < cols; p++) {
+          const r = stride * j + a;
+          const feeds = realA(r) && realP(p) ? feedsOf(r, p, j, j) : [];
+          if (feeds.length) feed(r, p, feeds);
+        }
+      flush();
     }
   }
-  const block = stride === 1 ? 44 : 48;
+  if (pushed !== outs.length) throw new Error('tp_dwsmall: an output without a real tap');
   const chBytes = block + 4 * border.length;
   const geo = `${g.inH}x${g.inW}t${g.padT}l${g.padL}`;
-  const name = `tp_dwsmall${e === 4 ? '4' : ''}_s${stride}_${geo}_${n}x${lines}`;
+  const name = `tp_dwsmall${direct ? `d${pb}` : pb === 4 ? '4' : ''}_s${stride}_${geo}_${n}x${lines}`;
   const code = nakedFunction(
     `void ${name}(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)`,
     [
@@ -1755,20 +1802,18 @@ export function depthwiseSmall(g: DwSmallGeometry) {
       `ldr r4, [r3, #${DA.lanes}]`,
       `str r4, [r7, #${FR.lanes}]`,
       // Each channel (of the a[lanes] interleaved ones, the next a byte on): r0 = src, r1 =
-      // ch, r2 = outLast, r7 = the frame; lr = the channel's corrections.
+      // ch, r2 = outLast, r7 = the frame (from a gathered plane lr = the corrections).
       '12:',
       `str r0, [r7, #${FR.src}]`,
       `str r2, [r7, #${FR.outLast}]`,
       `str r1, [r7, #${FR.ch}]`,
-      'movs r4, r1',
-      `adds r4, #${block}`,
-      'mov lr, r4',
+      ...(direct ? [] : ['movs r4, r1', `adds r4, #${block}`, 'mov lr, r4']),
       ...(stride === 2 ? ['ldr r4, [r1, #44]', 'mov r10, r4'] : []),
       'mov r7, r1',
       'ldmia r7!, {r1, r2, r3, r4, r5}',
       ...sweep,
       // requantise the plane (ch->rq pops the n · lines accumulators, sp back to r11)
-      'mov r7, r11',
+      ...(direct ? [`add r7, sp, #${4 * outs.length}`, 'mov r11, r7'] : ['mov r7, r11']),
       `ldr r7, [r7, #${FR.ch}]`,
       'ldr r7, [r7, #40]',
       'blx r7',

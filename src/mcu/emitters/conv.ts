@@ -405,13 +405,16 @@ export function emitConv(ctx: EmitContext): LayerCode {
     // Four channels' planes per gather (one word load per pixel) when they fit the buffer.
     const lanes: 1 | 4 = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
     const e = lanes === 4 ? 4 : 1;
-    // The small kernel's real plane rows (across) and positions (along): the input's.
+    // The small kernel: from a gathered plane (stride 1), or reading the input itself (stride
+    // 2: each pixel loaded once for the four outputs it may feed; a channel per lane).
+    const direct = small && ls === 2;
     const sm = small
       ? depthwiseSmall({
           stride: ls,
           n: lp.n,
           lines: lp.lines,
-          e,
+          pb: direct ? inC : e,
+          direct,
           inH,
           inW,
           padT,
@@ -459,7 +462,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
       }
     }
     const lineFn = sm ?? depthwiseLine(lanes, ls, lp.n);
-    Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lineFn, lanes === 4));
+    Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lineFn, !direct && lanes === 4));
     const batch = lineBatched(lp);
     const rows = Array.from({ length: outC }, (_, o) => {
       const [b, m, rnd, t, n] = blocks.slice(10 * o + 5, 10 * o + 10);
@@ -511,18 +514,21 @@ export function emitConv(ctx: EmitContext): LayerCode {
         ls === 1 ? (3 - (lp.n % 3)) % 3 : 0,
         batch ? 0 : 1,
         batch ? (lp.lines - 1) * e * ls + (ls === 1 ? lp.n + 1 : 2 * lp.n) * e * lp.X : 0,
-        lanes,
+        direct ? inC : lanes,
       ].join(', ')}}`,
       zu,
       lanes,
       fill: 'tp_dwfill',
-      ...(lanes === 4 && { gather4: 'tp_dwgather4' }),
+      ...(!direct && lanes === 4 && { gather4: 'tp_dwgather4' }),
     };
     const init = Object.entries(D)
       .map(([k, v]) => `.${k} = ${v}`)
       .join(', ');
     consts.push(`TP_CONST tp_dwl_t ${fn}_D = {${init}};`);
-    body = `  tp_dwplane(&${fn}_D, in, out);\n`;
+    // (direct: one call for all channels, on the input)
+    body = direct
+      ? `  ${fn}_D.line(in, ${fn}_D.ch, out + ${(outH * outW - 1) * outC}, ${fn}_D.a);\n`
+      : `  tp_dwplane(&${fn}_D, in, out);\n`;
   } else if (depthwise4) {
     // Per output pixel, all channel groups through the tp_dwrow kernel; weights
     // interleaved int8 [C/4][taps][4]. Interior pixels use constant tap offsets; border
