@@ -666,8 +666,7 @@ test('the depthwise line kernels (stride 2, stride 1 in each entry phase) and th
       ),
       kernels: ['small', 'small', 'small'],
     },
-    // 2x3 (two lines of 3), then 2x3 -> 1x2 'same' stride 2; 7x7 -> 3x3 'valid', four planes
-    // per gather
+    // 2x3 (two lines of 3), then 2x3 -> 1x2 'same' stride 2; 7x7 -> 3x3 'valid'
     {
       g: depthwiseChain(
         8,
@@ -681,6 +680,11 @@ test('the depthwise line kernels (stride 2, stride 1 in each entry phase) and th
     },
     {
       g: depthwiseChain(9, [1, 7, 7, 4], [{ dw: 2, padding: 'valid' }]),
+      kernels: ['small'],
+    },
+    // stride 2 reading the input with pixels more than 255 bytes apart (two ADDS a step)
+    {
+      g: depthwiseChain(10, [1, 4, 4, 260], [{ dw: 2, padding: 'same' }]),
       kernels: ['small'],
     },
   ];
