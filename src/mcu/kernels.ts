@@ -1550,44 +1550,63 @@ function dwRequant(kind: DwRq): string {
  * tp_dwgather4: four channels' planes at once, interleaved (plane position p of channel c + k at
  * byte 4p + k): one word copied per input pixel (channels c to c + 3). It walks the input
  * along the direction in which the plane's words are consecutive (down a column when the lines
- * run along x), `len` pixels `step` bytes apart per run, four words per STM (two loads per
- * pointer step): about 4.5 cycles a word against 9 for a loop along the input's rows. Each of `runs` runs starts srcRun bytes
- * after the last one in the input and dstRun in the plane.
+ * run along x), `len` pixels `step` bytes apart per run, blocks of eight words (two STMs, two
+ * loads per pointer step), then one of four and single words: about 4.5 cycles a word against 9
+ * for a loop along the input's rows. Each of `runs` runs starts srcRun bytes after the last one
+ * in the input and dstRun in the plane (the pointers step by the gaps: no reload per run).
  */
+const GATHER_4 = [
+  'ldr r3, [r0]',
+  'ldr r4, [r0, r2]',
+  'adds r0, r0, r7',
+  'ldr r5, [r0]',
+  'ldr r6, [r0, r2]',
+  'adds r0, r0, r7',
+  'stmia r1!, {r3, r4, r5, r6}',
+];
 const DW_GATHER4_C = nakedFunction(
   'void tp_dwgather4(const uint8_t *s, uint8_t *d, uint32_t step, uint32_t len, uint32_t runs, uint32_t srcRun, uint32_t dstRun)',
   [
     ...PROLOGUE,
-    'ldr r4, [sp, #40]',
-    'mov r10, r4', // srcRun
-    'mov r11, r0', // the run's start in the input
-    'mov r12, r1', // and in the plane
-    'lsrs r7, r3, #2',
-    'lsls r7, r7, #4',
-    'mov lr, r7', // plane bytes of a run's groups of four words
-    'movs r4, #3',
+    // After a run: src += srcRun - len·step (r10), dst += dstRun - 4·len (r11); runs left r12.
+    'ldr r4, [sp, #36]',
+    'mov r12, r4',
+    'movs r4, r2',
+    'muls r4, r3',
+    'ldr r5, [sp, #40]',
+    'subs r5, r5, r4',
+    'mov r10, r5',
+    'lsls r4, r3, #2',
+    'ldr r5, [sp, #44]',
+    'subs r5, r5, r4',
+    'mov r11, r5',
+    'lsrs r7, r3, #3',
+    'lsls r7, r7, #5',
+    'mov lr, r7', // plane bytes of a run's blocks of eight words
+    'movs r4, #7',
     'ands r3, r4',
     'mov r8, r3', // words after them
     'lsls r7, r2, #1', // two steps: a group loads at [r0] and [r0, r2] twice
     '1:',
     'mov r4, lr',
-    'add r4, r12',
-    'mov r9, r4', // the groups' end
+    'add r4, r1',
+    'mov r9, r4', // the blocks' end
     'cmp r1, r9',
     'beq 4f',
     '2:',
-    'ldr r3, [r0]',
-    'ldr r4, [r0, r2]',
-    'adds r0, r0, r7',
-    'ldr r5, [r0]',
-    'ldr r6, [r0, r2]',
-    'adds r0, r0, r7',
-    'stmia r1!, {r3, r4, r5, r6}',
+    ...GATHER_4,
+    ...GATHER_4,
     'cmp r1, r9',
     'bne 2b',
     '4:',
     'mov r4, r8',
     'cmp r4, #0',
+    'beq 6f',
+    'cmp r4, #4',
+    'blo 5f',
+    ...GATHER_4,
+    'mov r4, r8',
+    'subs r4, #4',
     'beq 6f',
     '5:',
     'ldr r3, [r0]',
@@ -1596,14 +1615,11 @@ const DW_GATHER4_C = nakedFunction(
     'subs r4, #1',
     'bne 5b',
     '6:',
-    'add r11, r10',
-    'mov r0, r11',
-    'ldr r4, [sp, #44]', // dstRun
-    'add r12, r4',
-    'mov r1, r12',
-    'ldr r4, [sp, #36]', // runs left (the callee's own argument slot)
+    'add r0, r10',
+    'add r1, r11',
+    'mov r4, r12',
     'subs r4, #1',
-    'str r4, [sp, #36]',
+    'mov r12, r4',
     'bne 1b',
     ...EPILOGUE,
   ],
