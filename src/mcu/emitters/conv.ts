@@ -117,7 +117,8 @@ export const LINE_MIN_BATCHED = 3;
 export const LINE_MIN_S2 = 6;
 /**
  * Most outputs of a plane the unrolled small kernel takes (its code grows with them: about 0.5
- * KB for a 3x3 plane); VWW's 3x3 planes (stride 1, and stride 2 from 6x6).
+ * KB for a 3x3 plane): VWW's 3x3 plane 6.08 cycles/MAC against 8.80 for the line kernel, its
+ * 6x6 -> 3x3 layer 6.66 against 9.59 for the tap kernel.
  */
 export const SMALL_MAX = 9;
 
