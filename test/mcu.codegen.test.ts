@@ -521,6 +521,10 @@ test('the kernel chooser: packed GEMM only without -128 weights, the depthwise l
   assert.equal(chooseConvKernel({ ...dw, line: false }), 'depthwise-4ch');
   assert.equal(chooseConvKernel({ ...dw, sH: 2, sW: 2 }), 'depthwise-3x3-line-s2');
   assert.equal(chooseConvKernel({ ...dw, sH: 2, sW: 2, line: false }), 'depthwise-4ch');
+  // a tiny plane: the unrolled kernel, in speed mode only
+  assert.equal(chooseConvKernel({ ...dw, line: false, small: true }), 'depthwise-3x3-small');
+  assert.equal(chooseConvKernel({ ...dw, sH: 2, sW: 2, small: true }), 'depthwise-3x3-small');
+  assert.equal(chooseConvKernel({ ...dw, small: true, twoPixel: false }), 'depthwise-4ch');
   // Lines run along the longer side; a sweep walks n + 2 positions (stride 2: 2n + 1, over
   // 2·lines + 1 input rows).
   assert.deepEqual(linePlan(25, 5), { alongX: false, n: 25, lines: 5, X: 7, span: 7 * 27 });
@@ -600,12 +604,13 @@ function depthwiseChain(
   return g;
 }
 
-test('the depthwise line kernels (stride 2, stride 1 in each entry phase) are bit-exact on VWW geometries and odd ones', async () => {
+test('the depthwise line kernels (stride 2, stride 1 in each entry phase) and the small-plane kernel are bit-exact on VWW geometries and odd ones', async () => {
   const cases: { g: Graph; kernels: string[] }[] = [
     // VWW's stride-2 depthwise layers 48x48x16, 24x24x32 and 12x12x64 (four planes per gather,
     // each plane requantised in one call), with the pointwise layers between them, then a
     // stride-1 6x6 one (the stride-1 routine's entry phase 0; 1 and 2 come below and above),
-    // 6x6 -> 3x3 (the tap kernel: too short a line for stride 2) and the 3x3 plane (lines of 3)
+    // 6x6 -> 3x3 and the 3x3 plane (the unrolled small-plane kernel: padding after only, and
+    // on both sides)
     {
       g: depthwiseChain(
         3,
@@ -621,7 +626,7 @@ test('the depthwise line kernels (stride 2, stride 1 in each entry phase) are bi
           { dw: 1, padding: 'same' },
         ],
       ),
-      kernels: ['line-s2', 'gemm', 'line-s2', 'gemm', 'line-s2', 'line', 'depthwise-4ch', 'line'],
+      kernels: ['line-s2', 'gemm', 'line-s2', 'gemm', 'line-s2', 'line', 'small', 'small'],
     },
     // odd sizes, 'same': padding before (27 -> 14, 21 -> 11), lines down y, one plane per
     // gather (6 channels), one requantisation call per line; then the 3x3 plane of the 14x11
@@ -646,6 +651,41 @@ test('the depthwise line kernels (stride 2, stride 1 in each entry phase) are bi
     {
       g: depthwiseChain(6, [1, 13, 25, 4], [{ dw: 2, padding: 'same' }]),
       kernels: ['line-s2'],
+    },
+    // small planes, one channel per plane (6 channels): 5x5 -> 3x3 'same' (padding on both
+    // sides), the 3x3 plane, then 'valid' 3x3 -> 1x1 (no padding: no corrections)
+    {
+      g: depthwiseChain(
+        7,
+        [1, 5, 5, 6],
+        [
+          { dw: 2, padding: 'same' },
+          { dw: 1, padding: 'same' },
+          { dw: 2, padding: 'valid' },
+        ],
+      ),
+      kernels: ['small', 'small', 'small'],
+    },
+    // 2x3 (two lines of 3), then 2x3 -> 1x2 'same' stride 2; 7x7 -> 3x3 'valid'
+    {
+      g: depthwiseChain(
+        8,
+        [1, 2, 3, 8],
+        [
+          { dw: 1, padding: 'same' },
+          { dw: 2, padding: 'same' },
+        ],
+      ),
+      kernels: ['small', 'small'],
+    },
+    {
+      g: depthwiseChain(9, [1, 7, 7, 4], [{ dw: 2, padding: 'valid' }]),
+      kernels: ['small'],
+    },
+    // stride 2 reading the input with pixels more than 255 bytes apart (two ADDS a step)
+    {
+      g: depthwiseChain(10, [1, 4, 4, 260], [{ dw: 2, padding: 'same' }]),
+      kernels: ['small'],
     },
   ];
   const dir = mkdtempSync(join(tmpdir(), 'tinyprune-mcu-dw2-'));

@@ -1550,44 +1550,63 @@ function dwRequant(kind: DwRq): string {
  * tp_dwgather4: four channels' planes at once, interleaved (plane position p of channel c + k at
  * byte 4p + k): one word copied per input pixel (channels c to c + 3). It walks the input
  * along the direction in which the plane's words are consecutive (down a column when the lines
- * run along x), `len` pixels `step` bytes apart per run, four words per STM (two loads per
- * pointer step): about 4.5 cycles a word against 9 for a loop along the input's rows. Each of `runs` runs starts srcRun bytes
- * after the last one in the input and dstRun in the plane.
+ * run along x), `len` pixels `step` bytes apart per run, blocks of eight words (two STMs, two
+ * loads per pointer step), then one of four and single words: about 4.5 cycles a word against 9
+ * for a loop along the input's rows. Each of `runs` runs starts srcRun bytes after the last one
+ * in the input and dstRun in the plane (the pointers step by the gaps: no reload per run).
  */
+const GATHER_4 = [
+  'ldr r3, [r0]',
+  'ldr r4, [r0, r2]',
+  'adds r0, r0, r7',
+  'ldr r5, [r0]',
+  'ldr r6, [r0, r2]',
+  'adds r0, r0, r7',
+  'stmia r1!, {r3, r4, r5, r6}',
+];
 const DW_GATHER4_C = nakedFunction(
   'void tp_dwgather4(const uint8_t *s, uint8_t *d, uint32_t step, uint32_t len, uint32_t runs, uint32_t srcRun, uint32_t dstRun)',
   [
     ...PROLOGUE,
-    'ldr r4, [sp, #40]',
-    'mov r10, r4', // srcRun
-    'mov r11, r0', // the run's start in the input
-    'mov r12, r1', // and in the plane
-    'lsrs r7, r3, #2',
-    'lsls r7, r7, #4',
-    'mov lr, r7', // plane bytes of a run's groups of four words
-    'movs r4, #3',
+    // After a run: src += srcRun - len·step (r10), dst += dstRun - 4·len (r11); runs left r12.
+    'ldr r4, [sp, #36]',
+    'mov r12, r4',
+    'movs r4, r2',
+    'muls r4, r3',
+    'ldr r5, [sp, #40]',
+    'subs r5, r5, r4',
+    'mov r10, r5',
+    'lsls r4, r3, #2',
+    'ldr r5, [sp, #44]',
+    'subs r5, r5, r4',
+    'mov r11, r5',
+    'lsrs r7, r3, #3',
+    'lsls r7, r7, #5',
+    'mov lr, r7', // plane bytes of a run's blocks of eight words
+    'movs r4, #7',
     'ands r3, r4',
     'mov r8, r3', // words after them
     'lsls r7, r2, #1', // two steps: a group loads at [r0] and [r0, r2] twice
     '1:',
     'mov r4, lr',
-    'add r4, r12',
-    'mov r9, r4', // the groups' end
+    'add r4, r1',
+    'mov r9, r4', // the blocks' end
     'cmp r1, r9',
     'beq 4f',
     '2:',
-    'ldr r3, [r0]',
-    'ldr r4, [r0, r2]',
-    'adds r0, r0, r7',
-    'ldr r5, [r0]',
-    'ldr r6, [r0, r2]',
-    'adds r0, r0, r7',
-    'stmia r1!, {r3, r4, r5, r6}',
+    ...GATHER_4,
+    ...GATHER_4,
     'cmp r1, r9',
     'bne 2b',
     '4:',
     'mov r4, r8',
     'cmp r4, #0',
+    'beq 6f',
+    'cmp r4, #4',
+    'blo 5f',
+    ...GATHER_4,
+    'mov r4, r8',
+    'subs r4, #4',
     'beq 6f',
     '5:',
     'ldr r3, [r0]',
@@ -1596,14 +1615,11 @@ const DW_GATHER4_C = nakedFunction(
     'subs r4, #1',
     'bne 5b',
     '6:',
-    'add r11, r10',
-    'mov r0, r11',
-    'ldr r4, [sp, #44]', // dstRun
-    'add r12, r4',
-    'mov r1, r12',
-    'ldr r4, [sp, #36]', // runs left (the callee's own argument slot)
+    'add r0, r10',
+    'add r1, r11',
+    'mov r4, r12',
     'subs r4, #1',
-    'str r4, [sp, #36]',
+    'mov r12, r4',
     'bne 1b',
     ...EPILOGUE,
   ],
@@ -1636,4 +1652,203 @@ export function depthwiseLineHelpers(
   };
   for (const k of kinds) out[`tp_dw${k}`] = dwRequant(k);
   return out;
+}
+
+/**
+ * A tiny depthwise plane's geometry (tp_dwsmall): output lines along x over the channels'
+ * pixels in input order, pb bytes apart: a gathered plane (no padding; one gather run) or, with
+ * `direct`, the input itself (pb its channel count).
+ */
+export interface DwSmallGeometry {
+  stride: 1 | 2;
+  /** Outputs per line (at most 3) and lines (n · lines outputs). */
+  n: number;
+  lines: number;
+  /** Bytes from one input pixel to the next (1 or 4 in a gathered plane; direct: C). */
+  pb: number;
+  /** Read the input itself (no gather): every pixel loaded once for all its outputs. */
+  direct: boolean;
+  /** The input's rows and columns, and the padding before them. */
+  inH: number;
+  inW: number;
+  padT: number;
+  padL: number;
+}
+
+/**
+ * tp_dwsmall: a depthwise 3x3 layer whose output plane is tiny (VWW's 3x3 outputs), fully
+ * unrolled for its geometry, with the line kernels' frame, channel blocks and requantisation
+ * routines but no per-line or per-position control, and no product with a padding byte. A
+ * padded tap contributes zu·w to the accumulator the requantisation expects, so an output with
+ * padding taps adds its constant correction zu·Σw (the channel block's tail; `border` lists
+ * each corrected output's padded weights q = 3·ky + kx) before its push: on 3x3 outputs 49 of
+ * 81 products are real (stride 1), 64 at stride 2 from 6x6. Weights as the line kernels keep
+ * them (stride 1: int16 pairs in q order in r1-r5; stride 2: the pairs of each kernel row, the
+ * middle column whole in r4, r5, r10).
+ *
+ * From a gathered plane each line loads its input rows (accumulators r8, r9, r12, one per
+ * output; lr the corrections). `direct` (stride 2) walks the input's pixels once, C bytes apart
+ * (one ADDS each), each feeding every output it belongs to (up to four: the rows two lines
+ * share are loaded once); an output takes a free high register (r8, r9, r12, r11, lr) at its
+ * first product and is pushed, in order, after its last. The frame (r11) is then sp plus the
+ * pushes, and the corrections come through the channel pointer it holds.
+ */
+export function depthwiseSmall(g: DwSmallGeometry) {
+  const { stride, n, lines, pb, direct } = g;
+  if (n > 3) throw new Error(`tp_dwsmall: lines of at most 3 outputs, not ${n}`);
+  const realA = (r: number) => r >= g.padT && r < g.padT + g.inH;
+  const realP = (p: number) => p >= g.padL && p < g.padL + g.inW;
+  // byte of padded row r, position p
+  const offset = (r: number, p: number) => ((r - g.padT) * g.inW + p - g.padL) * pb;
+  // The weight of kernel row a, column s: a register and its half.
+  const weight = (a: number, s: number): [string, 'lo' | 'hi' | 'whole'] => {
+    if (stride === 2)
+      return s === 1 ? [['r4', 'r5', 'r10'][a]!, 'whole'] : [`r${1 + a}`, s === 0 ? 'lo' : 'hi'];
+    const q = 3 * a + s;
+    return [`r${1 + (q >> 1)}`, q & 1 ? 'hi' : 'lo'];
+  };
+  const block = stride === 1 ? 44 : 48;
+  // Each output's padded taps (its correction's weights) and real tap count, row-major.
+  const outs = Array.from({ length: n * lines }, (_, i) => {
+    const [j, k] = [Math.floor(i / n), i % n];
+    const pads: number[] = [];
+    for (let a = 0; a < 3; a++)
+      for (let s = 0; s < 3; s++)
+        if (!realA(stride * j + a) || !realP(stride * k + s)) pads.push(3 * a + s);
+    return { j, k, pads, real: 9 - pads.length, done: 0, reg: '' };
+  });
+  const border: number[][] = [];
+  const corr = outs.map((o) => (o.pads.length ? border.push(o.pads) - 1 : undefined));
+  const sweep: string[] = [];
+  let at = 0; // r0's offset from the lane's start
+  const load = (o: number) => {
+    const near = o >= at && o <= at + 31;
+    for (let d = near ? 0 : o - at; d !== 0;) {
+      const step = Math.max(-255, Math.min(255, d));
+      sweep.push(step > 0 ? `adds r0, #${step}` : `subs r0, #${-step}`);
+      d -= step;
+    }
+    if (!near) at = o;
+    sweep.push(`ldrb r6, [r0, #${o - at}]`);
+  };
+  const free = direct ? ['r8', 'r9', 'r12', 'r11', 'lr'] : [];
+  let pushed = 0;
+  // The byte in r6 (row r, position p) times the weights of the outputs it feeds.
+  const feed = (r: number, p: number, feeds: number[]) => {
+    load(offset(r, p));
+    feeds.forEach((i, f) => {
+      const o = outs[i]!;
+      const [w, half] = weight(r - stride * o.j, p - stride * o.k);
+      let prod = 'r7';
+      if (half === 'whole' && w !== 'r10' && f === feeds.length - 1) {
+        sweep.push(`muls r6, ${w}`); // the byte's last use: multiplied in place
+        prod = 'r6';
+      } else if (half === 'whole') sweep.push(`mov r7, ${w}`, 'muls r7, r6');
+      else sweep.push(half === 'lo' ? `sxth r7, ${w}` : `asrs r7, ${w}, #16`, 'muls r7, r6');
+      if (!o.done && direct) {
+        const reg = free.shift();
+        if (!reg) throw new Error('tp_dwsmall: more live outputs than high registers');
+        o.reg = reg;
+      }
+      sweep.push(`${o.done ? 'add' : 'mov'} ${o.reg}, ${prod}`);
+      o.done++;
+    });
+  };
+  // Pushes the finished outputs from the next in order (the requantisation pops them last first).
+  const flush = () => {
+    for (let o = outs[pushed]; o && o.done === o.real; o = outs[pushed]) {
+      const c = corr[pushed];
+      if (c === undefined) sweep.push(`mov r6, ${o.reg}`);
+      else if (direct)
+        sweep.push(
+          `ldr r6, [sp, #${4 * pushed + FR.ch}]`,
+          `ldr r6, [r6, #${block + 4 * c}]`,
+          `add r6, ${o.reg}`,
+        );
+      else sweep.push('mov r6, lr', `ldr r6, [r6, #${4 * c}]`, `add r6, ${o.reg}`);
+      sweep.push('push {r6}');
+      if (direct) free.push(o.reg);
+      pushed++;
+    }
+  };
+  const feedsOf = (r: number, p: number, j0: number, j1: number) =>
+    outs.flatMap((o, i) =>
+      o.j >= j0 &&
+      o.j <= j1 &&
+      r - stride * o.j >= 0 &&
+      r - stride * o.j <= 2 &&
+      p - stride * o.k >= 0 &&
+      p - stride * o.k <= 2
+        ? [i]
+        : [],
+    );
+  const rows = stride * (lines - 1) + 3;
+  const cols = stride * (n - 1) + 3;
+  if (direct) {
+    for (let r = 0; r < rows; r++)
+      for (let p = 0; p < cols; p++) {
+        const feeds = realA(r) && realP(p) ? feedsOf(r, p, 0, lines - 1) : [];
+        if (feeds.length) feed(r, p, feeds);
+        flush();
+      }
+  } else {
+    outs.forEach((o, i) => (o.reg = ['r8', 'r9', 'r12'][i % n]!));
+    for (let j = 0; j < lines; j++) {
+      for (let a = 0; a < 3; a++)
+        for (let p = 0; p < cols; p++) {
+          const r = stride * j + a;
+          const feeds = realA(r) && realP(p) ? feedsOf(r, p, j, j) : [];
+          if (feeds.length) feed(r, p, feeds);
+        }
+      flush();
+    }
+  }
+  if (pushed !== outs.length) throw new Error('tp_dwsmall: an output without a real tap');
+  const chBytes = block + 4 * border.length;
+  const geo = `${g.inH}x${g.inW}t${g.padT}l${g.padL}`;
+  const name = `tp_dwsmall${direct ? `d${pb}` : pb === 4 ? '4' : ''}_s${stride}_${geo}_${n}x${lines}`;
+  const code = nakedFunction(
+    `void ${name}(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)`,
+    [
+      ...PROLOGUE,
+      'sub sp, #64',
+      'mov r11, sp',
+      'mov r7, sp',
+      `str r3, [r7, #${FR.args}]`,
+      `ldr r4, [r3, #${DA.lanes}]`,
+      `str r4, [r7, #${FR.lanes}]`,
+      // Each channel (of the a[lanes] interleaved ones, the next a byte on): r0 = src, r1 =
+      // ch, r2 = outLast, r7 = the frame (from a gathered plane lr = the corrections).
+      '12:',
+      `str r0, [r7, #${FR.src}]`,
+      `str r2, [r7, #${FR.outLast}]`,
+      `str r1, [r7, #${FR.ch}]`,
+      ...(direct ? [] : ['movs r4, r1', `adds r4, #${block}`, 'mov lr, r4']),
+      ...(stride === 2 ? ['ldr r4, [r1, #44]', 'mov r10, r4'] : []),
+      'mov r7, r1',
+      'ldmia r7!, {r1, r2, r3, r4, r5}',
+      ...sweep,
+      // requantise the plane (ch->rq pops the n · lines accumulators, sp back to r11)
+      ...(direct ? [`add r7, sp, #${4 * outs.length}`, 'mov r11, r7'] : ['mov r7, r11']),
+      `ldr r7, [r7, #${FR.ch}]`,
+      'ldr r7, [r7, #40]',
+      'blx r7',
+      'mov r7, r11',
+      `ldr r6, [r7, #${FR.lanes}]`,
+      'subs r6, #1',
+      'beq 9f',
+      `str r6, [r7, #${FR.lanes}]`,
+      `ldr r0, [r7, #${FR.src}]`,
+      'adds r0, #1',
+      `ldr r2, [r7, #${FR.outLast}]`,
+      'adds r2, #1',
+      `ldr r1, [r7, #${FR.ch}]`,
+      `adds r1, #${chBytes}`,
+      'b 12b',
+      '9:',
+      'add sp, #64',
+      ...EPILOGUE,
+    ],
+  );
+  return { name, code, border, chBytes };
 }

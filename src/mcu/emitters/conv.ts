@@ -7,6 +7,7 @@ import {
   depthwiseLine,
   depthwiseLineHelpers,
   depthwiseRowFunction,
+  depthwiseSmall,
   type DwRq,
 } from '../kernels.js';
 import { planOneMul, planOneMulShift, planRequant } from '../requant.js';
@@ -32,6 +33,9 @@ export type ConvKernel =
   /** Depthwise 3x3, stride 2: the same plane and registers, each output reading two positions
    * of the line (the even one shared with the next output). */
   | 'depthwise-3x3-line-s2'
+  /** Depthwise 3x3, stride 1 or 2, a tiny output plane (at most SMALL_MAX outputs): the line
+   * kernels' plane and registers, fully unrolled, no product with a padding byte. */
+  | 'depthwise-3x3-small'
   /** Depthwise, multiplier 1, channels a multiple of 4: the hand-scheduled tap kernel. */
   | 'depthwise-4ch'
   /** Depthwise, multiplier 1, other channel counts: one pointer per tap, taps unrolled. */
@@ -50,6 +54,7 @@ export const TWO_PIXEL_KERNELS: readonly string[] = [
   'gemm-patch-8p',
   'depthwise-3x3-line',
   'depthwise-3x3-line-s2',
+  'depthwise-3x3-small',
 ] satisfies ConvKernel[];
 
 export interface ConvGeometry {
@@ -73,6 +78,8 @@ export interface ConvGeometry {
    * kernel's stack buffer.
    */
   line?: boolean;
+  /** As `line`, with an output plane along x of at most SMALL_MAX outputs. */
+  small?: boolean;
   /** No weight is -128 (the packed 8-channel kernel's halves then cannot overflow). */
   packable?: boolean;
 }
@@ -108,6 +115,12 @@ export const LINE_MIN_BATCHED = 3;
  * 10.11 against 9.74 (the set-up per channel and line over 9 outputs).
  */
 export const LINE_MIN_S2 = 6;
+/**
+ * Most outputs of a plane the unrolled small kernel takes (its code grows with them: about 0.5
+ * KB for a 3x3 plane): VWW's 3x3 plane 6.08 cycles/MAC against 8.80 for the line kernel, its
+ * 6x6 -> 3x3 layer 6.66 against 9.59 for the tap kernel.
+ */
+export const SMALL_MAX = 9;
 
 /** Whether the line kernel requantises the plane in one call (see LINE_BATCH_MAX). */
 function lineBatched(lp: ReturnType<typeof linePlan>): boolean {
@@ -131,6 +144,7 @@ export function chooseConvKernel(c: ConvGeometry): ConvKernel {
   }
   if (c.outC % 4 === 0 && c.kind === 'conv2d') return direct ? 'gemm-direct' : 'gemm-patch';
   if (c.outC % 4 === 0 && c.kind === 'fullyConnected' && direct) return 'gemm-direct';
+  if (c.kind === 'depthwiseConv2d' && c.twoPixel && c.small) return 'depthwise-3x3-small';
   if (c.kind === 'depthwiseConv2d' && c.twoPixel && c.line)
     return c.sH === 2 ? 'depthwise-3x3-line-s2' : 'depthwise-3x3-line';
   if (c.kind === 'depthwiseConv2d' && c.mult === 1)
@@ -234,14 +248,25 @@ export function emitConv(ctx: EmitContext): LayerCode {
   const lp = linePlan(outH, outW, ls);
   // The plane's extent along x and y (positions, padding included) must hold the whole input.
   const [planeX, planeY] = lp.alongX ? [lp.span / lp.X, lp.X] : [lp.X, lp.span / lp.X];
-  const lineGeometry =
+  const planeHolds =
     ls === 1
-      ? padT === 1 &&
-        padL === 1 &&
-        outH === inH &&
-        outW === inW &&
-        lp.n >= (lineBatched(lp) ? LINE_MIN_BATCHED : LINE_MIN)
-      : sW === 2 && inW + padL <= planeX && inH + padT <= planeY && lp.n >= LINE_MIN_S2;
+      ? padT === 1 && padL === 1 && outH === inH && outW === inW
+      : sW === 2 && inW + padL <= planeX && inH + padT <= planeY;
+  const longLines =
+    lp.n >= (ls === 2 ? LINE_MIN_S2 : lineBatched(lp) ? LINE_MIN_BATCHED : LINE_MIN);
+  const dw3 =
+    op.kind === 'depthwiseConv2d' &&
+    mult === 1 &&
+    kH === 3 &&
+    kW === 3 &&
+    (sH === 1 || sH === 2) &&
+    sW === sH &&
+    dH === 1 &&
+    dW === 1 &&
+    planeHolds &&
+    plan.path !== 'general' &&
+    !plan.slow &&
+    lp.span <= LINE_PLANE_MAX;
   const kernel = chooseConvKernel({
     kind: op.kind as ConvGeometry['kind'],
     kH,
@@ -254,19 +279,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
     rows: outH * outW,
     twoPixel: ctx.kernels === 'speed',
     packable: !w.includes(-128),
-    line:
-      op.kind === 'depthwiseConv2d' &&
-      mult === 1 &&
-      kH === 3 &&
-      kW === 3 &&
-      (sH === 1 || sH === 2) &&
-      sW === sH &&
-      dH === 1 &&
-      dW === 1 &&
-      lineGeometry &&
-      plan.path !== 'general' &&
-      !plan.slow &&
-      lp.span <= LINE_PLANE_MAX,
+    line: dw3 && longLines,
+    small: dw3 && lp.alongX && lp.n <= 3 && lp.n * lp.lines <= SMALL_MAX,
   });
   const packed = kernel === 'gemm-direct-8p' || kernel === 'gemm-patch-8p';
   const pairs = kernel === 'gemm-direct-2px' || kernel === 'gemm-patch-2px';
@@ -276,7 +290,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
   const depthwise4 = kernel === 'depthwise-4ch';
   // Layers outside the shared drivers (odd channel counts, depth multipliers) are small:
   // they requantise with the general routine.
-  const line = kernel === 'depthwise-3x3-line' || kernel === 'depthwise-3x3-line-s2';
+  const small = kernel === 'depthwise-3x3-small';
+  const line = kernel === 'depthwise-3x3-line' || kernel === 'depthwise-3x3-line-s2' || small;
   const shared = gemm || depthwise4 || line;
   const slow = shared ? (plan.slow?.flatMap((v, c) => (v ? [c] : [])) ?? []) : [];
   const fast = shared && plan.path !== 'general';
@@ -388,6 +403,27 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const shifted = planOneMulShift(scales, qy.zp, lo, hi, accMin, accMax, bFold);
     const kinds: DwRq[] = [];
     const int32 = (v: number) => v >= -(2 ** 31) && v < 2 ** 31;
+    // Four channels' planes per gather (one word load per pixel) when they fit the buffer.
+    const lanes: 1 | 4 = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
+    const e = lanes === 4 ? 4 : 1;
+    // The small kernel: from a gathered plane (stride 1), or reading the input itself (stride
+    // 2: each pixel loaded once for the four outputs it may feed; a channel per lane).
+    const direct = small && ls === 2;
+    const sm = small
+      ? depthwiseSmall({
+          stride: ls,
+          n: lp.n,
+          lines: lp.lines,
+          pb: direct ? inC : e,
+          direct,
+          inH,
+          inW,
+          padT,
+          padL,
+        })
+      : undefined;
+    // Per channel, the small kernel's corrections: zu times the padded taps' weights.
+    const corr: number[][] = [];
     for (let o = 0; o < outC; o++) {
       const wq = Array.from({ length: 9 }, (_, q) => {
         const across = Math.floor(q / 3);
@@ -409,6 +445,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
           wq[4]! >>> 0,
         );
       extra.push(wq[7]!);
+      if (sm) corr.push(sm.border.map((qs) => zu * qs.reduce((t, q) => t + wq[q]!, 0)));
       // The kernel's accumulators leave out the bias: rq1 folds it into its constants.
       const e = one[o];
       const b = bFold[o]!;
@@ -425,30 +462,41 @@ export function emitConv(ctx: EmitContext): LayerCode {
         blocks.push(b, tb[3 * o]! >>> 0, tb[3 * o + 1]! >>> 0, tb[3 * o + 2]!, 0);
       }
     }
-    // Four channels' planes per gather (one word load per pixel) when they fit the buffer.
-    const lanes: 1 | 4 = inC % 4 === 0 && 4 * lp.span <= LINE_LANES4_MAX ? 4 : 1;
-    const lineFn = depthwiseLine(lanes, ls, lp.n);
-    Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lineFn, lanes === 4));
-    const e = lanes === 4 ? 4 : 1;
+    const lineFn = sm ?? depthwiseLine(lanes, ls, lp.n);
+    Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lineFn, !direct && lanes === 4));
     const batch = lineBatched(lp);
     const rows = Array.from({ length: outC }, (_, o) => {
       const [b, m, rnd, t, n] = blocks.slice(10 * o + 5, 10 * o + 10);
       const c = `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
-      return ls === 1 ? c : `{${c}, ${extra[o]}}`;
+      const c2 = ls === 1 ? c : `{${c}, ${extra[o]}}`;
+      return sm?.border.length ? `{${c2}, {${corr[o]!.join(', ')}}}` : c2;
     });
-    const chType = ls === 1 ? 'tp_dwc_t' : 'tp_dwc2_t';
+    const blockType = ls === 1 ? 'tp_dwc_t' : 'tp_dwc2_t';
+    // The small kernel's blocks end with their corrections.
+    const chType = sm?.border.length ? `${fn}_cht` : blockType;
+    if (chType !== blockType)
+      consts.push(
+        `typedef struct { ${blockType} c; int32_t corr[${sm!.border.length}]; } ${chType};`,
+        `_Static_assert(sizeof(${chType}) == ${sm!.chBytes}, "tp_dwsmall's channel step");`,
+      );
     consts.push(`TP_CONST ${chType} ${fn}_ch[${outC}] = {\n  ${rows.join(',\n  ')}\n};`);
     const D = {
       ch: `(const tp_dwc_t *)${fn}_ch`,
       chBytes: `sizeof(${chType})`,
       line: lineFn.name,
-      inH,
-      inW,
-      C: inC,
-      span: lp.span,
-      sx: lp.alongX ? lp.X : 1,
-      sy: lp.alongX ? 1 : lp.X,
-      org: lp.alongX ? padL * lp.X + padT : padT * lp.X + padL,
+      // The small kernel's plane: the input's pixels in order, one row of inH·inW (one gather
+      // run, no padding).
+      ...(sm
+        ? { inH: 1, inW: inH * inW, C: inC, span: inH * inW, sx: 1, sy: inH * inW, org: 0 }
+        : {
+            inH,
+            inW,
+            C: inC,
+            span: lp.span,
+            sx: lp.alongX ? lp.X : 1,
+            sy: lp.alongX ? 1 : lp.X,
+            org: lp.alongX ? padL * lp.X + padT : padT * lp.X + padL,
+          }),
       // X, outStride, the outputs per requantisation call, lohish, lines, lineStride, the
       // sweep's loop bytes (to position n, stride 2: 2n; the last positions follow), its entry
       // phase (stride 1), 1 for a call per line, and where the sweep pointer stops after the
@@ -467,18 +515,21 @@ export function emitConv(ctx: EmitContext): LayerCode {
         ls === 1 ? (3 - (lp.n % 3)) % 3 : 0,
         batch ? 0 : 1,
         batch ? (lp.lines - 1) * e * ls + (ls === 1 ? lp.n + 1 : 2 * lp.n) * e * lp.X : 0,
-        lanes,
+        direct ? inC : lanes,
       ].join(', ')}}`,
       zu,
       lanes,
       fill: 'tp_dwfill',
-      ...(lanes === 4 && { gather4: 'tp_dwgather4' }),
+      ...(!direct && lanes === 4 && { gather4: 'tp_dwgather4' }),
     };
     const init = Object.entries(D)
       .map(([k, v]) => `.${k} = ${v}`)
       .join(', ');
     consts.push(`TP_CONST tp_dwl_t ${fn}_D = {${init}};`);
-    body = `  tp_dwplane(&${fn}_D, in, out);\n`;
+    // (direct: one call for all channels, on the input)
+    body = direct
+      ? `  ${fn}_D.line(in, ${fn}_D.ch, out + ${(outH * outW - 1) * outC}, ${fn}_D.a);\n`
+      : `  tp_dwplane(&${fn}_D, in, out);\n`;
   } else if (depthwise4) {
     // Per output pixel, all channel groups through the tp_dwrow kernel; weights
     // interleaved int8 [C/4][taps][4]. Interior pixels use constant tap offsets; border
