@@ -52,6 +52,19 @@ test('piecewise-constant learning rates by step and by epoch', () => {
   assert.equal(learningRate(s, 25, 0), 2.5e-4);
   assert.equal(learningRate({ ...s, unit: 'epoch' }, 25, 12), 5e-4);
   assert.equal(learningRate(0.1, 5, 5), 0.1);
+  // Epochs counted fractionally (10 steps an epoch): whole boundaries change at the same steps,
+  // fractional ones part-way through an epoch.
+  const e = { ...s, unit: 'epoch' as const };
+  for (let step = 0; step < 250; step++)
+    assert.equal(
+      learningRate(e, step, Math.floor(step / 10), 10),
+      learningRate(e, step, Math.floor(step / 10)),
+    );
+  const f = { boundaries: [0.4, 0.8], values: [5e-4, 1e-4, 2e-5], unit: 'epoch' as const };
+  assert.deepEqual(
+    [0, 3, 4, 7, 8, 9].map((step) => learningRate(f, step, 0, 10)),
+    [5e-4, 5e-4, 1e-4, 1e-4, 2e-5, 2e-5],
+  );
 });
 
 test('distillation loss: α·CE + (1−α)·T²·KL, zero KL when student equals teacher', async () => {

@@ -50,6 +50,14 @@ test('best does not over-train large sets: a few epochs, never fewer than MIN_EP
   assert.equal(b.epochs, 90);
 });
 
+test('--epochs too few for whole-epoch phases: the learning-rate boundaries stay in proportion', () => {
+  // Rounded, 1 epoch of [12, 24] of 30 would be [0, 1]: the first phase (the highest rate) gone.
+  assert.deepEqual(resolveRecipe('best', 'kws', { epochs: 1 }).schedule.lr.boundaries, [0.4, 0.8]);
+  assert.deepEqual(resolveRecipe('paper', 'kws', { epochs: 2 }).schedule.lr.boundaries, [0.8, 1.6]);
+  // Whole epochs whenever every phase keeps one (the results in docs/results are unchanged).
+  assert.deepEqual(resolveRecipe('paper', 'kws', { epochs: 5 }).schedule.lr.boundaries, [2, 4]);
+});
+
 test('paper is the paper: fixed epochs, labels only, no views', () => {
   const p = resolveRecipe('paper', 'kws');
   assert.deepEqual(p.schedule, PAPER_SCHEDULES.kws);

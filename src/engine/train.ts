@@ -30,7 +30,10 @@ export interface Dataset {
 }
 
 export interface LrSchedule {
-  /** Piecewise constant: values[i] applies before boundaries[i], the last value after. */
+  /**
+   * Piecewise constant: values[i] applies before boundaries[i], the last value after. Epoch
+   * boundaries may be fractional (a phase change part-way through an epoch).
+   */
   boundaries: number[];
   values: number[];
   unit: 'step' | 'epoch';
@@ -79,10 +82,19 @@ export interface History {
   backend: 'torch' | 'wasm';
 }
 
-export function learningRate(lr: number | LrSchedule | undefined, step: number, epoch: number) {
+/**
+ * The learning rate at optimiser step `step` of epoch `epoch`; with `stepsPerEpoch`, epochs count
+ * fractionally (step / stepsPerEpoch), which whole-epoch boundaries do not notice.
+ */
+export function learningRate(
+  lr: number | LrSchedule | undefined,
+  step: number,
+  epoch: number,
+  stepsPerEpoch?: number,
+) {
   if (lr === undefined) return 1e-3;
   if (typeof lr === 'number') return lr;
-  const at = lr.unit === 'step' ? step : epoch;
+  const at = lr.unit === 'step' ? step : stepsPerEpoch ? step / stepsPerEpoch : epoch;
   let i = 0;
   while (i < lr.boundaries.length && at >= lr.boundaries[i]!) i++;
   return lr.values[Math.min(i, lr.values.length - 1)]!;
@@ -201,7 +213,7 @@ export async function fit(model: TfModel | Trainable, opts: FitOptions): Promise
       for await (const batch of train.batches(batchSize, rng)) {
         if (state.step >= totalSteps) break;
         if (opts.augment) opts.augment(batch.x, batch.n, rng);
-        lr = learningRate(opts.lr, state.step, epoch);
+        lr = learningRate(opts.lr, state.step, epoch, stepsPerEpoch);
         const b: StepBatch = { x: batch.x, y: batch.y, n: batch.n, teacher: batch.t };
         const r = await m.step(b, lr, opts.distill);
         lossSum += r.lossSum;

@@ -120,15 +120,18 @@ export function resolveRecipe(recipe: Recipe, task: Task, o: RecipeOverrides = {
   };
 }
 
-/** `s` run for `epochs` epochs, its learning-rate boundaries moved in proportion. */
+/**
+ * `s` run for `epochs` epochs, its learning-rate boundaries moved in proportion: to whole epochs
+ * when every phase keeps at least one, else exactly (fractional: `--epochs 1` of the paper's
+ * [12, 24] of 30 is [0.4, 0.8], where rounding gave [0, 1] and skipped the first phase).
+ */
 function stretch(s: Schedule, epochs: number): Schedule {
   const k = epochs / s.epochs;
   const { steps: _steps, ...rest } = s;
-  return {
-    ...rest,
-    epochs,
-    lr: { ...s.lr, boundaries: s.lr.boundaries.map((b) => Math.round(b * k)) },
-  };
+  const exact = s.lr.boundaries.map((b) => b * k);
+  const whole = exact.map((b) => Math.round(b));
+  const phasesKept = whole.every((b, i) => b > (i === 0 ? 0 : whole[i - 1]!) && b < epochs);
+  return { ...rest, epochs, lr: { ...s.lr, boundaries: phasesKept ? whole : exact } };
 }
 
 /**
