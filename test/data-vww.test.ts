@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { applyAffine, augmentImage, openDataset, Rng, TinypruneError } from '../src/index.js';
 import { applyAffineJs, randomAffine, VWW_AUGMENT } from '../src/data/augment-image.js';
-import { loadNativeKernels } from '../src/data/nativeKernels.js';
+import { needsNativeKernels } from './helpers/native.js';
 import { data, needsShared } from './helpers/shared.js';
 
 /** A 24-bit bottom-up BMP of an RGB image (our own encoder, to test our decoder). */
@@ -88,14 +88,9 @@ test('image augmentation: identity is exact, flip mirrors, 180° rotation revers
   assert.ok(a.every((v) => v >= 0 && v <= 39));
 });
 
-const native = loadNativeKernels();
 test(
   'image augmentation: the native affine warp equals the JavaScript one value for value',
-  {
-    skip:
-      native.addon === undefined &&
-      `native kernels not loaded (${native.error}); run npm run bootstrap`,
-  },
+  { skip: needsNativeKernels },
   () => {
     const rng = new Rng(31);
     for (const shape of [

@@ -30,7 +30,7 @@ import { readShard, ShardError } from '../src/prune/features/shard.js';
 import { RESIDENT_BYTES, storeSource, trainingSources } from '../src/prune/features/source.js';
 import { loadRange, openView } from '../src/prune/features/views.js';
 import { OnnxRunner } from '../src/engine/onnxRun.js';
-import { loadNativeKernels } from '../src/data/nativeKernels.js';
+import { nativeKernels, needsNativeKernels } from './helpers/native.js';
 import { run, setup, SHARD } from './helpers/features.js';
 import sharp from 'sharp';
 import { Rng } from '../src/data/random.js';
@@ -130,14 +130,9 @@ test('int8 codes: the fast rounding equals Math.round clamped to 0..255 (ties, v
   for (const t of cases) assert.equal(roundCode(t), slow(t), `t = ${t}`);
 });
 
-const native = loadNativeKernels();
 test(
   "int8 codes: the native encoder writes the JavaScript encoder's bytes (ReLU zeros, constant channels, ties, NaN, ±Inf)",
-  {
-    skip:
-      native.addon === undefined &&
-      `native kernels not loaded (${native.error}); run npm run bootstrap`,
-  },
+  { skip: needsNativeKernels },
   () => {
     const rng = new Rng(21);
     for (const channels of [1, 3, 64, 130]) {
@@ -158,7 +153,7 @@ test(
       }
       const bytes = encodedBytes(x.length, channels, 'int8');
       const got = new Uint8Array(bytes);
-      native.addon!.encodeInt8(x, channels, got);
+      nativeKernels!.encodeInt8(x, channels, got);
       assert.deepEqual(
         got,
         encodeInt8Js(x, channels, new Uint8Array(bytes)),
@@ -166,7 +161,7 @@ test(
       );
     }
     assert.throws(
-      () => native.addon!.encodeInt8(new Float32Array(10), 3, new Uint8Array(34)),
+      () => nativeKernels!.encodeInt8(new Float32Array(10), 3, new Uint8Array(34)),
       /channel count or output size/,
     );
   },

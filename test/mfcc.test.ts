@@ -19,7 +19,7 @@ import {
   Rng,
 } from '../src/data/index.js';
 import { loadModel } from '../src/io/load.js';
-import { loadNativeKernels } from '../src/data/nativeKernels.js';
+import { needsNativeKernels } from './helpers/native.js';
 import { data, model, needsShared } from './helpers/shared.js';
 
 test('RealFft matches a direct DFT on random input', () => {
@@ -379,14 +379,9 @@ test('augmentation in one pass equals the copy-then-mix definition, draw for dra
   assert.ok(mixed > 10 && mixed < 40, `noise mixed into ${mixed} of 40 clips`);
 });
 
-const nativeKernels = loadNativeKernels();
 test(
   'the native MFCC equals the JavaScript MFCC value for value (random and real clips)',
-  {
-    skip:
-      nativeKernels.addon === undefined &&
-      `native kernels not loaded (${nativeKernels.error}); run npm run bootstrap`,
-  },
+  { skip: needsNativeKernels },
   () => {
     const rng = new Rng(13);
     const clips: Float32Array[] = Array.from({ length: 20 }, (_, c) =>
