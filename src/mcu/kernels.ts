@@ -1413,16 +1413,19 @@ function dwRequant(kind: DwRq): string {
   const setup = [
     'mov r6, lr',
     'bl tp_dwrq_setup',
-    'mov lr, r4', // -outStride
+    // -outStride in r11: the frame is sp again once every accumulator is popped (the end
+    // rebuilds r11 from it), which leaves lr free (rq2's rnd, rq4's BL to its wide path)
+    'mov r11, r4',
   ];
   // Four outputs per loop pass (one compare and branch back); n mod 4 picks the entry: C = bit
   // 1, N = bit 0 of n. rq1 pops two accumulators at once (r6, the later output, and r7), so its
   // entries into the second of a pair pop one into r7 first (stubs 92, 94).
   const rq3 = kind === 'rq3a' || kind === 'rq3s';
-  // The one- and shift-forms pop two accumulators at once: [the later output, the earlier]
-  // (rq3 keeps t - b in r9 to free r4; its shifted term goes through r7).
-  const pairs = kind === 'rq1' || kind === 'rq1n' || rq3;
-  const pr = rq3 ? ['r4', 'r6'] : ['r6', 'r7'];
+  const one = kind === 'rq1' || kind === 'rq1n';
+  // All but rq4 pop two accumulators at once: [the later output, the earlier] (rq3 keeps t - b
+  // in r9 to free r4, rq2 rnd in lr to free r3; their temporary is r7).
+  const pairs = kind !== 'rq4';
+  const pr = rq3 ? ['r4', 'r6'] : kind === 'rq2' ? ['r3', 'r6'] : ['r6', 'r7'];
   const noHi = kind === 'rq1n';
   const entry = [
     'lsls r6, r7, #31',
@@ -1437,9 +1440,10 @@ function dwRequant(kind: DwRq): string {
   // 4: the store the clamped paths branch back to).
   const body = (i: number, x = 'r6'): string[] => {
     const L = (k: number) => `${k}${i}`;
+    const pop = kind === 'rq4' ? ['pop {r6}'] : i % 2 ? [`pop {${pr.join(', ')}}`] : [];
     const arith = rq3
       ? [
-          ...(i % 2 ? [`pop {${pr.join(', ')}}`] : []),
+          ...pop,
           `cmp ${x}, r1`,
           `ble ${L(5)}f`,
           `cmp ${x}, r9`,
@@ -1451,9 +1455,9 @@ function dwRequant(kind: DwRq): string {
           `adds ${x}, r3`,
           `lsrs ${x}, ${x}, #24`,
         ]
-      : pairs
+      : one
         ? [
-            ...(i % 2 ? [`pop {${pr.join(', ')}}`] : []),
+            ...pop,
             `cmp ${x}, r1`,
             `ble ${L(5)}f`,
             ...(noHi ? [] : [`cmp ${x}, r4`, `bge ${L(6)}f`]),
@@ -1462,21 +1466,21 @@ function dwRequant(kind: DwRq): string {
             `lsrs ${x}, r5`,
           ]
         : [
-            'pop {r6}',
-            'adds r6, r6, r4', // x = acc + b, and its sign for the lower clamp
+            ...pop,
+            `adds ${x}, ${x}, r4`, // x = acc + b, and its sign for the lower clamp
             `ble ${L(5)}f`,
-            'cmp r6, r9',
+            `cmp ${x}, r9`,
             `bge ${L(6)}f`,
             ...(kind === 'rq4' ? ['lsrs r7, r6, #16', `bne ${L(7)}f`] : []),
             'movs r7, r2',
-            'muls r7, r6', // x·ml
+            `muls r7, ${x}`, // x·ml
             'lsrs r7, r7, #16',
-            'muls r6, r1', // x·mh
-            'adds r6, r7',
-            'adds r6, r3',
-            'lsrs r6, r5',
+            `muls ${x}, r1`, // x·mh
+            `adds ${x}, r7`,
+            kind === 'rq4' ? 'adds r6, r3' : `add ${x}, lr`, // rnd
+            `lsrs ${x}, r5`,
           ];
-    return [...arith, `${L(4)}:`, `strb ${x}, [r0]`, 'add r0, lr'];
+    return [...arith, `${L(4)}:`, `strb ${x}, [r0]`, 'add r0, r11'];
   };
   const outOfLine = (i: number, x = 'r6'): string[] => {
     const L = (k: number) => `${k}${i}`;
@@ -1489,18 +1493,20 @@ function dwRequant(kind: DwRq): string {
       ...(kind === 'rq4' ? [`${L(7)}:`, 'bl tp_dwrq4_wide', `b ${L(4)}b`] : []),
     ];
   };
-  const consts = pairs
-    ? [
-        'ldmia r6!, {r1, r2, r3, r4, r5}', // -b, M, R, t - b, n (rq3: k)
-        ...(rq3 ? ['mov r9, r4'] : []),
-      ]
-    : [
-        'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
-        'mov r9, r4', // t
-        'movs r4, r1', // b
-        'uxth r1, r2', // mh
-        'lsrs r2, r2, #16', // ml
-      ];
+  const consts =
+    one || rq3
+      ? [
+          'ldmia r6!, {r1, r2, r3, r4, r5}', // -b, M, R, t - b, n (rq3: k)
+          ...(rq3 ? ['mov r9, r4'] : []),
+        ]
+      : [
+          'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
+          'mov r9, r4', // t
+          'movs r4, r1', // b
+          ...(kind === 'rq2' ? ['mov lr, r3'] : []), // rnd
+          'uxth r1, r2', // mh
+          'lsrs r2, r2, #16', // ml
+        ];
   return nakedFunction(`void tp_dw${kind}(void)`, [
     ...setup,
     ...consts,
@@ -1518,7 +1524,7 @@ function dwRequant(kind: DwRq): string {
  * The requantisation routines' common set-up (called with r6 = their return address, which it
  * keeps in the frame; one copy instead of one in each routine): r0 = outLast, r6 = the channel's requantisation constants,
  * r12 = outLast - n·outStride (the end), r8 / r10 = the clamps' bytes, r5 = 16 + sh, r7 = n,
- * r4 = -outStride (the caller moves it to lr).
+ * r4 = -outStride (the caller moves it to r11).
  */
 const DW_RQ_SETUP_C = nakedFunction('void tp_dwrq_setup(void)', [
   'mov r7, r11',
@@ -1546,13 +1552,11 @@ const DW_RQ_SETUP_C = nakedFunction('void tp_dwrq_setup(void)', [
 
 /**
  * rq4's path for x >= 2^16 (r6 = x, r7 = xh; reached by BL, rare): w = rnd + (xl·ml >> 16) +
- * xh·ml + xl·mh, g = (xh·mh + (w >> 16)) >> sh into r6; lr (the output step, which the BL
- * took) is restored from the frame. (Below sp lie only popped accumulators.)
+ * xh·ml + xl·mh, g = (xh·mh + (w >> 16)) >> sh into r6 (the output step is in r11, lr
+ * free). (Below sp lie only popped accumulators.)
  */
 const DW_RQ4_WIDE_C = nakedFunction('void tp_dwrq4_wide(void)', [
-  'push {r3, r4}',
-  'mov r4, lr',
-  'push {r4}',
+  'push {r3, r4, lr}',
   'uxth r6, r6',
   'movs r4, r2',
   'muls r4, r6',
@@ -1570,20 +1574,16 @@ const DW_RQ4_WIDE_C = nakedFunction('void tp_dwrq4_wide(void)', [
   'subs r6, #16',
   'lsrs r7, r6',
   'movs r6, r7',
-  'mov r4, r11',
-  `ldr r4, [r4, #${FR.args}]`,
-  `ldr r4, [r4, #${DA.stride}]`,
-  'negs r4, r4',
-  'mov lr, r4',
-  'pop {r7}',
-  'pop {r3, r4}',
-  'bx r7',
+  'pop {r3, r4, pc}',
 ]);
 
-/** Their common end (reached by BL): sp back at the frame, return to the line kernel. */
+/**
+ * Their common end (reached by BL): sp is back at the frame (every accumulator popped), which
+ * r11 holds again; return to the line kernel.
+ */
 const DW_RQ_FINISH_C = nakedFunction('void tp_dwrq_finish(void)', [
-  'mov sp, r11',
-  'mov r7, r11',
+  'mov r7, sp',
+  'mov r11, r7',
   `ldr r7, [r7, #${FR.ret}]`,
   'bx r7',
 ]);
