@@ -1435,7 +1435,8 @@ function dwRequant(kind: DwRq): string {
     '1:',
     `bmi ${pairs ? 94 : 84}f`, // 1
   ];
-  const finish = ['bl tp_dwrq_finish'];
+  // sp is back at the frame (every accumulator popped), which r11 holds again
+  const finish = ['mov r7, sp', 'mov r11, r7', `ldr r7, [r7, #${FR.ret}]`, 'bx r7'];
   // One output: pop, requantise, store; `i` names its labels (5/6: clamps, 7: rq4's wide branch,
   // 4: the store the clamped paths branch back to).
   const body = (i: number, x = 'r6'): string[] => {
@@ -1578,17 +1579,6 @@ const DW_RQ4_WIDE_C = nakedFunction('void tp_dwrq4_wide(void)', [
 ]);
 
 /**
- * Their common end (reached by BL): sp is back at the frame (every accumulator popped), which
- * r11 holds again; return to the line kernel.
- */
-const DW_RQ_FINISH_C = nakedFunction('void tp_dwrq_finish(void)', [
-  'mov r7, sp',
-  'mov r11, r7',
-  `ldr r7, [r7, #${FR.ret}]`,
-  'bx r7',
-]);
-
-/**
  * tp_dwgather4: four channels' planes at once, interleaved (plane position p of channel c + k at
  * byte 4p + k): one word copied per input pixel (channels c to c + 3). It walks the input
  * along the direction in which the plane's words are consecutive (down a column when the lines
@@ -1695,7 +1685,6 @@ export function depthwiseLineHelpers(
   for (const k of kinds) {
     out[`tp_dw${k}`] = dwRequant(k);
     out.tp_dwrq_setup = DW_RQ_SETUP_C;
-    out.tp_dwrq_finish = DW_RQ_FINISH_C;
     if (k === 'rq4') out.tp_dwrq4_wide = DW_RQ4_WIDE_C;
   }
   return out;
