@@ -12,6 +12,7 @@ import { inferShapes } from '../src/graph/shapes.js';
 import type { Activation, Graph, OpAttrs, OpKind, Tensor } from '../src/graph/types.js';
 import { deploy } from '../src/mcu/deploy.js';
 import { chooseConvKernel, linePlan, type ConvGeometry } from '../src/mcu/emitters/conv.js';
+import { reciprocal } from '../src/mcu/emitters/simple.js';
 import {
   fastRequantRef,
   oneMulRef,
@@ -494,6 +495,18 @@ test('single-multiply-and-shift requantisation (line kernel, accumulators withou
   // It covers channels the plain single-multiply form does not.
   assert.ok(fitted > 20, `${fitted} channels fitted beyond planOneMul`);
   assert.ok(checked > 100_000, `${checked} values checked`);
+});
+
+test("average pooling's division by the window (a multiply and a shift) equals floor division", () => {
+  // VWW's 3x3 and KWS's 25x5 windows, the test graph's 2x2, and others up to 200 taps
+  for (let d = 1; d <= 200; d++) {
+    const aMax = 128 * d + (d >> 1);
+    const rs = reciprocal(d, aMax);
+    assert.ok(rs, `a reciprocal for ${d}`);
+    for (let a = 0; a <= aMax; a += 1 + (a % 7))
+      assert.equal(Math.floor((a * rs.r) / 2 ** rs.s), Math.floor(a / d), `${a} / ${d}`);
+    assert.ok(aMax * rs.r < 2 ** 32);
+  }
 });
 
 test('the kernel chooser: packed GEMM only without -128 weights, the depthwise line kernel only when allowed', () => {

@@ -1212,8 +1212,9 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
       // Stride 2: output k reads positions 2k (along 0), 2k + 1 (along 1) and 2k + 2 (along
       // 2), so an even position finishes output k - 1 and starts output k, an odd one feeds
       // output k only; two accumulators (r8, r9) alternate. Per output 6 loads and 9 products
-      // (about 43 cycles). One pass of the loop is two outputs; for n even the entry jumps to
-      // the second, and the loop ends at position 2n, which finishes output n - 1 (r9).
+      // (about 43 cycles). One pass of the loop is two outputs; for n even the first of them
+      // (output 1) is peeled before it, and the loop ends at position 2n, which finishes
+      // output n - 1 (r9).
       // Weights: r1-r3 the pairs (along 0 low, along 2 high) of across rows 0-2; the middle
       // column's whole in r4, r5 and r10, so an odd position's byte (its only use) is
       // multiplied in place. feeds: [acc, along index, 'first' (starts at kx 0) | 'push'
@@ -1253,17 +1254,18 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
         'add r0, r12',
       ];
       // (The routine is generated for n even or odd: output 0 then goes to the accumulator
-      // the loop's second or first half continues.)
+      // the loop's second or first half continues. For n even from 4 the first of those halves
+      // is peeled, so that the line enters the loop without a branch.)
       const nOdd = variant === 1;
+      const peel = !nOdd;
       const sweep2 = [
         ...col2([[nOdd ? 'r9' : 'r8', 0, 'first']]),
         'add r0, r12',
         ...col2([[nOdd ? 'r9' : 'r8', 1, 'add']]),
         'add r0, r12',
-        ...(nOdd ? [] : ['b 21f']),
+        ...(peel ? half2('r8', 'r9') : []),
         '1:',
         ...half2('r9', 'r8'),
-        '21:',
         ...half2('r8', 'r9'),
         'cmp r0, lr',
         'bne 1b',
@@ -1323,6 +1325,8 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
         ...(stride === 1 ? sweep1 : sweep2),
         '2:',
         'mov r7, r11',
+        // The next line of a plane requantised in one call at the end: the weights (r1-r5)
+        // and X (r12) are still in their registers, so it only moves the sweep's start and end.
         `ldr r6, [r7, #${FR.stop}]`,
         'cmp r0, r6',
         'bhs 6f', // (stop 0: a call per line)
@@ -1385,50 +1389,44 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
  * length n needs (stride 1: the entry phase -n mod 3; stride 2: n odd or even).
  */
 export function depthwiseLine(e: 1 | 4, stride: 1 | 2, n: number) {
+  // (stride 2: the peeled first half needs n >= 4; the chooser asks for LINE_MIN_S2)
+  if (stride === 2 && n < 4) throw new Error(`tp_dwline stride 2: lines of at least 4, not ${n}`);
   const variant = stride === 1 ? (3 - (n % 3)) % 3 : n % 2;
   const name = `tp_dwline${e === 4 ? '4' : ''}_s${stride}${stride === 1 ? `p${variant}` : variant ? 'odd' : 'even'}`;
   return { name, code: dwLine(name, e, stride, variant) };
 }
 
 /** The depthwise line kernel's requantisation forms (requant.ts). */
-export type DwRq = 'rq1' | 'rq3a' | 'rq3s' | 'rq2' | 'rq4';
+export type DwRq = 'rq1' | 'rq1n' | 'rq3a' | 'rq3s' | 'rq2' | 'rq4';
 
 /**
  * The requantisation routines tp_dwline calls with sp at the last real output's push: each
  * pops the line's accumulators (without the bias) into the outputs, resets sp to the frame and
  * returns. rq1: the single-multiply form (requant.ts planOneMul; the channel block holds
- * {-b, M, R + b·M, t - b, n}); rq2 / rq4: the fast form of planRequant ({b, M, rnd, t}), rq4
+ * {-b, M, R + b·M, t - b, n}); rq1n: rq1 for a channel whose accumulators cannot reach the
+ * upper clamp (t above their bound), without its compare and branch (2 cycles an output); rq2 / rq4: the fast form of planRequant ({b, M, rnd, t}), rq4
  * with the 4-multiply branch for x >= 2^16.
  */
 function dwRequant(kind: DwRq): string {
-  // r7 keeps n for the parity test after the constants are loaded.
+  // The shared set-up (tp_dwrq_setup, which keeps the return address in r6 in the frame); r7
+  // keeps n for the parity test after the constants are loaded.
   const setup = [
     'mov r6, lr',
-    'mov r7, r11',
-    `str r6, [r7, #${FR.ret}]`,
-    `ldr r3, [r7, #${FR.args}]`,
-    `ldr r0, [r7, #${FR.outLast}]`,
-    `ldr r6, [r7, #${FR.ch}]`,
-    'adds r6, #20',
-    `ldr r5, [r3, #${DA.stride}]`,
-    'negs r5, r5',
-    'mov lr, r5',
-    `ldr r7, [r3, #${DA.n}]`,
-    'muls r5, r7',
-    'adds r5, r0',
-    'mov r12, r5', // outLast - n * outStride
-    `ldr r4, [r3, #${DA.lohish}]`,
-    'uxtb r5, r4',
-    'mov r8, r5',
-    'lsrs r4, r4, #8',
-    'uxtb r5, r4',
-    'mov r10, r5',
-    'lsrs r5, r4, #8', // 16 + sh
+    'bl tp_dwrq_setup',
+    // -outStride in r11: the frame is sp again once every accumulator is popped (the end
+    // rebuilds r11 from it), which leaves lr free (rq2's rnd, rq4's BL to its wide path)
+    'mov r11, r4',
   ];
   // Four outputs per loop pass (one compare and branch back); n mod 4 picks the entry: C = bit
   // 1, N = bit 0 of n. rq1 pops two accumulators at once (r6, the later output, and r7), so its
   // entries into the second of a pair pop one into r7 first (stubs 92, 94).
-  const pairs = kind === 'rq1';
+  const rq3 = kind === 'rq3a' || kind === 'rq3s';
+  const one = kind === 'rq1' || kind === 'rq1n';
+  // All but rq4 pop two accumulators at once: [the later output, the earlier] (rq3 keeps t - b
+  // in r9 to free r4, rq2 rnd in lr to free r3; their temporary is r7).
+  const pairs = kind !== 'rq4';
+  const pr = rq3 ? ['r4', 'r6'] : kind === 'rq2' ? ['r3', 'r6'] : ['r6', 'r7'];
+  const noHi = kind === 'rq1n';
   const entry = [
     'lsls r6, r7, #31',
     'bcc 1f',
@@ -1437,54 +1435,53 @@ function dwRequant(kind: DwRq): string {
     '1:',
     `bmi ${pairs ? 94 : 84}f`, // 1
   ];
-  const finish = ['mov sp, r11', 'mov r7, r11', `ldr r7, [r7, #${FR.ret}]`, 'bx r7'];
+  // sp is back at the frame (every accumulator popped), which r11 holds again
+  const finish = ['mov r7, sp', 'mov r11, r7', `ldr r7, [r7, #${FR.ret}]`, 'bx r7'];
   // One output: pop, requantise, store; `i` names its labels (5/6: clamps, 7: rq4's wide branch,
   // 4: the store the clamped paths branch back to).
   const body = (i: number, x = 'r6'): string[] => {
     const L = (k: number) => `${k}${i}`;
-    const arith =
-      kind === 'rq3a' || kind === 'rq3s'
+    const pop = kind === 'rq4' ? ['pop {r6}'] : i % 2 ? [`pop {${pr.join(', ')}}`] : [];
+    const arith = rq3
+      ? [
+          ...pop,
+          `cmp ${x}, r1`,
+          `ble ${L(5)}f`,
+          `cmp ${x}, r9`,
+          `bge ${L(6)}f`,
+          `movs r7, ${x}`,
+          'asrs r7, r5',
+          `muls ${x}, r2`,
+          kind === 'rq3a' ? `adds ${x}, r7` : `subs ${x}, r7`,
+          `adds ${x}, r3`,
+          `lsrs ${x}, ${x}, #24`,
+        ]
+      : one
         ? [
-            'pop {r6}',
-            'cmp r6, r1',
+            ...pop,
+            `cmp ${x}, r1`,
             `ble ${L(5)}f`,
-            'cmp r6, r4',
-            `bge ${L(6)}f`,
-            'movs r7, r6',
-            'asrs r7, r5',
-            'muls r6, r2',
-            kind === 'rq3a' ? 'adds r6, r7' : 'subs r6, r7',
-            'adds r6, r3',
-            'lsrs r6, r6, #24',
+            ...(noHi ? [] : [`cmp ${x}, r4`, `bge ${L(6)}f`]),
+            `muls ${x}, r2`,
+            `adds ${x}, r3`,
+            `lsrs ${x}, r5`,
           ]
-        : kind === 'rq1'
-          ? [
-              ...(i % 2 ? ['pop {r6, r7}'] : []),
-              `cmp ${x}, r1`,
-              `ble ${L(5)}f`,
-              `cmp ${x}, r4`,
-              `bge ${L(6)}f`,
-              `muls ${x}, r2`,
-              `adds ${x}, r3`,
-              `lsrs ${x}, r5`,
-            ]
-          : [
-              'pop {r6}',
-              'add r6, r9',
-              'cmp r6, #0',
-              `ble ${L(5)}f`,
-              'cmp r6, r4',
-              `bge ${L(6)}f`,
-              ...(kind === 'rq4' ? ['lsrs r7, r6, #16', `bne ${L(7)}f`] : []),
-              'movs r7, r2',
-              'muls r7, r6', // x·ml
-              'lsrs r7, r7, #16',
-              'muls r6, r1', // x·mh
-              'adds r6, r7',
-              'adds r6, r3',
-              'lsrs r6, r5',
-            ];
-    return [...arith, `${L(4)}:`, `strb ${x}, [r0]`, 'add r0, lr'];
+        : [
+            ...pop,
+            `adds ${x}, ${x}, r4`, // x = acc + b, and its sign for the lower clamp
+            `ble ${L(5)}f`,
+            `cmp ${x}, r9`,
+            `bge ${L(6)}f`,
+            ...(kind === 'rq4' ? ['lsrs r7, r6, #16', `bne ${L(7)}f`] : []),
+            'movs r7, r2',
+            `muls r7, ${x}`, // x·ml
+            'lsrs r7, r7, #16',
+            `muls ${x}, r1`, // x·mh
+            `adds ${x}, r7`,
+            kind === 'rq4' ? 'adds r6, r3' : `add ${x}, lr`, // rnd
+            `lsrs ${x}, r5`,
+          ];
+    return [...arith, `${L(4)}:`, `strb ${x}, [r0]`, 'add r0, r11'];
   };
   const outOfLine = (i: number, x = 'r6'): string[] => {
     const L = (k: number) => `${k}${i}`;
@@ -1492,44 +1489,22 @@ function dwRequant(kind: DwRq): string {
       `${L(5)}:`,
       `mov ${x}, r8`,
       `b ${L(4)}b`,
-      `${L(6)}:`,
-      `mov ${x}, r10`,
-      `b ${L(4)}b`,
-      ...(kind === 'rq4'
-        ? [
-            // x >= 2^16 (r7 = xh): w = rnd + (xl·ml >> 16) + xh·ml + xl·mh,
-            // g = (xh·mh + (w >> 16)) >> sh. (Below sp lie only popped accumulators.)
-            `${L(7)}:`,
-            'push {r3, r4}',
-            'uxth r6, r6',
-            'movs r4, r2',
-            'muls r4, r6',
-            'lsrs r4, r4, #16',
-            'adds r3, r4',
-            'movs r4, r2',
-            'muls r4, r7',
-            'adds r3, r4',
-            'muls r6, r1',
-            'adds r3, r6',
-            'lsrs r3, r3, #16',
-            'muls r7, r1',
-            'adds r7, r3',
-            'movs r6, r5',
-            'subs r6, #16',
-            'lsrs r7, r6',
-            'movs r6, r7',
-            'pop {r3, r4}',
-            `b ${L(4)}b`,
-          ]
-        : []),
+      ...(noHi ? [] : [`${L(6)}:`, `mov ${x}, r10`, `b ${L(4)}b`]),
+      // x >= 2^16 (rare): the shared wide path, then the store
+      ...(kind === 'rq4' ? [`${L(7)}:`, 'bl tp_dwrq4_wide', `b ${L(4)}b`] : []),
     ];
   };
   const consts =
-    kind === 'rq1' || kind === 'rq3a' || kind === 'rq3s'
-      ? ['ldmia r6!, {r1, r2, r3, r4, r5}'] // -b, M, R, t - b, n (rq3: k)
+    one || rq3
+      ? [
+          'ldmia r6!, {r1, r2, r3, r4, r5}', // -b, M, R, t - b, n (rq3: k)
+          ...(rq3 ? ['mov r9, r4'] : []),
+        ]
       : [
           'ldmia r6!, {r1, r2, r3, r4}', // b, M, rnd, t
-          'mov r9, r1',
+          'mov r9, r4', // t
+          'movs r4, r1', // b
+          ...(kind === 'rq2' ? ['mov lr, r3'] : []), // rnd
           'uxth r1, r2', // mh
           'lsrs r2, r2, #16', // ml
         ];
@@ -1537,14 +1512,71 @@ function dwRequant(kind: DwRq): string {
     ...setup,
     ...consts,
     ...entry,
-    ...[1, 2, 3, 4].flatMap((i) => [`8${i}:`, ...body(i, pairs && i % 2 === 0 ? 'r7' : 'r6')]),
+    ...[1, 2, 3, 4].flatMap((i) => [`8${i}:`, ...body(i, pairs ? pr[1 - (i % 2)] : 'r6')]),
     'cmp r0, r12',
     'bne 81b',
     ...finish,
-    ...(pairs ? ['92:', 'pop {r7}', 'b 82b', '94:', 'pop {r7}', 'b 84b'] : []),
-    ...[1, 2, 3, 4].flatMap((i) => outOfLine(i, pairs && i % 2 === 0 ? 'r7' : 'r6')),
+    ...(pairs ? ['92:', `pop {${pr[1]}}`, 'b 82b', '94:', `pop {${pr[1]}}`, 'b 84b'] : []),
+    ...[1, 2, 3, 4].flatMap((i) => outOfLine(i, pairs ? pr[1 - (i % 2)] : 'r6')),
   ]);
 }
+
+/**
+ * The requantisation routines' common set-up (called with r6 = their return address, which it
+ * keeps in the frame; one copy instead of one in each routine): r0 = outLast, r6 = the channel's requantisation constants,
+ * r12 = outLast - n·outStride (the end), r8 / r10 = the clamps' bytes, r5 = 16 + sh, r7 = n,
+ * r4 = -outStride (the caller moves it to r11).
+ */
+const DW_RQ_SETUP_C = nakedFunction('void tp_dwrq_setup(void)', [
+  'mov r7, r11',
+  `str r6, [r7, #${FR.ret}]`,
+  `ldr r3, [r7, #${FR.args}]`,
+  `ldr r0, [r7, #${FR.outLast}]`,
+  `ldr r6, [r7, #${FR.ch}]`,
+  'adds r6, #20',
+  `ldr r4, [r3, #${DA.lohish}]`,
+  'uxtb r5, r4',
+  'mov r8, r5',
+  'lsrs r4, r4, #8',
+  'uxtb r5, r4',
+  'mov r10, r5',
+  'lsrs r5, r4, #8', // 16 + sh
+  `ldr r4, [r3, #${DA.stride}]`,
+  'negs r4, r4',
+  `ldr r7, [r3, #${DA.n}]`,
+  'movs r3, r4',
+  'muls r3, r7',
+  'adds r3, r0',
+  'mov r12, r3', // outLast - n * outStride
+  'bx lr',
+]);
+
+/**
+ * rq4's path for x >= 2^16 (r6 = x, r7 = xh; reached by BL, rare): w = rnd + (xl·ml >> 16) +
+ * xh·ml + xl·mh, g = (xh·mh + (w >> 16)) >> sh into r6 (the output step is in r11, lr
+ * free). (Below sp lie only popped accumulators.)
+ */
+const DW_RQ4_WIDE_C = nakedFunction('void tp_dwrq4_wide(void)', [
+  'push {r3, r4, lr}',
+  'uxth r6, r6',
+  'movs r4, r2',
+  'muls r4, r6',
+  'lsrs r4, r4, #16',
+  'adds r3, r4',
+  'movs r4, r2',
+  'muls r4, r7',
+  'adds r3, r4',
+  'muls r6, r1',
+  'adds r3, r6',
+  'lsrs r3, r3, #16',
+  'muls r7, r1',
+  'adds r7, r3',
+  'movs r6, r5',
+  'subs r6, #16',
+  'lsrs r7, r6',
+  'movs r6, r7',
+  'pop {r3, r4, pc}',
+]);
 
 /**
  * tp_dwgather4: four channels' planes at once, interleaved (plane position p of channel c + k at
@@ -1650,7 +1682,11 @@ export function depthwiseLineHelpers(
     tp_dwfill: DW_FILL_C,
     ...(gather4 && { tp_dwgather4: DW_GATHER4_C }),
   };
-  for (const k of kinds) out[`tp_dw${k}`] = dwRequant(k);
+  for (const k of kinds) {
+    out[`tp_dw${k}`] = dwRequant(k);
+    out.tp_dwrq_setup = DW_RQ_SETUP_C;
+    if (k === 'rq4') out.tp_dwrq4_wide = DW_RQ4_WIDE_C;
+  }
   return out;
 }
 

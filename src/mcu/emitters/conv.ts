@@ -450,7 +450,8 @@ export function emitConv(ctx: EmitContext): LayerCode {
       const e = one[o];
       const b = bFold[o]!;
       if (e && int32(e.t - b)) {
-        kinds.push('rq1');
+        // (t beyond the accumulators' bound: the upper clamp is never reached)
+        kinds.push(e.t > accMax[o]! ? 'rq1n' : 'rq1');
         blocks.push(-b, e.m >>> 0, (e.r + Math.imul(b, e.m)) >>> 0, e.t - b, e.n);
       } else if (shifted[o]) {
         // else one multiply and a shifted term (two cycles more), before the 2-multiply form

@@ -18,6 +18,15 @@ export function emitPool(c: EmitContext): LayerCode {
   const padT = padBefore(inH, kH, sH, a.padding ?? 'valid');
   const padL = padBefore(inW, kW, sW, a.padding ?? 'valid');
   const avg = op.kind === 'averagePool2d';
+  // Every window inside the input: one count, and the rounded division by it a multiply and a
+  // shift (the M0+ has no divider: __divsi3 is ~470 B of code and ~100 cycles a call).
+  const full =
+    padT === 0 && padL === 0 && (outH - 1) * sH + kH <= inH && (outW - 1) * sW + kW <= inW;
+  const div = avg && full ? reciprocal(kH * kW, 128 * kH * kW + ((kH * kW) >> 1)) : undefined;
+  const round = div
+    ? `acc = acc > 0 ? (int32_t)(((uint32_t)(acc + count / 2) * ${div.r}u) >> ${div.s})
+                    : -(int32_t)(((uint32_t)(count / 2 - acc) * ${div.r}u) >> ${div.s});`
+    : 'acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;';
   body = `  for (int oy = 0; oy < ${outH}; oy++)
     for (int ox = 0; ox < ${outW}; ox++) {
       const int iy0 = oy * ${sH} - ${padT}, ix0 = ox * ${sW} - ${padL};
@@ -34,7 +43,7 @@ export function emitPool(c: EmitContext): LayerCode {
         ${
           avg
             ? `acc -= 128 * count; /* back to int8 values: rounding is symmetric around 0 */
-        acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+        ${round}
         acc += 128;`
             : ''
         }
@@ -43,6 +52,21 @@ export function emitPool(c: EmitContext): LayerCode {
     }
 `;
   return { consts: [], body, macs: 0, kernel: avg ? 'avgpool-loop' : 'maxpool-loop' };
+}
+
+/**
+ * floor(a / d) = (a·r) >> s for every a in [0, aMax]: the largest s with aMax·r < 2^32, r =
+ * ceil(2^s / d), checked for each a.
+ */
+export function reciprocal(d: number, aMax: number): { r: number; s: number } | undefined {
+  for (let s = 31; s >= 0; s--) {
+    const r = Math.ceil(2 ** s / d);
+    if (aMax * r >= 2 ** 32) continue;
+    for (let a = 0; a <= aMax; a++)
+      if (Math.floor((a * r) / 2 ** s) !== Math.floor(a / d)) return undefined;
+    return { r, s };
+  }
+  return undefined;
 }
 
 export function emitMean(c: EmitContext): LayerCode {
