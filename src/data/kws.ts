@@ -10,7 +10,7 @@ import { CLIP_SAMPLES, FEATURE_SHAPE, lfbe, mfcc, peakGain, peakNormalize } from
 import { dequantize, KWS_REF_INPUT_QUANT, type QuantParams } from './quantize.js';
 import { exampleSeed, Rng } from './random.js';
 import { readClipInto, readWav, toOneSecond } from './wav.js';
-import { readFileBounded, readTextBounded } from '../io/files.js';
+import { flatString, readFileBounded, readTextBounded } from '../io/files.js';
 
 /** The KWS model's output order (indices 0..11). */
 export const KWS_CLASSES = [
@@ -48,15 +48,6 @@ export interface SpeechCommandsOptions {
 /** Speaker of a Speech Commands file name: `<speaker>_nohash_<n>.wav` (any prefix). */
 export function speakerOf(file: string): string | undefined {
   return /(?:^|_)([0-9a-f]{8})_nohash_/.exec(basename(file))?.[1];
-}
-
-/**
- * A flat copy of a string made by concatenation. V8 keeps concatenations as trees that hold
- * their parts: a full release's 85k clip paths held ~7 string objects each (~35 MB of heap in
- * every thread that opens the set) where one flat string each takes ~7 MB.
- */
-function flat(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 function listDir(dir: string, what: string): string[] {
@@ -119,7 +110,7 @@ export async function openSpeechCommands(
   const groups: string[] = [];
   const canonical = entries.includes('_silence_') || entries.includes('_unknown_');
   const addFile = (rel: string, label: number) => {
-    clips.push({ file: flat(join(dir, rel)) });
+    clips.push({ file: flatString(join(dir, rel)) });
     labels.push(label);
     groups.push(speakerOf(rel) ?? `file:${rel}`);
   };

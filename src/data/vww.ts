@@ -8,7 +8,7 @@ import { augmentImage, type ImageAugmentOptions, VWW_AUGMENT } from './augment-i
 import { type Dataset, viewDataset } from './dataset.js';
 import { readLabels } from './kws.js';
 import { Rng } from './random.js';
-import { readFileBounded } from '../io/files.js';
+import { flatString, readFileBounded } from '../io/files.js';
 
 /** Class 0 = no person, 1 = person (the VWW model's output order). */
 export const VWW_CLASSES = ['non_person', 'person'];
@@ -209,7 +209,7 @@ export async function openVwwFolders(dir: string, opts: VwwFoldersOptions = {}):
     }
     for (const f of readdirSync(sub).sort()) {
       if (IMAGE_EXTENSIONS.has(extname(f).toLowerCase())) {
-        files.push(join(sub, f));
+        files.push(flatString(join(sub, f)));
         labels.push(label);
       }
     }

@@ -113,3 +113,13 @@ export function readFileBounded(
 export function readTextBounded(path: string, kind: FileKind, what?: string): string {
   return new TextDecoder().decode(readFileBounded(path, kind, what));
 }
+
+/**
+ * A flat copy of a string made by concatenation (a path from `join`, say). V8 keeps
+ * concatenations as trees that hold their parts: the 80k clip paths of a full Speech Commands
+ * training partition held ~7 string objects each (51 MB of heap in every thread that opens the
+ * set, 23 MB with flat paths). For the file lists of large datasets.
+ */
+export function flatString(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
