@@ -3,7 +3,7 @@
 // everything before it. A shard is written to a temporary name and renamed, so a killed writer
 // leaves either a whole shard or none; a damaged one fails its checksum and is never decoded.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { decodeBlock, encodeBlock, encodedBytes, type Precision } from './codec.js';
 
@@ -132,7 +132,43 @@ export function decodeShard(bytes: Uint8Array, file: string, into?: Float32Array
   return { y, x, teacher };
 }
 
-/** Reads and decodes a shard file; ShardError when it is damaged. */
-export async function readShard(file: string, into?: Float32Array): Promise<ShardData> {
-  return decodeShard(await readFile(file), file, into);
+/** A byte buffer reused from read to read (see readBytes). */
+export interface ReadScratch {
+  bytes?: Uint8Array;
+}
+
+/**
+ * A file's bytes, read into `scratch`'s buffer (grown when too small; the result is a view of
+ * it, valid until the next read with the same scratch). A pass over a large store reads
+ * hundreds of MB of shards: a fresh buffer per shard left them for the collector to find, and
+ * resident memory grew with the store.
+ */
+export async function readBytes(file: string, scratch: ReadScratch): Promise<Uint8Array> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (!scratch.bytes || scratch.bytes.length < size) scratch.bytes = new Uint8Array(size);
+    const out = scratch.bytes.subarray(0, size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await fh.read(out, got, size - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return out.subarray(0, got);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Reads and decodes a shard file; ShardError when it is damaged. With `scratch` the file is
+ * read into a reused buffer (the decoded arrays never share its memory).
+ */
+export async function readShard(
+  file: string,
+  into?: Float32Array,
+  scratch?: ReadScratch,
+): Promise<ShardData> {
+  return decodeShard(scratch ? await readBytes(file, scratch) : await readFile(file), file, into);
 }

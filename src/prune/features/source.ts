@@ -7,7 +7,7 @@
 // trainingSources() decides that for a fit's sources together, so that memory stays flat with N.
 import type { Batch, BatchSource } from '../../engine/batches.js';
 import type { Rng } from '../../engine/init.js';
-import { readShard, type ShardData } from './shard.js';
+import { readShard, type ReadScratch, type ShardData } from './shard.js';
 import type { FeatureStore } from './store.js';
 
 export interface StoreSourceOptions {
@@ -95,18 +95,20 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
       // spent blocks or the buffers of finished passes.
       const size = first.shardSize * dim;
       const slots = [0, 1].map(() => [] as Float32Array[]);
+      // File bytes: one buffer per shard read at once, reused read after read.
+      const scratch = Array.from({ length: blockShards }, () => ({}) as ReadScratch);
       const read = (b: number[], set: Float32Array[]) =>
         Promise.all(
           b.map(async (i, j) => {
             const file = shards[i]!.store.shardFile(shards[i]!.k);
             if (resident) {
               // Kept shards own their arrays: pooled buffers are overwritten by later reads.
-              const kept = resident.get(i) ?? (await readShard(file));
+              const kept = resident.get(i) ?? (await readShard(file, undefined, scratch[j]));
               resident.set(i, kept);
               return kept;
             }
             if (dim > 0 && !set[j]) set[j] = takeBuffer(size);
-            return readShard(file, set[j]);
+            return readShard(file, set[j], scratch[j]);
           }),
         );
       // A batch larger than the data is the whole data: no buffer beyond it.

@@ -4,11 +4,10 @@
 // (re)built by extraction; finished ones are reused by every run that asks for the same key.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeStaleTemporaries, writeFileAtomic } from '../../io/atomic.js';
 import type { Precision } from './codec.js';
-import { checkShard, ShardError } from './shard.js';
+import { checkShard, readBytes, ShardError, type ReadScratch } from './shard.js';
 
 export interface StoreLayout {
   /** Examples in the store. */
@@ -83,6 +82,7 @@ export class FeatureStore {
    */
   async missing(onDamaged?: (file: string, why: string) => void): Promise<number[]> {
     const out: number[] = [];
+    const scratch: ReadScratch = {};
     for (let k = 0; k < this.shardCount; k++) {
       const file = this.shardFile(k);
       if (!existsSync(file)) {
@@ -90,7 +90,7 @@ export class FeatureStore {
         continue;
       }
       try {
-        const h = checkShard(await readFile(file), file);
+        const h = checkShard(await readBytes(file, scratch), file);
         if (h.n !== this.shardLength(k))
           throw new ShardError(`${file}: holds ${h.n} examples, expected ${this.shardLength(k)}`);
       } catch (e) {
