@@ -416,3 +416,32 @@ test('worker results come in shared slots reused after release: bounded memory, 
     await loader.close();
   }
 });
+
+test('store views are a fixed shuffle of the split: every example once, classes mixed from the first rows', async () => {
+  const data = await preparePruneData('synthetic:shapes', 3);
+  const plain = await openView(data, { split: 'train', view: 0 });
+  const shuffled = await openView(data, { split: 'train', view: 0, shuffled: true });
+  const n = plain.length;
+  const { x: px, y: py } = await loadRange(plain, 0, n);
+  const { x: sx, y: sy } = await loadRange(shuffled, 0, n);
+  const per = px.length / n;
+  // The same examples with their labels, in another order: match each row by its pixels.
+  const rowKey = (x: Float32Array, i: number) => x.subarray(i * per, (i + 1) * per).join(',');
+  const byPixels = new Map(Array.from({ length: n }, (_, i) => [rowKey(px, i), py[i]!]));
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const k = rowKey(sx, i);
+    assert.equal(byPixels.get(k), sy[i], `row ${i}: label travels with its example`);
+    seen.add(k);
+  }
+  assert.equal(seen.size, byPixels.size);
+  assert.notDeepEqual(Array.from(sy), Array.from(py));
+  // The first quarter (a few shards' worth) holds every class.
+  assert.equal(
+    new Set(Array.from(sy.subarray(0, Math.floor(n / 4)))).size,
+    new Set(Array.from(py)).size,
+  );
+  // Fixed: the same order on every open (and so in every worker and on every machine).
+  const again = await openView(data, { split: 'train', view: 0, shuffled: true });
+  assert.deepEqual(Array.from((await loadRange(again, 0, n)).y), Array.from(sy));
+});
