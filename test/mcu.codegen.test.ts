@@ -11,7 +11,12 @@ import { addTensor, createGraph } from '../src/graph/graph.js';
 import { inferShapes } from '../src/graph/shapes.js';
 import type { Activation, Graph, OpAttrs, OpKind, Tensor } from '../src/graph/types.js';
 import { deploy } from '../src/mcu/deploy.js';
-import { chooseConvKernel, linePlan, type ConvGeometry } from '../src/mcu/emitters/conv.js';
+import {
+  chooseConvKernel,
+  linePlan,
+  packedStride2,
+  type ConvGeometry,
+} from '../src/mcu/emitters/conv.js';
 import { reciprocal } from '../src/mcu/emitters/simple.js';
 import {
   fastRequantRef,
@@ -495,6 +500,49 @@ test('single-multiply-and-shift requantisation (line kernel, accumulators withou
   // It covers channels the plain single-multiply form does not.
   assert.ok(fitted > 20, `${fitted} channels fitted beyond planOneMul`);
   assert.ok(checked > 100_000, `${checked} values checked`);
+});
+
+test("the packed stride-2 sweep: both halves of one 32-bit sum are the two outputs' exact sums, wherever the channel qualifies", () => {
+  // What the kernel computes at an even position (uint32 arithmetic): D = Σ u_a·P_a + k, with
+  // P_a = w_a2·2^16 + w_a0; LSRS 16 must give H + offH and UXTH L + offL, for every byte value.
+  const r = rng(3);
+  let packed = 0;
+  for (let c = 0; c < 400; c++) {
+    // wide weights (often too large together) and small ones, and the int8 extremes
+    const scale = c % 3 === 0 ? 40 : 127;
+    const wq = Array.from({ length: 9 }, () => Math.round((r() * 2 - 1) * scale));
+    if (c === 1) wq.splice(0, 9, -127, 0, -127, -2, 0, 127, 0, 0, -3);
+    const pk = packedStride2(wq);
+    const rows = [0, 3, 6];
+    const span = (along: number) => rows.reduce((t, a) => t + Math.abs(wq[a + along]!), 0);
+    assert.equal(
+      pk !== undefined,
+      255 * span(0) < 0xffff && 255 * span(2) <= 0xffff,
+      `channel ${c}`,
+    );
+    if (!pk) continue;
+    packed++;
+    assert.ok(pk.k > 0 && pk.k < 2 ** 32);
+    const offL = pk.k % 65536;
+    const offH = Math.floor(pk.k / 65536);
+    assert.equal(pk.offset, offL + offH);
+    const P = rows.map((a) => wq[a + 2]! * 65536 + wq[a]!);
+    // every corner of the byte cube (the sums' extremes) and random bytes
+    const cases = [
+      ...Array.from({ length: 8 }, (_, m) => rows.map((_, i) => ((m >> i) & 1) * 255)),
+      ...Array.from({ length: 50 }, () => rows.map(() => Math.floor(r() * 256))),
+    ];
+    for (const u of cases) {
+      let d: number = pk.k;
+      u.forEach((b, i) => (d = (d + Math.imul(b, P[i]!)) >>> 0));
+      const L = u.reduce((t, b, i) => t + b * wq[rows[i]!]!, 0);
+      const H = u.reduce((t, b, i) => t + b * wq[rows[i]! + 2]!, 0);
+      assert.equal(d & 0xffff, L + offL, `channel ${c}, bytes ${u}`);
+      assert.equal(d >>> 16, H + offH, `channel ${c}, bytes ${u}`);
+    }
+  }
+  // both kinds occur, so the kernels test below runs both sweeps
+  assert.ok(packed > 50 && packed < 400, `${packed} of 400 packed`);
 });
 
 test("average pooling's division by the window (a multiply and a shift) equals floor division", () => {

@@ -37,6 +37,8 @@ export interface RunOptions {
   outputs?: { symbol: string; length?: number }[];
   /** Stop with an error after this many cycles (default 500M). */
   cycleLimit?: number;
+  /** Called after every instruction with its address and cycles (kernel profiling). */
+  profile?: (pc: number, cycles: number) => void;
 }
 
 /** A failure of the firmware itself (fault, cycle limit): the message says which firmware. */
@@ -127,9 +129,12 @@ export class Emulator {
 
     const flash16 = mcu.flash16;
     let instructions = 0;
+    const profile = opts.profile;
     while (exitCode === undefined) {
       const pc = core.PC;
+      const before = core.cycles;
       core.executeInstruction();
+      profile?.(pc, core.cycles - before);
       instructions++;
       const next = core.PC;
       if (next !== pc + 2 && next !== pc + 4) branches++;

@@ -816,6 +816,9 @@ function requantRow(name: string, mul4: boolean): string {
   );
 }
 
+/** Bytes of a depthwise line kernel's channel block: tp_dwc_t (stride 1), tp_dwc2_t (stride 2). */
+export const DWC_BYTES = { 1: 44, 2: 56 } as const;
+
 /** The layer descriptor and drivers every conv, depthwise and FC layer runs through. */
 export const LAYER_C = `typedef void tp_dwrow_fn(const void *pt, uint32_t base, const int8_t *w, int32_t *acc,
                         const int32_t *b, int32_t *accEnd);
@@ -835,13 +838,17 @@ typedef struct {
   uint32_t n;
   void (*rq)(void);
 } tp_dwc_t;
-/* stride 2: the block, then the third of the middle column's weights (whole) */
+/* stride 2: the block, then the third of the middle column's weights (whole), the packed
+   sweep's offset k (0: the channel runs the unpacked sweep; kernels.ts sweep2) and the high
+   half its last position gives on padding (hEnd) */
 typedef struct {
   tp_dwc_t c;
   int32_t w7;
+  uint32_t k;
+  int32_t hEnd;
 } tp_dwc2_t;
-_Static_assert(sizeof(tp_dwc_t) == 44 && sizeof(tp_dwc2_t) == 48,
-               "tp_dwline steps 44 bytes a channel, 48 at stride 2");
+_Static_assert(sizeof(tp_dwc_t) == ${DWC_BYTES[1]} && sizeof(tp_dwc2_t) == ${DWC_BYTES[2]},
+               "tp_dwline steps ${DWC_BYTES[1]} bytes a channel, ${DWC_BYTES[2]} at stride 2");
 typedef void tp_dwline_fn(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast,
                           const uint32_t *a);
 typedef struct {
@@ -1146,7 +1153,7 @@ const DA = {
  * stride 2 (sweep2 below) the plane holds 2·lines + 1 input rows and the next line starts two
  * rows on.
  */
-const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string =>
+const dwLine = (name: string, e: number, stride: 1 | 2, variant: number, padEnd: boolean): string =>
   nakedFunction(
     `void ${name}(const uint8_t *src, const tp_dwc_t *ch, uint8_t *outLast, const uint32_t *a)`,
     (() => {
@@ -1271,6 +1278,55 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
         'bne 1b',
         ...col2([['r9', 2, 'push']]),
       ];
+      // Stride 2, packed (a channel block with k ≠ 0, emitters/conv.ts packedStride2): r1-r3
+      // hold each across row's outer weights as one int32 w2·2^16 + w0, so an even position's
+      // byte u times it is u·w2·2^16 + u·w0, the products for the output it finishes and the
+      // one it starts at once. Summed over the three rows with k (r9) the two halves are those
+      // sums plus offsets that put each in [0, 2^16) (the channel's weights bound them), so
+      // the high half (LSRS) finishes output k - 1 and the low half (UXTH) starts output k: 3
+      // products where the unpacked sweep makes 6 and extracts every weight. One accumulator
+      // (r8); every output carries both offsets, which its bias takes back. About 35 cycles an
+      // output against 42.
+      const evenP = (finish: boolean, start: boolean) => [
+        'ldrb r6, [r0, #0]',
+        'muls r6, r1',
+        `ldrb r7, [r0, #${e}]`,
+        'muls r7, r2',
+        'adds r6, r6, r7',
+        `ldrb r7, [r0, #${2 * e}]`,
+        'muls r7, r3',
+        'adds r6, r6, r7',
+        'add r6, r9',
+        ...(finish ? ['lsrs r7, r6, #16', 'add r7, r8', 'push {r7}'] : []),
+        ...(start ? ['uxth r6, r6', 'mov r8, r6'] : []),
+      ];
+      const oddP = [
+        ...[0, 1].flatMap((kx) => [
+          `ldrb r6, [r0, #${kx * e}]`,
+          `muls r6, r${4 + kx}`,
+          'add r8, r6',
+        ]),
+        `ldrb r6, [r0, #${2 * e}]`,
+        'mov r7, r10',
+        'muls r6, r7',
+        'add r8, r6',
+      ];
+      const stepP = [...evenP(true, true), 'add r0, r12', ...oddP, 'add r0, r12'];
+      // n - 1 steps after output 0's first two positions, two per loop pass (n even: one
+      // peeled), then position 2n finishes output n - 1.
+      const sweepP = [
+        ...evenP(false, true),
+        'add r0, r12',
+        ...oddP,
+        'add r0, r12',
+        ...(nOdd ? [] : stepP),
+        '31:',
+        ...stepP,
+        ...stepP,
+        'cmp r0, lr',
+        'bne 31b',
+        ...(padEnd ? [] : evenP(true, false)),
+      ];
       return [
         ...PROLOGUE,
         'sub sp, #64',
@@ -1320,7 +1376,18 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
         'mov lr, r4', // the sweep's end
         `ldr r7, [r7, #${FR.ch}]`,
         'ldmia r7!, {r1, r2, r3, r4, r5}',
-        ...(stride === 2 ? ['ldr r6, [r7, #24]', 'mov r10, r6'] : []), // w7 (block + 44)
+        // stride 2: w7 (block + 44) and k (block + 48; 0 for the unpacked sweep)
+        ...(stride === 2
+          ? [
+              'ldr r6, [r7, #24]',
+              'mov r10, r6',
+              'ldr r6, [r7, #28]',
+              'mov r9, r6',
+              'cmp r6, #0',
+              'beq 11f',
+              'b 21f',
+            ]
+          : []),
         '11:',
         ...(stride === 1 ? sweep1 : sweep2),
         '2:',
@@ -1374,26 +1441,51 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number): string
         `ldr r2, [r7, #${FR.out0}]`,
         'adds r2, #1',
         `ldr r1, [r7, #${FR.ch}]`,
-        `adds r1, #${stride === 1 ? 44 : 48}`, // sizeof(tp_dwc_t), tp_dwc2_t
+        `adds r1, #${DWC_BYTES[stride]}`, // sizeof(tp_dwc_t), tp_dwc2_t
         `ldr r3, [r7, #${FR.args}]`,
         'b 12b',
         '9:',
         'add sp, #64',
         ...EPILOGUE,
+        // The packed sweep and its own line step (as at 2: above).
+        ...(stride === 2
+          ? [
+              '21:',
+              ...sweepP,
+              'mov r7, r11',
+              // (padEnd: position 2n holds the input zero point only: its high half is hEnd)
+              ...(padEnd
+                ? [`ldr r6, [r7, #${FR.ch}]`, 'ldr r6, [r6, #52]', 'add r6, r8', 'push {r6}'] // hEnd
+                : []),
+              `ldr r6, [r7, #${FR.stop}]`,
+              'cmp r0, r6',
+              'bhs 23f',
+              `ldr r6, [r7, #${FR.back}]`,
+              'subs r0, r0, r6',
+              'mov r6, lr',
+              `adds r6, #${e * stride}`,
+              'mov lr, r6',
+              'b 21b',
+              '23:',
+              'b 6b',
+            ]
+          : []),
       ];
     })(),
   );
 /**
  * The line routine for a layer: planes one channel each (e = 1: across neighbours 1 byte apart)
  * or four channels' interleaved byte by byte (e = 4), stride 1 or 2, and the variant its line
- * length n needs (stride 1: the entry phase -n mod 3; stride 2: n odd or even).
+ * length n needs (stride 1: the entry phase -n mod 3; stride 2: n odd or even). `padEnd` (stride
+ * 2): every line's last position is padding, so the packed sweep finishes its last output with
+ * the channel's constant (tp_dwc2_t.hEnd) instead of loading it.
  */
-export function depthwiseLine(e: 1 | 4, stride: 1 | 2, n: number) {
+export function depthwiseLine(e: 1 | 4, stride: 1 | 2, n: number, padEnd = false) {
   // (stride 2: the peeled first half needs n >= 4; the chooser asks for LINE_MIN_S2)
   if (stride === 2 && n < 4) throw new Error(`tp_dwline stride 2: lines of at least 4, not ${n}`);
   const variant = stride === 1 ? (3 - (n % 3)) % 3 : n % 2;
-  const name = `tp_dwline${e === 4 ? '4' : ''}_s${stride}${stride === 1 ? `p${variant}` : variant ? 'odd' : 'even'}`;
-  return { name, code: dwLine(name, e, stride, variant) };
+  const name = `tp_dwline${e === 4 ? '4' : ''}_s${stride}${stride === 1 ? `p${variant}` : variant ? 'odd' : 'even'}${padEnd && stride === 2 ? '_pe' : ''}`;
+  return { name, code: dwLine(name, e, stride, variant, padEnd && stride === 2) };
 }
 
 /** The depthwise line kernel's requantisation forms (requant.ts). */
@@ -1743,7 +1835,7 @@ export function depthwiseSmall(g: DwSmallGeometry) {
     const q = 3 * a + s;
     return [`r${1 + (q >> 1)}`, q & 1 ? 'hi' : 'lo'];
   };
-  const block = stride === 1 ? 44 : 48;
+  const block = DWC_BYTES[stride];
   // Each output's padded taps (its correction's weights) and real tap count, row-major.
   const outs = Array.from({ length: n * lines }, (_, i) => {
     const [j, k] = [Math.floor(i / n), i % n];

@@ -122,6 +122,24 @@ export const LINE_MIN_S2 = 6;
  */
 export const SMALL_MAX = 9;
 
+/**
+ * The packed stride-2 sweep's constants for one channel (weights wq[3·across + along]), or
+ * undefined when its outer columns are too large: an even position's three bytes (0..255)
+ * times each across row's (along 0, along 2) weights sum to L and H, which the sweep reads as
+ * the two halves of L + H·2^16 + k; k's offsets (L's from 1, so that k is never 0, the
+ * unpacked sweep's mark) put both in [0, 2^16). Every output gets one L and one H, so its
+ * accumulator carries `offset`, which its bias takes back.
+ */
+export function packedStride2(wq: ArrayLike<number>): { k: number; offset: number } | undefined {
+  const rows = [0, 3, 6];
+  const span = (along: number) => rows.reduce((t, a) => t + Math.abs(wq[a + along]!), 0);
+  const low = (along: number) => rows.reduce((t, a) => t + Math.min(wq[a + along]!, 0), 0);
+  if (255 * span(0) + 1 > 0xffff || 255 * span(2) > 0xffff) return undefined;
+  const oL = 1 - 255 * low(0);
+  const oH = -255 * low(2);
+  return { k: oH * 65536 + oL, offset: oL + oH };
+}
+
 /** Whether the line kernel requantises the plane in one call (see LINE_BATCH_MAX). */
 function lineBatched(lp: ReturnType<typeof linePlan>): boolean {
   return lp.alongX && 4 * lp.n * lp.lines <= LINE_BATCH_MAX;
@@ -399,8 +417,23 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const blocks: number[] = [];
     const extra: number[] = [];
     const tb = plan.table;
+    // Channel o's weights in plane order, wq[3·across + along].
+    const wqOf = (o: number) =>
+      Array.from({ length: 9 }, (_, q) => {
+        const across = Math.floor(q / 3);
+        const along = q % 3;
+        const [ky, kx] = lp.alongX ? [across, along] : [along, across];
+        return wr[o * 9 + ky * 3 + kx]!;
+      });
+    // The packed stride-2 sweep (kernels.ts) for the channels whose outer columns allow it;
+    // their accumulators carry an offset that their bias takes back (the shifted form's term
+    // depends on the accumulator itself, so it is fitted to that bias).
+    const packs = Array.from({ length: outC }, (_, o) =>
+      kernel === 'depthwise-3x3-line-s2' ? packedStride2(wqOf(o)) : undefined,
+    );
+    const bKernel = bFold.map((b, o) => b - (packs[o]?.offset ?? 0));
     const one = planOneMul(scales, qy.zp, lo, hi, accMin, accMax);
-    const shifted = planOneMulShift(scales, qy.zp, lo, hi, accMin, accMax, bFold);
+    const shifted = planOneMulShift(scales, qy.zp, lo, hi, accMin, accMax, bKernel);
     const kinds: DwRq[] = [];
     const int32 = (v: number) => v >= -(2 ** 31) && v < 2 ** 31;
     // Four channels' planes per gather (one word load per pixel) when they fit the buffer.
@@ -425,22 +458,19 @@ export function emitConv(ctx: EmitContext): LayerCode {
     // Per channel, the small kernel's corrections: zu times the padded taps' weights.
     const corr: number[][] = [];
     for (let o = 0; o < outC; o++) {
-      const wq = Array.from({ length: 9 }, (_, q) => {
-        const across = Math.floor(q / 3);
-        const along = q % 3;
-        const [ky, kx] = lp.alongX ? [across, along] : [along, across];
-        return wr[o * 9 + ky * 3 + kx]!;
-      });
+      const wq = wqOf(o);
+      const pk = packs[o];
       const pair = (lo: number, hi: number) => ((lo & 0xffff) | (hi << 16)) >>> 0;
       // Stride 1: int16 pairs in q order. Stride 2: the pairs (along 0, along 2) of each
       // across row, then the middle column's weights whole (an odd position's byte is
       // multiplied in place); the third of those follows the block (extra[]).
+      // (packed: each row's pair as one int32, w2·2^16 + w0)
       if (ls === 1) for (let i = 0; i < 5; i++) blocks.push(pair(wq[2 * i]!, wq[2 * i + 1] ?? 0));
       else
         blocks.push(
-          pair(wq[0]!, wq[2]!),
-          pair(wq[3]!, wq[5]!),
-          pair(wq[6]!, wq[8]!),
+          ...[0, 3, 6].map((a) =>
+            pk ? (wq[a + 2]! * 65536 + wq[a]!) >>> 0 : pair(wq[a]!, wq[a + 2]!),
+          ),
           wq[1]! >>> 0,
           wq[4]! >>> 0,
         );
@@ -448,7 +478,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
       if (sm) corr.push(sm.border.map((qs) => zu * qs.reduce((t, q) => t + wq[q]!, 0)));
       // The kernel's accumulators leave out the bias: rq1 folds it into its constants.
       const e = one[o];
-      const b = bFold[o]!;
+      const b = bKernel[o]!;
       if (e && int32(e.t - b)) {
         // (t beyond the accumulators' bound: the upper clamp is never reached)
         kinds.push(e.t > accMax[o]! ? 'rq1n' : 'rq1');
@@ -463,13 +493,23 @@ export function emitConv(ctx: EmitContext): LayerCode {
         blocks.push(b, tb[3 * o]! >>> 0, tb[3 * o + 1]! >>> 0, tb[3 * o + 2]!, 0);
       }
     }
-    const lineFn = sm ?? depthwiseLine(lanes, ls, lp.n);
+    // Stride 2: whether every line's last position (2n) is padding, its contribution the
+    // constant hEnd (packed channels: zu times the along-2 weights, plus the high offset).
+    const [alongIn, alongPad] = lp.alongX ? [inW, padL] : [inH, padT];
+    const padEnd = ls === 2 && 2 * lp.n - alongPad >= alongIn;
+    const hEnd = (o: number) => {
+      const pk = padEnd ? packs[o] : undefined;
+      if (!pk) return 0;
+      const wq = wqOf(o);
+      return zu * (wq[2]! + wq[5]! + wq[8]!) + Math.floor(pk.k / 65536);
+    };
+    const lineFn = sm ?? depthwiseLine(lanes, ls, lp.n, padEnd);
     Object.assign(helpers, depthwiseLineHelpers(new Set(kinds), lineFn, !direct && lanes === 4));
     const batch = lineBatched(lp);
     const rows = Array.from({ length: outC }, (_, o) => {
       const [b, m, rnd, t, n] = blocks.slice(10 * o + 5, 10 * o + 10);
       const c = `{{${blocks.slice(10 * o, 10 * o + 5).join('u, ')}u}, ${b}, ${m}u, ${rnd}u, ${t}, ${n}, tp_dw${kinds[o]}}`;
-      const c2 = ls === 1 ? c : `{${c}, ${extra[o]}}`;
+      const c2 = ls === 1 ? c : `{${c}, ${extra[o]}, ${packs[o]?.k ?? 0}u, ${hEnd(o)}}`;
       return sm?.border.length ? `{${c2}, {${corr[o]!.join(', ')}}}` : c2;
     });
     const blockType = ls === 1 ? 'tp_dwc_t' : 'tp_dwc2_t';
