@@ -12,6 +12,9 @@
 #include <cmath>
 #include <cstdint>
 #include <vector>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 namespace {
 
@@ -313,8 +316,21 @@ void Affine(const Napi::CallbackInfo& info) {
   }
 }
 
+// Hands the C heap's free memory back to the system (glibc: malloc_trim; elsewhere nothing).
+// After a phase with many threads (extraction's workers, the ONNX sessions) glibc keeps what
+// they freed in its arenas, and the resident size stays at that phase's peak for the rest of
+// the run. Returns whether anything was released.
+Napi::Value TrimHeap(const Napi::CallbackInfo& info) {
+#ifdef __GLIBC__
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("affine", Napi::Function::New(env, Affine));
+  exports.Set("trimHeap", Napi::Function::New(env, TrimHeap));
   exports.Set("Mfcc", Mfcc::Init(env));
   exports.Set("encodeInt8", Napi::Function::New(env, EncodeInt8));
   return exports;

@@ -35,6 +35,8 @@ export interface NativeKernels {
    * (float32) then the codes (see encodeBlock).
    */
   encodeInt8(x: Float32Array, channels: number, out: Uint8Array): void;
+  /** Gives the C heap's free memory back to the system (glibc's malloc_trim; see kernels.cc). */
+  trimHeap(): boolean;
   /** augment-image.ts's applyAffine with m = [a, b, d, e, sr, sc] (see there) into out. */
   affine(
     img: Float32Array,
@@ -66,4 +68,12 @@ export function loadNativeKernels(): { addon?: NativeKernels; error?: string } {
     loaded = { error: msg.includes('Cannot find module') ? 'the addon is not built' : msg };
   }
   return loaded;
+}
+
+/**
+ * Gives the C heap's free memory back to the system between phases (after extraction, after
+ * training): a no-op without the addon.
+ */
+export function trimNativeHeap(): void {
+  loadNativeKernels().addon?.trimHeap();
 }

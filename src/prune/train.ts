@@ -18,6 +18,7 @@ import type { Examples, MixSettings } from './mixup.js';
 import { sizeSchedule, type Recipe } from './recipe.js';
 import { graphToOnnx } from '../engine/onnx.js';
 import { dataFingerprint } from '../data/fingerprint.js';
+import { trimNativeHeap } from '../data/nativeKernels.js';
 import type { Progress } from '../cli/progress.js';
 import { resolvePrecision, type CachePrecision, type Precision } from './features/codec.js';
 import { extract } from './features/extract.js';
@@ -330,6 +331,8 @@ export class PruneSession {
     } finally {
       await loader.close();
       for (const r of runners.values()) await r.dispose();
+      // What the workers and sessions freed stays in the C heap otherwise (see trimNativeHeap).
+      trimNativeHeap();
     }
     return stores;
   }
@@ -458,6 +461,7 @@ export class PruneSession {
       model.exportWeights(trained);
     } finally {
       model.dispose();
+      trimNativeHeap();
     }
     if (!opts.finetune)
       for (const [name, t] of trained.tensors) if (t.data) graph.tensors.set(name, t);

@@ -49,13 +49,16 @@ export function trainingSources(
   };
 }
 
-// Decode buffers by length, kept between passes (a few, all of one shard's size in practice).
+// Decode buffers by length, and read buffers, kept between passes (a few, all of one shard's
+// size in practice).
 const spare = new Map<number, Float32Array[]>();
 const SPARE_MAX = 32;
 
 function takeBuffer(length: number): Float32Array {
   return spare.get(length)?.pop() ?? new Float32Array(length);
 }
+
+const spareScratch: ReadScratch[] = [];
 
 function giveBuffer(b: Float32Array): void {
   const list = spare.get(b.length) ?? [];
@@ -95,22 +98,27 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
       // spent blocks or the buffers of finished passes.
       const size = first.shardSize * dim;
       const slots = [0, 1].map(() => [] as Float32Array[]);
-      // File bytes: one buffer per shard read at once, reused read after read.
-      const scratch = Array.from({ length: blockShards }, () => ({}) as ReadScratch);
-      const read = (b: number[], set: Float32Array[]) =>
-        Promise.all(
-          b.map(async (i, j) => {
-            const file = shards[i]!.store.shardFile(shards[i]!.k);
-            if (resident) {
-              // Kept shards own their arrays: pooled buffers are overwritten by later reads.
-              const kept = resident.get(i) ?? (await readShard(file, undefined, scratch[j]));
-              resident.set(i, kept);
-              return kept;
-            }
-            if (dim > 0 && !set[j]) set[j] = takeBuffer(size);
-            return readShard(file, set[j], scratch[j]);
-          }),
-        );
+      // File bytes: one buffer, reused shard after shard and, through a pool, pass after pass
+      // (an fp32 shard is 16 MB). A block's shards are read one after the other: the read
+      // ahead overlaps the block being served, and a buffer per shard in flight held
+      // blockShards of them.
+      const scratch = spareScratch.pop() ?? {};
+      const read = async (b: number[], set: Float32Array[]) => {
+        const parts: ShardData[] = [];
+        for (const [j, i] of b.entries()) {
+          const file = shards[i]!.store.shardFile(shards[i]!.k);
+          if (resident) {
+            // Kept shards own their arrays: pooled buffers are overwritten by later reads.
+            const kept = resident.get(i) ?? (await readShard(file, undefined, scratch));
+            resident.set(i, kept);
+            parts.push(kept);
+            continue;
+          }
+          if (dim > 0 && !set[j]) set[j] = takeBuffer(size);
+          parts.push(await readShard(file, set[j], scratch));
+        }
+        return parts;
+      };
       // A batch larger than the data is the whole data: no buffer beyond it.
       const cap = Math.max(1, Math.min(batchSize, n));
       const buf = {
@@ -147,6 +155,7 @@ export function storeSource(stores: FeatureStore[], o: StoreSourceOptions = {}):
         // A pass ended early leaves a read in flight: it finishes before its buffers go back.
         await next?.catch(() => {});
         for (const set of slots) for (const x of set) giveBuffer(x);
+        if (spareScratch.length < SPARE_MAX) spareScratch.push(scratch);
       }
       if (fill > 0)
         yield {
