@@ -34,6 +34,9 @@ variants | all)
   $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux --folds 10 --backend torch --threads 1 --out docs/results/kws-block2-best-10fold
   # The same with the compact feature cache (issue #12: within 0.5 points of float32).
   $T sweep --model "$KWS" --data "$KWS_DATA" --cuts block2 --heads aux --folds 10 --backend torch --threads 1 --cache-precision int8 --out docs/results/kws-block2-best-10fold-int8cache
+  # VWW block 5 + aux, the default recipe on 5 folds, float32 and int8 feature caches.
+  $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --folds 5 --backend torch --threads 1 --out docs/results/vww-block5-best-5fold
+  $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --folds 5 --backend torch --threads 1 --cache-precision int8 --out docs/results/vww-block5-best-5fold-int8cache
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --epoch-scale 2 --out docs/results/vww-block5-distill
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --epoch-scale 2 --folds 5 --out docs/results/vww-block5-distill-5fold
   $T sweep --model "$VWW" --data "$VWW_DATA" --cuts block5 --heads aux --distill --views 8 --temperature 2 --epoch-scale 2 --folds 5 --out docs/results/vww-block5-distill-t2-5fold

@@ -1327,6 +1327,21 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number, padEnd:
         'bne 31b',
         ...(padEnd ? [] : evenP(true, false)),
       ];
+      // After a line (r7 = the frame): to `done` when it was the call's last (stop 0: a call
+      // per line), else the next line of a plane requantised in one call at the end: the
+      // weights (r1-r5) and X (r12) are still in their registers, so it only moves the sweep's
+      // start and end, and goes back to `sweep`.
+      const nextLine = (done: string, sweep: string) => [
+        `ldr r6, [r7, #${FR.stop}]`,
+        'cmp r0, r6',
+        `bhs ${done}`,
+        `ldr r6, [r7, #${FR.back}]`,
+        'subs r0, r0, r6',
+        'mov r6, lr',
+        `adds r6, #${e * stride}`,
+        'mov lr, r6',
+        `b ${sweep}`,
+      ];
       return [
         ...PROLOGUE,
         'sub sp, #64',
@@ -1392,19 +1407,7 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number, padEnd:
         ...(stride === 1 ? sweep1 : sweep2),
         '2:',
         'mov r7, r11',
-        // The next line of a plane requantised in one call at the end: the weights (r1-r5)
-        // and X (r12) are still in their registers, so it only moves the sweep's start and end.
-        `ldr r6, [r7, #${FR.stop}]`,
-        'cmp r0, r6',
-        'bhs 6f', // (stop 0: a call per line)
-        // The next line of a plane requantised in one call at the end: the weights (r1-r5)
-        // and X (r12) are still in their registers, so it only moves the sweep's start and end.
-        `ldr r6, [r7, #${FR.back}]`,
-        'subs r0, r0, r6',
-        'mov r6, lr',
-        `adds r6, #${e * stride}`,
-        'mov lr, r6',
-        'b 11b',
+        ...nextLine('6f', '11b'),
         '6:',
         // the call's last line: requantise it (ch->rq, a call per line), or the plane
         `ldr r6, [r7, #${FR.rq}]`,
@@ -1457,15 +1460,7 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number, padEnd:
               ...(padEnd
                 ? [`ldr r6, [r7, #${FR.ch}]`, 'ldr r6, [r6, #52]', 'add r6, r8', 'push {r6}'] // hEnd
                 : []),
-              `ldr r6, [r7, #${FR.stop}]`,
-              'cmp r0, r6',
-              'bhs 23f',
-              `ldr r6, [r7, #${FR.back}]`,
-              'subs r0, r0, r6',
-              'mov r6, lr',
-              `adds r6, #${e * stride}`,
-              'mov lr, r6',
-              'b 21b',
+              ...nextLine('23f', '21b'),
               '23:',
               'b 6b',
             ]
