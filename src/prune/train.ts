@@ -18,7 +18,7 @@ import type { Examples, MixSettings } from './mixup.js';
 import { sizeSchedule, type Recipe } from './recipe.js';
 import { graphToOnnx } from '../engine/onnx.js';
 import { dataFingerprint } from '../data/fingerprint.js';
-import { trimNativeHeap } from '../data/nativeKernels.js';
+import { releaseMemory } from '../io/memory.js';
 import type { Progress } from '../cli/progress.js';
 import { resolvePrecision, type CachePrecision, type Precision } from './features/codec.js';
 import { extract } from './features/extract.js';
@@ -275,6 +275,8 @@ export class PruneSession {
       log(`${label}: features reused from ${stores[0]!.dir.replace(/[^/\\]+$/, '')}`);
       return stores;
     }
+    // The data's opening and fingerprint leave garbage that would add to extraction's peak.
+    releaseMemory();
     // The stage's wall clock and CPU time (every thread of the process, so a rate that the
     // machine's load skews less) include starting the workers and the model sessions.
     const t0 = performance.now();
@@ -331,8 +333,8 @@ export class PruneSession {
     } finally {
       await loader.close();
       for (const r of runners.values()) await r.dispose();
-      // What the workers and sessions freed stays in the C heap otherwise (see trimNativeHeap).
-      trimNativeHeap();
+      // What the workers and sessions freed stays in the C heap otherwise (io/memory.ts).
+      releaseMemory();
     }
     return stores;
   }
@@ -461,7 +463,7 @@ export class PruneSession {
       model.exportWeights(trained);
     } finally {
       model.dispose();
-      trimNativeHeap();
+      releaseMemory();
     }
     if (!opts.finetune)
       for (const [name, t] of trained.tensors) if (t.data) graph.tensors.set(name, t);
