@@ -11,15 +11,19 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { trimNativeHeap } from '../data/nativeKernels.js';
 
-let collect: (() => void) | undefined;
+let collect: (() => void) | null | undefined;
 
-/** A full garbage collection (V8's `gc`, exposed to a fresh context once). */
+/**
+ * A full garbage collection (V8's `gc`, exposed to a fresh context once); nothing where the
+ * runtime does not expose it.
+ */
 export function collectGarbage(): void {
-  if (!collect) {
+  if (collect === undefined) {
     setFlagsFromString('--expose-gc');
-    collect = runInNewContext('gc') as () => void;
+    const gc: unknown = runInNewContext('typeof gc === "function" ? gc : null');
+    collect = typeof gc === 'function' ? (gc as () => void) : null;
   }
-  collect();
+  collect?.();
 }
 
 /** Collects the JS garbage, then gives the C heap's free memory back to the system. */
