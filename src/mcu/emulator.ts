@@ -132,9 +132,11 @@ export class Emulator {
     const profile = opts.profile;
     while (exitCode === undefined) {
       const pc = core.PC;
-      const before = core.cycles;
-      core.executeInstruction();
-      profile?.(pc, core.cycles - before);
+      if (profile) {
+        const before = core.cycles;
+        core.executeInstruction();
+        profile(pc, core.cycles - before);
+      } else core.executeInstruction();
       instructions++;
       const next = core.PC;
       if (next !== pc + 2 && next !== pc + 4) branches++;

@@ -1458,7 +1458,12 @@ const dwLine = (name: string, e: number, stride: 1 | 2, variant: number, padEnd:
               'mov r7, r11',
               // (padEnd: position 2n holds the input zero point only: its high half is hEnd)
               ...(padEnd
-                ? [`ldr r6, [r7, #${FR.ch}]`, 'ldr r6, [r6, #52]', 'add r6, r8', 'push {r6}'] // hEnd
+                ? [
+                    `ldr r6, [r7, #${FR.ch}]`,
+                    `ldr r6, [r6, #${DWC_BYTES[2] - 4}]`,
+                    'add r6, r8',
+                    'push {r6}',
+                  ] // hEnd, the block's last word
                 : []),
               ...nextLine('23f', '21b'),
               '23:',
@@ -1479,8 +1484,9 @@ export function depthwiseLine(e: 1 | 4, stride: 1 | 2, n: number, padEnd = false
   // (stride 2: the peeled first half needs n >= 4; the chooser asks for LINE_MIN_S2)
   if (stride === 2 && n < 4) throw new Error(`tp_dwline stride 2: lines of at least 4, not ${n}`);
   const variant = stride === 1 ? (3 - (n % 3)) % 3 : n % 2;
-  const name = `tp_dwline${e === 4 ? '4' : ''}_s${stride}${stride === 1 ? `p${variant}` : variant ? 'odd' : 'even'}${padEnd && stride === 2 ? '_pe' : ''}`;
-  return { name, code: dwLine(name, e, stride, variant, padEnd && stride === 2) };
+  const pe = padEnd && stride === 2;
+  const name = `tp_dwline${e === 4 ? '4' : ''}_s${stride}${stride === 1 ? `p${variant}` : variant ? 'odd' : 'even'}${pe ? '_pe' : ''}`;
+  return { name, code: dwLine(name, e, stride, variant, pe) };
 }
 
 /** The depthwise line kernel's requantisation forms (requant.ts). */

@@ -417,19 +417,20 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const blocks: number[] = [];
     const extra: number[] = [];
     const tb = plan.table;
-    // Channel o's weights in plane order, wq[3·across + along].
-    const wqOf = (o: number) =>
+    // Each channel's weights in plane order, wq[3·across + along].
+    const wqs = Array.from({ length: outC }, (_, o) =>
       Array.from({ length: 9 }, (_, q) => {
         const across = Math.floor(q / 3);
         const along = q % 3;
         const [ky, kx] = lp.alongX ? [across, along] : [along, across];
         return wr[o * 9 + ky * 3 + kx]!;
-      });
+      }),
+    );
     // The packed stride-2 sweep (kernels.ts) for the channels whose outer columns allow it;
     // their accumulators carry an offset that their bias takes back (the shifted form's term
     // depends on the accumulator itself, so it is fitted to that bias).
-    const packs = Array.from({ length: outC }, (_, o) =>
-      kernel === 'depthwise-3x3-line-s2' ? packedStride2(wqOf(o)) : undefined,
+    const packs = wqs.map((wq) =>
+      kernel === 'depthwise-3x3-line-s2' ? packedStride2(wq) : undefined,
     );
     const bKernel = bFold.map((b, o) => b - (packs[o]?.offset ?? 0));
     const one = planOneMul(scales, qy.zp, lo, hi, accMin, accMax);
@@ -458,7 +459,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     // Per channel, the small kernel's corrections: zu times the padded taps' weights.
     const corr: number[][] = [];
     for (let o = 0; o < outC; o++) {
-      const wq = wqOf(o);
+      const wq = wqs[o]!;
       const pk = packs[o];
       const pair = (lo: number, hi: number) => ((lo & 0xffff) | (hi << 16)) >>> 0;
       // Stride 1: int16 pairs in q order. Stride 2: the pairs (along 0, along 2) of each
@@ -500,7 +501,7 @@ export function emitConv(ctx: EmitContext): LayerCode {
     const hEnd = (o: number) => {
       const pk = padEnd ? packs[o] : undefined;
       if (!pk) return 0;
-      const wq = wqOf(o);
+      const wq = wqs[o]!;
       return zu * (wq[2]! + wq[5]! + wq[8]!) + Math.floor(pk.k / 65536);
     };
     const lineFn = sm ?? depthwiseLine(lanes, ls, lp.n, padEnd);

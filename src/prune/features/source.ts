@@ -52,13 +52,12 @@ export function trainingSources(
 // Decode buffers by length, and read buffers, kept between passes (a few, all of one shard's
 // size in practice).
 const spare = new Map<number, Float32Array[]>();
+const spareScratch: ReadScratch[] = [];
 const SPARE_MAX = 32;
 
 function takeBuffer(length: number): Float32Array {
   return spare.get(length)?.pop() ?? new Float32Array(length);
 }
-
-const spareScratch: ReadScratch[] = [];
 
 function giveBuffer(b: Float32Array): void {
   const list = spare.get(b.length) ?? [];
